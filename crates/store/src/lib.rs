@@ -1,0 +1,226 @@
+//! The storage boundary.
+//!
+//! This crate owns the [`Store`] trait that every backend implements, the error type callers
+//! match on, paging and filters, the plain row shapes both SQL backends decode into (so the
+//! row-to-domain conversion exists once), and, behind the `story` feature, the story test
+//! suite that every backend must pass unchanged.
+//!
+//! It must never contain SQL or talk to a database: that is the job of `store-sqlite` and
+//! `store-postgres`.
+
+#![forbid(unsafe_code)]
+
+pub mod rows;
+#[cfg(feature = "story")]
+pub mod story;
+
+use async_trait::async_trait;
+use switchboard_domain::{
+    Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
+    CallId, CallState, E164, Inquiry, InquiryId, Officer, OfficerId, Ori, StateCode, User, UserId,
+};
+use time::Date;
+use uuid::Uuid;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What can go wrong in storage, in terms the layers above can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    /// A uniqueness rule would be broken (an ORI already registered, a phone number already
+    /// assigned to another officer).
+    #[error("{field}: {message}")]
+    Conflict { field: &'static str, message: String },
+    /// Optimistic concurrency: the record changed since the caller read it.
+    #[error("{entity} {id} was changed by someone else since version {expected} was read")]
+    Stale {
+        entity: &'static str,
+        id: String,
+        expected: i64,
+    },
+    /// A record names another that does not exist.
+    #[error("{field}: no such {entity}")]
+    MissingReference {
+        field: &'static str,
+        entity: &'static str,
+    },
+    /// The database holds something our types reject: a bug or tampering, never user input.
+    #[error("stored {entity} is invalid: {message}")]
+    Corrupt {
+        entity: &'static str,
+        message: String,
+    },
+    /// The database could not be reached or failed.
+    #[error("database error")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// One page of a listing, in a stable order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (clamped to 1..=[`PageRequest::MAX_LIMIT`]).
+    pub limit: u32,
+    /// Continue after this id (the `next` cursor of the previous page).
+    pub after: Option<Uuid>,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 500;
+    pub const DEFAULT_LIMIT: u32 = 50;
+
+    pub fn first(limit: u32) -> Self {
+        Self { limit, after: None }
+    }
+
+    /// The limit actually used.
+    pub fn clamped_limit(&self) -> u32 {
+        self.limit.clamp(1, Self::MAX_LIMIT)
+    }
+
+    /// What backends fetch: one more than the limit, to learn whether a next page exists.
+    pub fn fetch_limit(&self) -> i64 {
+        i64::from(self.clamped_limit()) + 1
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(Self::DEFAULT_LIMIT)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor for the next page, when there is one.
+    pub next: Option<Uuid>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` fetched items, the extra one only signalling that
+    /// more exist.
+    pub fn from_fetched(mut items: Vec<T>, req: PageRequest, id: impl Fn(&T) -> Uuid) -> Self {
+        let limit = req.clamped_limit() as usize;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(&id)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgencyFilter {
+    pub kind: Option<AgencyKind>,
+    pub state: Option<StateCode>,
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgreementFilter {
+    pub agency_id: Option<AgencyId>,
+    pub model: Option<AgreementModel>,
+    /// Only agreements in effect on this day.
+    pub in_effect_on: Option<Date>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfficerFilter {
+    pub agency_id: Option<AgencyId>,
+    /// Case-insensitive substring of the given or family name.
+    pub name_contains: Option<String>,
+    pub badge: Option<BadgeNumber>,
+    pub active: Option<bool>,
+}
+
+/// Everything Switchboard persists. Listings are ordered by id (creation order) ascending,
+/// except calls, newest first.
+///
+/// Updates are optimistic: the record passed carries the `version` that was read; the store
+/// writes it as `version + 1` only if the stored version still matches, and otherwise returns
+/// [`StoreError::Stale`]. Every method that returns `Ok` has made its write durable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Succeeds when the database answers a query.
+    async fn ping(&self) -> Result<()>;
+
+    async fn insert_agency(&self, agency: &Agency) -> Result<()>;
+    async fn agency(&self, id: AgencyId) -> Result<Agency>;
+    async fn agency_by_ori(&self, ori: &Ori) -> Result<Option<Agency>>;
+    async fn list_agencies(&self, filter: &AgencyFilter, page: PageRequest) -> Result<Page<Agency>>;
+    async fn update_agency(&self, agency: &Agency) -> Result<Agency>;
+
+    async fn insert_agreement(&self, agreement: &Agreement) -> Result<()>;
+    async fn agreement(&self, id: AgreementId) -> Result<Agreement>;
+    async fn list_agreements(
+        &self,
+        filter: &AgreementFilter,
+        page: PageRequest,
+    ) -> Result<Page<Agreement>>;
+    /// Every agreement of one agency, in any state.
+    async fn agreements_of(&self, agency: AgencyId) -> Result<Vec<Agreement>>;
+    async fn update_agreement(&self, agreement: &Agreement) -> Result<Agreement>;
+
+    async fn insert_officer(&self, officer: &Officer) -> Result<()>;
+    async fn officer(&self, id: OfficerId) -> Result<Officer>;
+    async fn officer_by_phone(&self, phone: &E164) -> Result<Option<Officer>>;
+    async fn list_officers(&self, filter: &OfficerFilter, page: PageRequest) -> Result<Page<Officer>>;
+    /// Replaces every field, phone numbers included.
+    async fn update_officer(&self, officer: &Officer) -> Result<Officer>;
+    /// Active officers of the agency whose certification is current on `day`.
+    async fn count_certified_officers(&self, agency: AgencyId, day: Date) -> Result<u32>;
+
+    async fn insert_user(&self, user: &User) -> Result<()>;
+    async fn user(&self, id: UserId) -> Result<User>;
+    async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
+
+    async fn insert_call(&self, call: &Call) -> Result<()>;
+    async fn call(&self, id: CallId) -> Result<Call>;
+    /// Writes the call only if it is still in `expected` state.
+    async fn update_call(&self, call: &Call, expected: CallState) -> Result<()>;
+    /// Newest first.
+    async fn list_calls(&self, page: PageRequest) -> Result<Page<Call>>;
+
+    async fn insert_inquiry(&self, inquiry: &Inquiry) -> Result<()>;
+    async fn inquiry(&self, id: InquiryId) -> Result<Inquiry>;
+    async fn inquiries_for_call(&self, call: CallId) -> Result<Vec<Inquiry>>;
+}
+
+impl StoreError {
+    /// Names the conflict from a backend's unique-violation text (SQLite's message, such as
+    /// `UNIQUE constraint failed: agencies.ori`, or PostgreSQL's constraint name, such as
+    /// `agencies_ori_key`). Both backends use the same table and column names.
+    pub fn unique_violation(text: &str) -> Self {
+        let (field, message) = if text.contains("officer_phones") {
+            ("phones", "a number listed already identifies another officer")
+        } else if text.contains("badge") {
+            ("badge", "another officer of this agency has this badge number")
+        } else if text.contains("agencies.ori") || text.contains("agencies_ori") {
+            ("ori", "an agency with this ORI is already registered")
+        } else if text.contains("username") {
+            ("username", "this username is taken")
+        } else {
+            ("id", "a record with this id already exists")
+        };
+        Self::Conflict {
+            field,
+            message: message.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Plain row shapes that both SQL backends decode into, and their one conversion into domain
+//! records. A value the domain rejects here is reported as [`StoreError::Corrupt`]: input is
+//! parsed at the API boundary, so a bad stored value means a bug or tampering.
+
+use switchboard_domain::{
+    Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
+    CallId, CallState, E164, Inquiry, InquiryId, Name, Officer, OfficerId, Ori, PurposeCode,
+    Role, Subject, User, UserId, Username,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// Turns a rejected stored value into [`StoreError::Corrupt`] naming the entity.
+trait OrCorrupt<T> {
+    fn or_corrupt(self, entity: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T, E: std::fmt::Display> OrCorrupt<T> for Result<T, E> {
+    fn or_corrupt(self, entity: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Corrupt {
+            entity,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The separator of phone numbers aggregated into one column; never part of an E.164 number.
+pub const PHONE_SEPARATOR: char = ',';
+
+#[derive(Debug)]
+pub struct AgencyRow {
+    pub id: Uuid,
+    pub ori: String,
+    pub name: String,
+    pub kind: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<AgencyRow> for Agency {
+    type Error = StoreError;
+    fn try_from(r: AgencyRow) -> Result<Self, StoreError> {
+        let c = "agency";
+        Ok(Agency {
+            id: AgencyId::from_uuid(r.id),
+            ori: Ori::parse(&r.ori).or_corrupt(c)?,
+            name: Name::parse(&r.name).or_corrupt(c)?,
+            kind: AgencyKind::parse(&r.kind).or_corrupt(c)?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct AgreementRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub model: String,
+    pub signed_on: Date,
+    pub expires_on: Date,
+    pub terminated_on: Option<Date>,
+    pub supervising_office_id: Uuid,
+    pub max_certified_officers: i64,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<AgreementRow> for Agreement {
+    type Error = StoreError;
+    fn try_from(r: AgreementRow) -> Result<Self, StoreError> {
+        let c = "agreement";
+        Ok(Agreement {
+            id: AgreementId::from_uuid(r.id),
+            agency_id: AgencyId::from_uuid(r.agency_id),
+            model: AgreementModel::parse(&r.model).or_corrupt(c)?,
+            signed_on: r.signed_on,
+            expires_on: r.expires_on,
+            terminated_on: r.terminated_on,
+            supervising_office_id: AgencyId::from_uuid(r.supervising_office_id),
+            max_certified_officers: u32::try_from(r.max_certified_officers).or_corrupt(c)?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct OfficerRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub given_name: String,
+    pub family_name: String,
+    pub badge: String,
+    /// The officer's numbers in order, joined by [`PHONE_SEPARATOR`]; `None` when there are none.
+    pub phones: Option<String>,
+    pub certified_on: Option<Date>,
+    pub certification_expires_on: Option<Date>,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<OfficerRow> for Officer {
+    type Error = StoreError;
+    fn try_from(r: OfficerRow) -> Result<Self, StoreError> {
+        let c = "officer";
+        let phones = match r.phones.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(s) => s
+                .split(PHONE_SEPARATOR)
+                .map(E164::parse)
+                .collect::<Result<_, _>>()
+                .or_corrupt(c)?,
+        };
+        Ok(Officer {
+            id: OfficerId::from_uuid(r.id),
+            agency_id: AgencyId::from_uuid(r.agency_id),
+            given_name: Name::parse(&r.given_name).or_corrupt(c)?,
+            family_name: Name::parse(&r.family_name).or_corrupt(c)?,
+            badge: BadgeNumber::parse(&r.badge).or_corrupt(c)?,
+            phones,
+            certified_on: r.certified_on,
+            certification_expires_on: r.certification_expires_on,
+            active: r.active,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        let c = "user";
+        Ok(User {
+            id: UserId::from_uuid(r.id),
+            username: Username::parse(&r.username).or_corrupt(c)?,
+            display_name: Name::parse(&r.display_name).or_corrupt(c)?,
+            role: Role::parse(&r.role).or_corrupt(c)?,
+            active: r.active,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct CallRow {
+    pub id: Uuid,
+    pub ani_raw: String,
+    pub ani: Option<String>,
+    pub officer_id: Option<Uuid>,
+    pub state: String,
+    pub arrived_at: OffsetDateTime,
+    pub answered_at: Option<OffsetDateTime>,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = StoreError;
+    fn try_from(r: CallRow) -> Result<Self, StoreError> {
+        let c = "call";
+        Ok(Call {
+            id: CallId::from_uuid(r.id),
+            ani_raw: r.ani_raw,
+            ani: r.ani.as_deref().map(E164::parse).transpose().or_corrupt(c)?,
+            officer_id: r.officer_id.map(OfficerId::from_uuid),
+            state: CallState::parse(&r.state).or_corrupt(c)?,
+            arrived_at: r.arrived_at,
+            answered_at: r.answered_at,
+            ended_at: r.ended_at,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct InquiryRow {
+    pub id: Uuid,
+    pub call_id: Option<Uuid>,
+    pub officer_id: Option<Uuid>,
+    /// The subject as JSON text.
+    pub subject: String,
+    pub purpose: String,
+    pub reason: String,
+    pub case_number: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl TryFrom<InquiryRow> for Inquiry {
+    type Error = StoreError;
+    fn try_from(r: InquiryRow) -> Result<Self, StoreError> {
+        let c = "inquiry";
+        Ok(Inquiry {
+            id: InquiryId::from_uuid(r.id),
+            call_id: r.call_id.map(CallId::from_uuid),
+            officer_id: r.officer_id.map(OfficerId::from_uuid),
+            subject: serde_json::from_str::<Subject>(&r.subject).or_corrupt(c)?,
+            purpose: PurposeCode::parse(&r.purpose).or_corrupt(c)?,
+            reason: Name::parse(&r.reason).or_corrupt(c)?,
+            case_number: r.case_number.as_deref().map(Name::parse).transpose().or_corrupt(c)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The subject of an inquiry as the JSON text both backends store.
+pub fn subject_json(subject: &Subject) -> String {
+    serde_json::to_string(subject).expect("a Subject always serialises")
+}
