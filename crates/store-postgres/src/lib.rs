@@ -1,0 +1,750 @@
+//! The PostgreSQL backend of [`Store`], for deployments that outgrow one file or span centers.
+//!
+//! It owns the PostgreSQL schema (its `migrations/`) and every SQL statement run against
+//! PostgreSQL. Commits are synchronous (the server default), so an acknowledged write
+//! survives a crash. It must never be used by the domain or the web layer except through
+//! [`Store`].
+
+#![forbid(unsafe_code)]
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+use switchboard_domain::{
+    Agency, AgencyId, Agreement, AgreementId, Call, CallId, CallState, E164, Inquiry, InquiryId,
+    Officer, OfficerId, Ori, User, UserId,
+};
+use switchboard_store::rows::{
+    AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
+};
+use switchboard_store::{
+    AgencyFilter, AgreementFilter, OfficerFilter, Page, PageRequest, Result, Store, StoreError,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// A record another one points at: named in [`StoreError::MissingReference`] when a foreign
+/// key fails (each statement says what it refers to, as the SQLite backend must).
+#[derive(Clone, Copy)]
+struct Refers(&'static str, &'static str);
+
+const NO_REFS: Refers = Refers("id", "record");
+
+fn db_error(e: sqlx::Error, refers: Refers) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        match d.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => {
+                return StoreError::unique_violation(d.constraint().unwrap_or(d.message()));
+            }
+            sqlx::error::ErrorKind::ForeignKeyViolation => {
+                return StoreError::MissingReference {
+                    field: refers.0,
+                    entity: refers.1,
+                };
+            }
+            _ => {}
+        }
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    db_error(e, NO_REFS)
+}
+
+/// Switchboard's store in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to a `postgres://` URL and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let opts = PgConnectOptions::from_str(url).map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        tracing::debug!("postgres store ready");
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn exists(&self, table: Table, id: Uuid) -> Result<bool> {
+        let sql = match table {
+            Table::Agencies => "SELECT 1 FROM agencies WHERE id = $1",
+            Table::Agreements => "SELECT 1 FROM agreements WHERE id = $1",
+            Table::Officers => "SELECT 1 FROM officers WHERE id = $1",
+            Table::Calls => "SELECT 1 FROM calls WHERE id = $1",
+        };
+        let found = self
+            .pool
+            .fetch_optional(sqlx::query(sql).bind(id))
+            .await
+            .map_err(backend)?;
+        Ok(found.is_some())
+    }
+
+    /// After an update touched no row: was the record missing, or changed by someone else?
+    async fn missing_or_stale(&self, table: Table, entity: &'static str, id: Uuid, expected: i64) -> StoreError {
+        match self.exists(table, id).await {
+            Ok(true) => StoreError::Stale {
+                entity,
+                id: id.to_string(),
+                expected,
+            },
+            Ok(false) => StoreError::not_found(entity, id),
+            Err(e) => e,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Agencies,
+    Agreements,
+    Officers,
+    Calls,
+}
+
+async fn insert_phones(
+    tx: &mut sqlx::PgConnection,
+    officer: OfficerId,
+    phones: &[E164],
+) -> Result<()> {
+    for (position, phone) in phones.iter().enumerate() {
+        let id = officer.as_uuid();
+        let phone = phone.as_str();
+        let position = position as i64;
+        sqlx::query!(
+            "INSERT INTO officer_phones (phone, officer_id, position) VALUES ($1, $2, $3)",
+            phone,
+            id,
+            position
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool.execute("SELECT 1").await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn insert_agency(&self, a: &Agency) -> Result<()> {
+        let (id, ori, name, kind) = (a.id.as_uuid(), a.ori.as_str(), a.name.as_str(), a.kind.as_str());
+        sqlx::query!(
+            "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            id,
+            ori,
+            name,
+            kind,
+            a.version,
+            a.created_at,
+            a.updated_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn agency(&self, id: AgencyId) -> Result<Agency> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            AgencyRow,
+            r#"SELECT id AS "id: Uuid", ori, name, kind, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agencies WHERE id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("agency", id))?
+        .try_into()
+    }
+
+    async fn agency_by_ori(&self, ori: &Ori) -> Result<Option<Agency>> {
+        let ori = ori.as_str();
+        sqlx::query_as!(
+            AgencyRow,
+            r#"SELECT id AS "id: Uuid", ori, name, kind, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agencies WHERE ori = $1"#,
+            ori
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(Agency::try_from)
+        .transpose()
+    }
+
+    async fn list_agencies(&self, f: &AgencyFilter, page: PageRequest) -> Result<Page<Agency>> {
+        let kind = f.kind.map(|k| k.as_str());
+        let state = f.state.as_ref().map(|s| s.as_str().to_owned());
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            AgencyRow,
+            r#"SELECT id AS "id: Uuid", ori, name, kind, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agencies
+               WHERE ($1::uuid IS NULL OR id > $1)
+                 AND ($2::text IS NULL OR kind = $2)
+                 AND ($3::text IS NULL OR substr(ori, 1, 2) = $3)
+                 AND ($4::text IS NULL OR strpos(lower(name), lower($4)) > 0)
+               ORDER BY id
+               LIMIT $5"#,
+            page.after,
+            kind,
+            state,
+            f.name_contains,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agency| a.id.as_uuid()))
+    }
+
+    async fn update_agency(&self, a: &Agency) -> Result<Agency> {
+        let (id, ori, name, kind) = (a.id.as_uuid(), a.ori.as_str(), a.name.as_str(), a.kind.as_str());
+        let done = sqlx::query!(
+            "UPDATE agencies SET ori = $1, name = $2, kind = $3, updated_at = $4, version = version + 1
+             WHERE id = $5 AND version = $6",
+            ori,
+            name,
+            kind,
+            a.updated_at,
+            id,
+            a.version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self.missing_or_stale(Table::Agencies, "agency", id, a.version).await);
+        }
+        Ok(Agency {
+            version: a.version + 1,
+            ..a.clone()
+        })
+    }
+
+    async fn insert_agreement(&self, a: &Agreement) -> Result<()> {
+        let (id, agency, model, office) = (
+            a.id.as_uuid(),
+            a.agency_id.as_uuid(),
+            a.model.as_str(),
+            a.supervising_office_id.as_uuid(),
+        );
+        let max = i64::from(a.max_certified_officers);
+        sqlx::query!(
+            "INSERT INTO agreements (id, agency_id, model, signed_on, expires_on, terminated_on,
+                 supervising_office_id, max_certified_officers, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            id,
+            agency,
+            model,
+            a.signed_on,
+            a.expires_on,
+            a.terminated_on,
+            office,
+            max,
+            a.version,
+            a.created_at,
+            a.updated_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("agency_id or supervising_office_id", "agency")))?;
+        Ok(())
+    }
+
+    async fn agreement(&self, id: AgreementId) -> Result<Agreement> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            AgreementRow,
+            r#"SELECT id AS "id: Uuid", agency_id AS "agency_id: Uuid", model,
+                      signed_on AS "signed_on: Date", expires_on AS "expires_on: Date",
+                      terminated_on AS "terminated_on?: Date",
+                      supervising_office_id AS "supervising_office_id: Uuid", max_certified_officers, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agreements WHERE id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("agreement", id))?
+        .try_into()
+    }
+
+    async fn list_agreements(&self, f: &AgreementFilter, page: PageRequest) -> Result<Page<Agreement>> {
+        let agency = f.agency_id.map(|a| a.as_uuid());
+        let model = f.model.map(|m| m.as_str());
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            AgreementRow,
+            r#"SELECT id AS "id: Uuid", agency_id AS "agency_id: Uuid", model,
+                      signed_on AS "signed_on: Date", expires_on AS "expires_on: Date",
+                      terminated_on AS "terminated_on?: Date",
+                      supervising_office_id AS "supervising_office_id: Uuid", max_certified_officers, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agreements
+               WHERE ($1::uuid IS NULL OR id > $1)
+                 AND ($2::uuid IS NULL OR agency_id = $2)
+                 AND ($3::text IS NULL OR model = $3)
+                 AND ($4::date IS NULL OR (signed_on <= $4 AND expires_on >= $4
+                                     AND (terminated_on IS NULL OR terminated_on > $4)))
+               ORDER BY id
+               LIMIT $5"#,
+            page.after,
+            agency,
+            model,
+            f.in_effect_on,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agreement| a.id.as_uuid()))
+    }
+
+    async fn agreements_of(&self, agency: AgencyId) -> Result<Vec<Agreement>> {
+        let agency = agency.as_uuid();
+        let rows = sqlx::query_as!(
+            AgreementRow,
+            r#"SELECT id AS "id: Uuid", agency_id AS "agency_id: Uuid", model,
+                      signed_on AS "signed_on: Date", expires_on AS "expires_on: Date",
+                      terminated_on AS "terminated_on?: Date",
+                      supervising_office_id AS "supervising_office_id: Uuid", max_certified_officers, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM agreements WHERE agency_id = $1 ORDER BY id"#,
+            agency
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
+    async fn update_agreement(&self, a: &Agreement) -> Result<Agreement> {
+        let (id, agency, model, office) = (
+            a.id.as_uuid(),
+            a.agency_id.as_uuid(),
+            a.model.as_str(),
+            a.supervising_office_id.as_uuid(),
+        );
+        let max = i64::from(a.max_certified_officers);
+        let done = sqlx::query!(
+            "UPDATE agreements SET agency_id = $1, model = $2, signed_on = $3, expires_on = $4,
+                 terminated_on = $5, supervising_office_id = $6, max_certified_officers = $7,
+                 updated_at = $8, version = version + 1
+             WHERE id = $9 AND version = $10",
+            agency,
+            model,
+            a.signed_on,
+            a.expires_on,
+            a.terminated_on,
+            office,
+            max,
+            a.updated_at,
+            id,
+            a.version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("agency_id or supervising_office_id", "agency")))?;
+        if done.rows_affected() == 0 {
+            return Err(self.missing_or_stale(Table::Agreements, "agreement", id, a.version).await);
+        }
+        Ok(Agreement {
+            version: a.version + 1,
+            ..a.clone()
+        })
+    }
+
+    async fn insert_officer(&self, o: &Officer) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
+        let (given, family, badge) = (o.given_name.as_str(), o.family_name.as_str(), o.badge.as_str());
+        sqlx::query!(
+            "INSERT INTO officers (id, agency_id, given_name, family_name, badge, certified_on,
+                 certification_expires_on, active, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            id,
+            agency,
+            given,
+            family,
+            badge,
+            o.certified_on,
+            o.certification_expires_on,
+            o.active,
+            o.version,
+            o.created_at,
+            o.updated_at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
+        insert_phones(&mut tx, o.id, &o.phones).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn officer(&self, id: OfficerId) -> Result<Officer> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            OfficerRow,
+            r#"SELECT o.id AS "id: Uuid", o.agency_id AS "agency_id: Uuid", o.given_name, o.family_name, o.badge,
+                      (SELECT string_agg(p.phone, ',' ORDER BY p.position) FROM officer_phones p
+                        WHERE p.officer_id = o.id) AS "phones?",
+                      o.certified_on AS "certified_on?: Date",
+                      o.certification_expires_on AS "certification_expires_on?: Date",
+                      o.active AS "active: bool", o.version,
+                      o.created_at AS "created_at: OffsetDateTime", o.updated_at AS "updated_at: OffsetDateTime"
+               FROM officers o WHERE o.id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("officer", id))?
+        .try_into()
+    }
+
+    async fn officer_by_phone(&self, phone: &E164) -> Result<Option<Officer>> {
+        let phone = phone.as_str();
+        sqlx::query_as!(
+            OfficerRow,
+            r#"SELECT o.id AS "id: Uuid", o.agency_id AS "agency_id: Uuid", o.given_name, o.family_name, o.badge,
+                      (SELECT string_agg(p.phone, ',' ORDER BY p.position) FROM officer_phones p
+                        WHERE p.officer_id = o.id) AS "phones?",
+                      o.certified_on AS "certified_on?: Date",
+                      o.certification_expires_on AS "certification_expires_on?: Date",
+                      o.active AS "active: bool", o.version,
+                      o.created_at AS "created_at: OffsetDateTime", o.updated_at AS "updated_at: OffsetDateTime"
+               FROM officer_phones ph JOIN officers o ON o.id = ph.officer_id
+               WHERE ph.phone = $1"#,
+            phone
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(Officer::try_from)
+        .transpose()
+    }
+
+    async fn list_officers(&self, f: &OfficerFilter, page: PageRequest) -> Result<Page<Officer>> {
+        let agency = f.agency_id.map(|a| a.as_uuid());
+        let badge = f.badge.as_ref().map(|b| b.as_str().to_owned());
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            OfficerRow,
+            r#"SELECT o.id AS "id: Uuid", o.agency_id AS "agency_id: Uuid", o.given_name, o.family_name, o.badge,
+                      (SELECT string_agg(p.phone, ',' ORDER BY p.position) FROM officer_phones p
+                        WHERE p.officer_id = o.id) AS "phones?",
+                      o.certified_on AS "certified_on?: Date",
+                      o.certification_expires_on AS "certification_expires_on?: Date",
+                      o.active AS "active: bool", o.version,
+                      o.created_at AS "created_at: OffsetDateTime", o.updated_at AS "updated_at: OffsetDateTime"
+               FROM officers o
+               WHERE ($1::uuid IS NULL OR o.id > $1)
+                 AND ($2::uuid IS NULL OR o.agency_id = $2)
+                 AND ($3::text IS NULL OR strpos(lower(o.given_name || ' ' || o.family_name), lower($3)) > 0)
+                 AND ($4::text IS NULL OR o.badge = $4)
+                 AND ($5::boolean IS NULL OR o.active = $5)
+               ORDER BY o.id
+               LIMIT $6"#,
+            page.after,
+            agency,
+            f.name_contains,
+            badge,
+            f.active,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(convert(rows)?, page, |o: &Officer| o.id.as_uuid()))
+    }
+
+    async fn update_officer(&self, o: &Officer) -> Result<Officer> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
+        let (given, family, badge) = (o.given_name.as_str(), o.family_name.as_str(), o.badge.as_str());
+        let done = sqlx::query!(
+            "UPDATE officers SET agency_id = $1, given_name = $2, family_name = $3, badge = $4,
+                 certified_on = $5, certification_expires_on = $6, active = $7, updated_at = $8,
+                 version = version + 1
+             WHERE id = $9 AND version = $10",
+            agency,
+            given,
+            family,
+            badge,
+            o.certified_on,
+            o.certification_expires_on,
+            o.active,
+            o.updated_at,
+            id,
+            o.version
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
+        if done.rows_affected() == 0 {
+            drop(tx);
+            return Err(self.missing_or_stale(Table::Officers, "officer", id, o.version).await);
+        }
+        sqlx::query!("DELETE FROM officer_phones WHERE officer_id = $1", id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_phones(&mut tx, o.id, &o.phones).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Officer {
+            version: o.version + 1,
+            ..o.clone()
+        })
+    }
+
+    async fn count_certified_officers(&self, agency: AgencyId, day: Date) -> Result<u32> {
+        let agency = agency.as_uuid();
+        let n = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!" FROM officers
+               WHERE agency_id = $1 AND active = TRUE
+                 AND certified_on <= $2 AND certification_expires_on >= $2"#,
+            agency,
+            day
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn insert_user(&self, u: &User) -> Result<()> {
+        let (id, username, display, role) =
+            (u.id.as_uuid(), u.username.as_str(), u.display_name.as_str(), u.role.as_str());
+        sqlx::query!(
+            "INSERT INTO users (id, username, display_name, role, active, version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            id,
+            username,
+            display,
+            role,
+            u.active,
+            u.version,
+            u.created_at,
+            u.updated_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<User> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            UserRow,
+            r#"SELECT id AS "id: Uuid", username, display_name, role, active AS "active: bool", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM users WHERE id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("user", id))?
+        .try_into()
+    }
+
+    async fn list_users(&self, page: PageRequest) -> Result<Page<User>> {
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            UserRow,
+            r#"SELECT id AS "id: Uuid", username, display_name, role, active AS "active: bool", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM users WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"#,
+            page.after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(convert(rows)?, page, |u: &User| u.id.as_uuid()))
+    }
+
+    async fn insert_call(&self, c: &Call) -> Result<()> {
+        let id = c.id.as_uuid();
+        let ani = c.ani.as_ref().map(|a| a.as_str());
+        let officer = c.officer_id.map(|o| o.as_uuid());
+        let state = c.state.as_str();
+        sqlx::query!(
+            "INSERT INTO calls (id, ani_raw, ani, officer_id, state, arrived_at, answered_at, ended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            id,
+            c.ani_raw,
+            ani,
+            officer,
+            state,
+            c.arrived_at,
+            c.answered_at,
+            c.ended_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("officer_id", "officer")))?;
+        Ok(())
+    }
+
+    async fn call(&self, id: CallId) -> Result<Call> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            CallRow,
+            r#"SELECT id AS "id: Uuid", ani_raw, ani, officer_id AS "officer_id?: Uuid", state,
+                      arrived_at AS "arrived_at: OffsetDateTime", answered_at AS "answered_at?: OffsetDateTime",
+                      ended_at AS "ended_at?: OffsetDateTime"
+               FROM calls WHERE id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("call", id))?
+        .try_into()
+    }
+
+    async fn update_call(&self, c: &Call, expected: CallState) -> Result<()> {
+        let id = c.id.as_uuid();
+        let officer = c.officer_id.map(|o| o.as_uuid());
+        let (state, expected) = (c.state.as_str(), expected.as_str());
+        let done = sqlx::query!(
+            "UPDATE calls SET officer_id = $1, state = $2, answered_at = $3, ended_at = $4
+             WHERE id = $5 AND state = $6",
+            officer,
+            state,
+            c.answered_at,
+            c.ended_at,
+            id,
+            expected
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("officer_id", "officer")))?;
+        if done.rows_affected() == 0 {
+            return Err(match self.exists(Table::Calls, id).await? {
+                true => StoreError::Stale {
+                    entity: "call",
+                    id: id.to_string(),
+                    expected: 0,
+                },
+                false => StoreError::not_found("call", id),
+            });
+        }
+        Ok(())
+    }
+
+    async fn list_calls(&self, page: PageRequest) -> Result<Page<Call>> {
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            CallRow,
+            r#"SELECT id AS "id: Uuid", ani_raw, ani, officer_id AS "officer_id?: Uuid", state,
+                      arrived_at AS "arrived_at: OffsetDateTime", answered_at AS "answered_at?: OffsetDateTime",
+                      ended_at AS "ended_at?: OffsetDateTime"
+               FROM calls WHERE ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"#,
+            page.after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(convert(rows)?, page, |c: &Call| c.id.as_uuid()))
+    }
+
+    async fn insert_inquiry(&self, i: &Inquiry) -> Result<()> {
+        let id = i.id.as_uuid();
+        let call = i.call_id.map(|c| c.as_uuid());
+        let officer = i.officer_id.map(|o| o.as_uuid());
+        let subject = subject_json(&i.subject);
+        let (purpose, reason) = (i.purpose.as_str(), i.reason.as_str());
+        let case_number = i.case_number.as_ref().map(|c| c.as_str());
+        sqlx::query!(
+            "INSERT INTO inquiries (id, call_id, officer_id, subject, purpose, reason, case_number, created_at)
+             VALUES ($1, $2, $3, CAST($4::text AS jsonb), $5, $6, $7, $8)",
+            id,
+            call,
+            officer,
+            subject,
+            purpose,
+            reason,
+            case_number,
+            i.created_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("call_id or officer_id", "call or officer")))?;
+        Ok(())
+    }
+
+    async fn inquiry(&self, id: InquiryId) -> Result<Inquiry> {
+        let uid = id.as_uuid();
+        sqlx::query_as!(
+            InquiryRow,
+            r#"SELECT id AS "id: Uuid", call_id AS "call_id?: Uuid", officer_id AS "officer_id?: Uuid",
+                      subject::text AS "subject!", purpose, reason, case_number, created_at AS "created_at: OffsetDateTime"
+               FROM inquiries WHERE id = $1"#,
+            uid
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("inquiry", id))?
+        .try_into()
+    }
+
+    async fn inquiries_for_call(&self, call: CallId) -> Result<Vec<Inquiry>> {
+        let uid = call.as_uuid();
+        let rows = sqlx::query_as!(
+            InquiryRow,
+            r#"SELECT id AS "id: Uuid", call_id AS "call_id?: Uuid", officer_id AS "officer_id?: Uuid",
+                      subject::text AS "subject!", purpose, reason, case_number, created_at AS "created_at: OffsetDateTime"
+               FROM inquiries WHERE call_id = $1 ORDER BY id"#,
+            uid
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+}
