@@ -8,7 +8,6 @@ use crate::{ANumber, CallId, E164, InquiryId, Name, OfficerId, PurposeCode, User
 
 /// What a center user does; accounts and permissions build on this later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "call_taker"))]
 pub enum Role {
     CallTaker,
     Supervisor,
@@ -71,7 +70,6 @@ impl User {
 /// Where a call is in its life. The ACD drives the transitions; this type only says which are
 /// possible, so that no component can, say, answer a call that was abandoned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "queued"))]
 pub enum CallState {
     /// Signalling has reached the center; the caller is being identified.
     Arriving,
@@ -185,7 +183,6 @@ impl Call {
 
 /// A subject's sex as recorded in NCIC-style records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "M"))]
 pub enum Sex {
     Male,
     Female,

@@ -95,7 +95,6 @@ string_newtype!(Ori);
 
 /// The purpose of a records inquiry, as in the Nlets IAQ `PUR/` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "C"))]
 pub enum PurposeCode {
     /// `C`: criminal justice purposes (investigation, arrest, detention, booking).
     CriminalJustice,
@@ -123,6 +122,7 @@ impl PurposeCode {
     }
 }
 string_newtype!(PurposeCode);
+crate::string_enum_schema!(PurposeCode, ["C", "F"]);
 
 /// An alien registration number: 8 or 9 digits, held in its canonical 9-digit form (8-digit
 /// numbers are the same number with a leading zero). Written `A012345678`; parsing accepts the

@@ -115,6 +115,27 @@ macro_rules! wire_enum {
             }
         }
         $crate::string_newtype!($ty);
+        $crate::string_enum_schema!($ty, [$($wire),+]);
     };
 }
 pub(crate) use wire_enum;
+
+/// Describes a type serialised as one of a fixed set of strings to OpenAPI.
+macro_rules! string_enum_schema {
+    ($ty:ty, [$($wire:literal),+]) => {
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(
+                    utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .enum_values(Some([$($wire),+]))
+                        .build(),
+                ))
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+pub(crate) use string_enum_schema;

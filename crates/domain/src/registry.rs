@@ -24,7 +24,6 @@ impl Invalid {
 
 /// What kind of agency calls the center.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "partner_287g"))]
 pub enum AgencyKind {
     /// A state or local agency with (or seeking) a 287(g) agreement.
     Partner287g,
@@ -83,7 +82,6 @@ pub struct NewAgency {
 
 /// The three 287(g) models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "jail_enforcement"))]
 pub enum AgreementModel {
     /// Identify and process removable people already in the agency's jail.
     JailEnforcement,

@@ -1,0 +1,138 @@
+//! Switchboard's HTTP face.
+//!
+//! This crate owns the axum routes: the JSON API under `/api/v1` (partner registry, caller
+//! lookup), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
+//! `/api/v1/openapi.json`, which is generated from the same handlers it describes.
+//!
+//! It must hold no business rule of its own (those live in `domain`) and no SQL (that lives in
+//! the store backends); it parses input at the boundary, calls the domain and the [`Store`],
+//! and maps every error to the stable `{code, message, type, field?}` JSON shape.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+pub mod extract;
+mod ops;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use switchboard_store::Store;
+use time::{Date, OffsetDateTime};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+
+/// Where "now" comes from: the system clock in production, a fixed instant in tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store.backend()).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_clock(store, Arc::new(OffsetDateTime::now_utc))
+    }
+
+    pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Now, at the microsecond precision every backend stores.
+    pub fn now(&self) -> OffsetDateTime {
+        let t = (self.clock)();
+        t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+            .expect("a truncated nanosecond is in range")
+    }
+
+    /// The center's calendar day, which decides whether agreements and certifications are in
+    /// effect. It is the UTC day for now; see ARCHITECTURE.md.
+    pub fn today(&self) -> Date {
+        self.now().date()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "The JSON API of Switchboard, the law-enforcement support center platform. Errors always have the shape {code, message, type, field?}.",
+        license(name = "Apache-2.0")
+    ),
+    tags(
+        (name = "registry", description = "Partner agencies, 287(g) agreements and officers"),
+        (name = "callers", description = "Caller identification by phone number")
+    )
+)]
+struct ApiDoc;
+
+/// The API routes and the OpenAPI document that describes them.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use api::{callers, registry};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(registry::list_agencies, registry::create_agency))
+        .routes(routes!(registry::get_agency, registry::patch_agency))
+        .routes(routes!(registry::list_agreements, registry::create_agreement))
+        .routes(routes!(registry::get_agreement, registry::patch_agreement))
+        .routes(routes!(registry::list_officers, registry::create_officer))
+        .routes(routes!(registry::get_officer, registry::patch_officer))
+        .routes(routes!(callers::lookup_caller))
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api().1;
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    doc
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api();
+    let doc = openapi();
+    let api = api.route(
+        "/openapi.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc) }
+        }),
+    );
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(ops::routes())
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "invalid_request", "this route does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(ops::record_http_metrics))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(ops::panic_response))
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    ops::install_metrics();
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
