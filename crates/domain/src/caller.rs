@@ -238,15 +238,36 @@ mod tests {
     fn authorised_partner_lists_its_active_models() {
         let ag = agency(AgencyKind::Partner287g);
         let agreements = [
-            agreement(&ag, AgreementModel::TaskForce, date!(2025 - 01 - 01), date!(2027 - 01 - 01), None),
-            agreement(&ag, AgreementModel::JailEnforcement, date!(2025 - 01 - 01), date!(2027 - 01 - 01), None),
-            agreement(&ag, AgreementModel::WarrantServiceOfficer, date!(2020 - 01 - 01), date!(2021 - 01 - 01), None),
+            agreement(
+                &ag,
+                AgreementModel::TaskForce,
+                date!(2025 - 01 - 01),
+                date!(2027 - 01 - 01),
+                None,
+            ),
+            agreement(
+                &ag,
+                AgreementModel::JailEnforcement,
+                date!(2025 - 01 - 01),
+                date!(2027 - 01 - 01),
+                None,
+            ),
+            agreement(
+                &ag,
+                AgreementModel::WarrantServiceOfficer,
+                date!(2020 - 01 - 01),
+                date!(2021 - 01 - 01),
+                None,
+            ),
         ];
         let o = officer(&ag, CURRENT, true);
         let a = assess_caller(Some((&o, &ag, &agreements)), TODAY);
         assert!(a.authorised, "{a:?}");
         assert!(a.problems.is_empty());
-        assert_eq!(a.active_models, [AgreementModel::JailEnforcement, AgreementModel::TaskForce]);
+        assert_eq!(
+            a.active_models,
+            [AgreementModel::JailEnforcement, AgreementModel::TaskForce]
+        );
     }
 
     #[test]
@@ -257,42 +278,105 @@ mod tests {
         assert!(a.authorised);
         assert!(a.active_models.is_empty());
         let gone = officer(&ag, None, false);
-        assert_eq!(codes(&assess_caller(Some((&gone, &ag, &[])), TODAY)), ["officer_inactive"]);
+        assert_eq!(
+            codes(&assess_caller(Some((&gone, &ag, &[])), TODAY)),
+            ["officer_inactive"]
+        );
     }
 
     #[test]
     fn every_unauthorised_reason() {
         let ag = agency(AgencyKind::Partner287g);
         let tf = AgreementModel::TaskForce;
-        let expired = [agreement(&ag, tf, date!(2022 - 01 - 01), date!(2025 - 01 - 01), None)];
+        let expired = [agreement(
+            &ag,
+            tf,
+            date!(2022 - 01 - 01),
+            date!(2025 - 01 - 01),
+            None,
+        )];
         let pending = [
             agreement(&ag, tf, date!(2027 - 01 - 01), date!(2029 - 01 - 01), None),
             agreement(&ag, tf, date!(2022 - 01 - 01), date!(2025 - 01 - 01), None),
         ];
-        let terminated = [agreement(&ag, tf, date!(2025 - 01 - 01), date!(2027 - 01 - 01), Some(date!(2026 - 06 - 30)))];
-        let active = [agreement(&ag, tf, date!(2025 - 01 - 01), date!(2027 - 01 - 01), None)];
+        let terminated = [agreement(
+            &ag,
+            tf,
+            date!(2025 - 01 - 01),
+            date!(2027 - 01 - 01),
+            Some(date!(2026 - 06 - 30)),
+        )];
+        let active = [agreement(
+            &ag,
+            tf,
+            date!(2025 - 01 - 01),
+            date!(2027 - 01 - 01),
+            None,
+        )];
         let lapsed = Some((date!(2024 - 01 - 01), date!(2025 - 01 - 01)));
 
         let cases: Vec<(&str, Officer, &[Agreement], Vec<&str>)> = vec![
-            ("no agreement", officer(&ag, CURRENT, true), &[], vec!["no_agreement"]),
-            ("expired", officer(&ag, CURRENT, true), &expired, vec!["agreement_expired"]),
-            ("pending beats expired", officer(&ag, CURRENT, true), &pending, vec!["agreement_not_yet_in_effect"]),
-            ("terminated", officer(&ag, CURRENT, true), &terminated, vec!["agreement_terminated"]),
-            ("never certified", officer(&ag, None, true), &active, vec!["officer_not_certified"]),
-            ("certification lapsed", officer(&ag, lapsed, true), &active, vec!["certification_expired"]),
-            ("inactive", officer(&ag, CURRENT, false), &active, vec!["officer_inactive"]),
+            (
+                "no agreement",
+                officer(&ag, CURRENT, true),
+                &[],
+                vec!["no_agreement"],
+            ),
+            (
+                "expired",
+                officer(&ag, CURRENT, true),
+                &expired,
+                vec!["agreement_expired"],
+            ),
+            (
+                "pending beats expired",
+                officer(&ag, CURRENT, true),
+                &pending,
+                vec!["agreement_not_yet_in_effect"],
+            ),
+            (
+                "terminated",
+                officer(&ag, CURRENT, true),
+                &terminated,
+                vec!["agreement_terminated"],
+            ),
+            (
+                "never certified",
+                officer(&ag, None, true),
+                &active,
+                vec!["officer_not_certified"],
+            ),
+            (
+                "certification lapsed",
+                officer(&ag, lapsed, true),
+                &active,
+                vec!["certification_expired"],
+            ),
+            (
+                "inactive",
+                officer(&ag, CURRENT, false),
+                &active,
+                vec!["officer_inactive"],
+            ),
             (
                 "everything wrong at once",
                 officer(&ag, lapsed, false),
                 &expired,
-                vec!["officer_inactive", "agreement_expired", "certification_expired"],
+                vec![
+                    "officer_inactive",
+                    "agreement_expired",
+                    "certification_expired",
+                ],
             ),
         ];
         for (name, o, agreements, want) in cases {
             let a = assess_caller(Some((&o, &ag, agreements)), TODAY);
             assert!(!a.authorised, "{name}");
             assert_eq!(codes(&a), want, "{name}");
-            assert!(a.active_models.is_empty(), "{name}: an unauthorised caller has no models");
+            assert!(
+                a.active_models.is_empty(),
+                "{name}: an unauthorised caller has no models"
+            );
             for p in &a.problems {
                 assert!(!p.message().is_empty());
             }
@@ -302,10 +386,21 @@ mod tests {
     #[test]
     fn dates_are_carried_in_problems() {
         let ag = agency(AgencyKind::Partner287g);
-        let ex = [agreement(&ag, AgreementModel::TaskForce, date!(2022 - 01 - 01), date!(2025 - 03 - 04), None)];
+        let ex = [agreement(
+            &ag,
+            AgreementModel::TaskForce,
+            date!(2022 - 01 - 01),
+            date!(2025 - 03 - 04),
+            None,
+        )];
         let o = officer(&ag, CURRENT, true);
         let a = assess_caller(Some((&o, &ag, &ex)), TODAY);
-        assert_eq!(a.problems, [CallerProblem::AgreementExpired { expired_on: date!(2025 - 03 - 04) }]);
+        assert_eq!(
+            a.problems,
+            [CallerProblem::AgreementExpired {
+                expired_on: date!(2025 - 03 - 04)
+            }]
+        );
         assert!(a.problems[0].message().contains("2025-03-04"));
     }
 
@@ -313,8 +408,17 @@ mod tests {
     fn another_agencys_agreement_does_not_count() {
         let ag = agency(AgencyKind::Partner287g);
         let other = agency(AgencyKind::Partner287g);
-        let theirs = [agreement(&other, AgreementModel::TaskForce, date!(2025 - 01 - 01), date!(2027 - 01 - 01), None)];
+        let theirs = [agreement(
+            &other,
+            AgreementModel::TaskForce,
+            date!(2025 - 01 - 01),
+            date!(2027 - 01 - 01),
+            None,
+        )];
         let o = officer(&ag, CURRENT, true);
-        assert_eq!(codes(&assess_caller(Some((&o, &ag, &theirs)), TODAY)), ["no_agreement"]);
+        assert_eq!(
+            codes(&assess_caller(Some((&o, &ag, &theirs)), TODAY)),
+            ["no_agreement"]
+        );
     }
 }

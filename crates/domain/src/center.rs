@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::registry::Invalid;
-use crate::{ANumber, CallId, E164, InquiryId, Name, OfficerId, PurposeCode, UserId, Username, wire_enum};
+use crate::{
+    ANumber, CallId, E164, InquiryId, Name, OfficerId, PurposeCode, UserId, Username, wire_enum,
+};
 
 /// What a center user does; accounts and permissions build on this later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -334,8 +336,10 @@ mod tests {
         assert_eq!(c.ani.as_ref().unwrap().as_str(), "+15125550100");
         c.transition(CallState::Queued, T0).unwrap();
         c.transition(CallState::Offered, T0).unwrap();
-        c.transition(CallState::Connected, datetime!(2026-11-21 03:00:20 UTC)).unwrap();
-        c.transition(CallState::Ended, datetime!(2026-11-21 03:05 UTC)).unwrap();
+        c.transition(CallState::Connected, datetime!(2026-11-21 03:00:20 UTC))
+            .unwrap();
+        c.transition(CallState::Ended, datetime!(2026-11-21 03:05 UTC))
+            .unwrap();
         assert_eq!(c.answered_at, Some(datetime!(2026-11-21 03:00:20 UTC)));
         assert_eq!(c.ended_at, Some(datetime!(2026-11-21 03:05 UTC)));
         let e = c.transition(CallState::Queued, T0).unwrap_err();
@@ -344,11 +348,23 @@ mod tests {
 
     #[test]
     fn withheld_or_garbage_ani_is_kept_verbatim_and_bounded() {
-        let c = Call::arrive(NewCall { ani_raw: "anonymous".into(), officer_id: None }, T0);
+        let c = Call::arrive(
+            NewCall {
+                ani_raw: "anonymous".into(),
+                officer_id: None,
+            },
+            T0,
+        );
         assert_eq!(c.ani, None);
         assert_eq!(c.ani_raw, "anonymous");
         let long = "é".repeat(200);
-        let c = Call::arrive(NewCall { ani_raw: long, officer_id: None }, T0);
+        let c = Call::arrive(
+            NewCall {
+                ani_raw: long,
+                officer_id: None,
+            },
+            T0,
+        );
         assert!(c.ani_raw.len() <= Call::MAX_ANI_RAW);
     }
 

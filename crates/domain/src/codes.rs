@@ -109,7 +109,9 @@ impl PurposeCode {
             "F" | "f" => Ok(Self::Firearms),
             other => Err(ParseError::new(
                 "purpose code",
-                format!("{other:?} is not a purpose code; use C (criminal justice) or F (firearms)"),
+                format!(
+                    "{other:?} is not a purpose code; use C (criminal justice) or F (firearms)"
+                ),
             )),
         }
     }
@@ -222,7 +224,10 @@ mod tests {
 
     #[test]
     fn purpose_codes() {
-        assert_eq!(PurposeCode::parse("C").unwrap(), PurposeCode::CriminalJustice);
+        assert_eq!(
+            PurposeCode::parse("C").unwrap(),
+            PurposeCode::CriminalJustice
+        );
         assert_eq!(PurposeCode::parse("f").unwrap(), PurposeCode::Firearms);
         for bad in ["", "X", "CF", "criminal"] {
             assert!(PurposeCode::parse(bad).is_err(), "{bad:?}");
@@ -241,7 +246,14 @@ mod tests {
         for (input, want) in ok {
             assert_eq!(ANumber::parse(input).unwrap().as_str(), want, "{input:?}");
         }
-        for bad in ["1234567", "1234567890", "A12345X78", "000000000", "", "B12345678"] {
+        for bad in [
+            "1234567",
+            "1234567890",
+            "A12345X78",
+            "000000000",
+            "",
+            "B12345678",
+        ] {
             assert!(ANumber::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(ANumber::parse("A012345678").unwrap().digits(), "012345678");

@@ -20,15 +20,24 @@ pub mod registry;
 pub mod text;
 
 pub use caller::{CallerAssessment, CallerProblem, assess_caller};
-pub use center::{Call, CallState, Inquiry, NewCall, NewInquiry, NewUser, Role, Sex, Subject, User};
+pub use center::{
+    Call, CallState, Inquiry, NewCall, NewInquiry, NewUser, Role, Sex, Subject, User,
+};
 pub use codes::{ANumber, Ori, PurposeCode, StateCode};
 pub use ids::{AgencyId, AgreementId, CallId, InquiryId, OfficerId, UserId};
 pub use phone::E164;
 pub use registry::{
-    Agency, AgencyKind, Agreement, AgreementModel, AgreementStatus, CertificationStatus,
-    NewAgency, NewAgreement, NewOfficer, Officer,
+    Agency, AgencyKind, Agreement, AgreementModel, AgreementStatus, CertificationStatus, NewAgency,
+    NewAgreement, NewOfficer, Officer,
 };
 pub use text::{BadgeNumber, Name, Username};
+
+/// `t` at the precision every store keeps (microseconds), so a record reads back exactly as it
+/// was written whichever database holds it.
+pub fn stored_precision(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .expect("a truncated nanosecond is in range")
+}
 
 /// Why a value given at a boundary could not become one of our types.
 ///

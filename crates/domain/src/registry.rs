@@ -379,7 +379,11 @@ mod tests {
         )
     }
 
-    fn agreement(signed: Date, expires: Date, terminated: Option<Date>) -> Result<Agreement, Invalid> {
+    fn agreement(
+        signed: Date,
+        expires: Date,
+        terminated: Option<Date>,
+    ) -> Result<Agreement, Invalid> {
         Agreement::create(
             NewAgreement {
                 agency_id: AgencyId::new(),
@@ -396,7 +400,12 @@ mod tests {
 
     #[test]
     fn agency_state_comes_from_ori() {
-        assert_eq!(agency(AgencyKind::Partner287g, "FL0130000").state().as_str(), "FL");
+        assert_eq!(
+            agency(AgencyKind::Partner287g, "FL0130000")
+                .state()
+                .as_str(),
+            "FL"
+        );
     }
 
     #[test]
@@ -411,17 +420,33 @@ mod tests {
         for (day, want) in cases {
             assert_eq!(a.status_on(day), want, "{day}");
         }
-        let t = agreement(date!(2025 - 01 - 01), date!(2026 - 12 - 31), Some(date!(2026 - 03 - 01))).unwrap();
+        let t = agreement(
+            date!(2025 - 01 - 01),
+            date!(2026 - 12 - 31),
+            Some(date!(2026 - 03 - 01)),
+        )
+        .unwrap();
         assert_eq!(t.status_on(date!(2026 - 02 - 28)), AgreementStatus::Active);
-        assert_eq!(t.status_on(date!(2026 - 03 - 01)), AgreementStatus::Terminated);
-        assert_eq!(t.status_on(date!(2027 - 06 - 01)), AgreementStatus::Terminated);
+        assert_eq!(
+            t.status_on(date!(2026 - 03 - 01)),
+            AgreementStatus::Terminated
+        );
+        assert_eq!(
+            t.status_on(date!(2027 - 06 - 01)),
+            AgreementStatus::Terminated
+        );
     }
 
     #[test]
     fn agreement_validation() {
         let e = agreement(date!(2025 - 01 - 01), date!(2025 - 01 - 01), None).unwrap_err();
         assert_eq!(e.field, "expires_on");
-        let e = agreement(date!(2025 - 01 - 01), date!(2026 - 01 - 01), Some(date!(2024 - 01 - 01))).unwrap_err();
+        let e = agreement(
+            date!(2025 - 01 - 01),
+            date!(2026 - 01 - 01),
+            Some(date!(2024 - 01 - 01)),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "terminated_on");
         let mut a = agreement(date!(2025 - 01 - 01), date!(2026 - 01 - 01), None).unwrap();
         a.max_certified_officers = 0;
@@ -439,7 +464,10 @@ mod tests {
         let partner = agency(AgencyKind::Partner287g, "TX2270000");
         let federal = agency(AgencyKind::FederalFieldOffice, "TX2279900");
         assert!(a.check_parties(&partner, &federal).is_ok());
-        assert_eq!(a.check_parties(&federal, &federal).unwrap_err().field, "agency_id");
+        assert_eq!(
+            a.check_parties(&federal, &federal).unwrap_err().field,
+            "agency_id"
+        );
         assert_eq!(
             a.check_parties(&partner, &partner).unwrap_err().field,
             "supervising_office_id"
@@ -474,17 +502,24 @@ mod tests {
             assert_eq!(o.certification_on(day), want, "{day}");
         }
         let never = officer(None, &[]).unwrap();
-        assert_eq!(never.certification_on(date!(2026 - 01 - 01)), CertificationStatus::NotCertified);
+        assert_eq!(
+            never.certification_on(date!(2026 - 01 - 01)),
+            CertificationStatus::NotCertified
+        );
     }
 
     #[test]
     fn officer_validation() {
         assert_eq!(
-            officer(Some((date!(2026 - 01 - 01), date!(2025 - 01 - 01))), &[]).unwrap_err().field,
+            officer(Some((date!(2026 - 01 - 01), date!(2025 - 01 - 01))), &[])
+                .unwrap_err()
+                .field,
             "certification_expires_on"
         );
         assert_eq!(
-            officer(None, &["+15125550100", "+1 512 555 0100"]).unwrap_err().field,
+            officer(None, &["+15125550100", "+1 512 555 0100"])
+                .unwrap_err()
+                .field,
             "phones"
         );
         let many: Vec<String> = (0..11).map(|i| format!("+1512555010{i:02}")).collect();

@@ -24,7 +24,10 @@ impl Name {
             ));
         }
         if t.chars().any(char::is_control) {
-            return Err(ParseError::new("name", "must not contain control characters"));
+            return Err(ParseError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(t.to_owned()))
     }
@@ -51,7 +54,10 @@ impl BadgeNumber {
                 format!("must be 1 to 20 characters, got {n}"),
             ));
         }
-        if let Some(c) = t.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+        if let Some(c) = t
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
             return Err(ParseError::new(
                 "badge number",
                 format!("may contain only letters, digits and dashes, found {c:?}"),
@@ -85,10 +91,9 @@ impl Username {
         if !t.starts_with(|c: char| c.is_ascii_lowercase()) {
             return Err(ParseError::new("username", "must start with a letter"));
         }
-        if let Some(c) = t
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
-        {
+        if let Some(c) = t.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        }) {
             return Err(ParseError::new(
                 "username",
                 format!("may contain only a-z, 0-9, '.', '_' and '-', found {c:?}"),
@@ -109,7 +114,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Name::parse("  María José  ").unwrap().as_str(), "María José");
+        assert_eq!(
+            Name::parse("  María José  ").unwrap().as_str(),
+            "María José"
+        );
         assert_eq!(Name::parse("李 小龙").unwrap().as_str(), "李 小龙");
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse("a\u{0}b").is_err());

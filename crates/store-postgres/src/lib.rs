@@ -100,7 +100,13 @@ impl PgStore {
     }
 
     /// After an update touched no row: was the record missing, or changed by someone else?
-    async fn missing_or_stale(&self, table: Table, entity: &'static str, id: Uuid, expected: i64) -> StoreError {
+    async fn missing_or_stale(
+        &self,
+        table: Table,
+        entity: &'static str,
+        id: Uuid,
+        expected: i64,
+    ) -> StoreError {
         match self.exists(table, id).await {
             Ok(true) => StoreError::Stale {
                 entity,
@@ -159,7 +165,12 @@ impl Store for PgStore {
     }
 
     async fn insert_agency(&self, a: &Agency) -> Result<()> {
-        let (id, ori, name, kind) = (a.id.as_uuid(), a.ori.as_str(), a.name.as_str(), a.kind.as_str());
+        let (id, ori, name, kind) = (
+            a.id.as_uuid(),
+            a.ori.as_str(),
+            a.name.as_str(),
+            a.kind.as_str(),
+        );
         sqlx::query!(
             "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -233,11 +244,18 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agency| a.id.as_uuid()))
+        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agency| {
+            a.id.as_uuid()
+        }))
     }
 
     async fn update_agency(&self, a: &Agency) -> Result<Agency> {
-        let (id, ori, name, kind) = (a.id.as_uuid(), a.ori.as_str(), a.name.as_str(), a.kind.as_str());
+        let (id, ori, name, kind) = (
+            a.id.as_uuid(),
+            a.ori.as_str(),
+            a.name.as_str(),
+            a.kind.as_str(),
+        );
         let done = sqlx::query!(
             "UPDATE agencies SET ori = $1, name = $2, kind = $3, updated_at = $4, version = version + 1
              WHERE id = $5 AND version = $6",
@@ -252,7 +270,9 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(self.missing_or_stale(Table::Agencies, "agency", id, a.version).await);
+            return Err(self
+                .missing_or_stale(Table::Agencies, "agency", id, a.version)
+                .await);
         }
         Ok(Agency {
             version: a.version + 1,
@@ -309,7 +329,11 @@ impl Store for PgStore {
         .try_into()
     }
 
-    async fn list_agreements(&self, f: &AgreementFilter, page: PageRequest) -> Result<Page<Agreement>> {
+    async fn list_agreements(
+        &self,
+        f: &AgreementFilter,
+        page: PageRequest,
+    ) -> Result<Page<Agreement>> {
         let agency = f.agency_id.map(|a| a.as_uuid());
         let model = f.model.map(|m| m.as_str());
         let limit = page.fetch_limit();
@@ -337,7 +361,9 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agreement| a.id.as_uuid()))
+        Ok(Page::from_fetched(convert(rows)?, page, |a: &Agreement| {
+            a.id.as_uuid()
+        }))
     }
 
     async fn agreements_of(&self, agency: AgencyId) -> Result<Vec<Agreement>> {
@@ -386,7 +412,9 @@ impl Store for PgStore {
         .await
         .map_err(|e| db_error(e, Refers("agency_id or supervising_office_id", "agency")))?;
         if done.rows_affected() == 0 {
-            return Err(self.missing_or_stale(Table::Agreements, "agreement", id, a.version).await);
+            return Err(self
+                .missing_or_stale(Table::Agreements, "agreement", id, a.version)
+                .await);
         }
         Ok(Agreement {
             version: a.version + 1,
@@ -397,7 +425,11 @@ impl Store for PgStore {
     async fn insert_officer(&self, o: &Officer) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
-        let (given, family, badge) = (o.given_name.as_str(), o.family_name.as_str(), o.badge.as_str());
+        let (given, family, badge) = (
+            o.given_name.as_str(),
+            o.family_name.as_str(),
+            o.badge.as_str(),
+        );
         sqlx::query!(
             "INSERT INTO officers (id, agency_id, given_name, family_name, badge, certified_on,
                  certification_expires_on, active, version, created_at, updated_at)
@@ -495,13 +527,19 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(Page::from_fetched(convert(rows)?, page, |o: &Officer| o.id.as_uuid()))
+        Ok(Page::from_fetched(convert(rows)?, page, |o: &Officer| {
+            o.id.as_uuid()
+        }))
     }
 
     async fn update_officer(&self, o: &Officer) -> Result<Officer> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
-        let (given, family, badge) = (o.given_name.as_str(), o.family_name.as_str(), o.badge.as_str());
+        let (given, family, badge) = (
+            o.given_name.as_str(),
+            o.family_name.as_str(),
+            o.badge.as_str(),
+        );
         let done = sqlx::query!(
             "UPDATE officers SET agency_id = $1, given_name = $2, family_name = $3, badge = $4,
                  certified_on = $5, certification_expires_on = $6, active = $7, updated_at = $8,
@@ -523,7 +561,9 @@ impl Store for PgStore {
         .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
         if done.rows_affected() == 0 {
             drop(tx);
-            return Err(self.missing_or_stale(Table::Officers, "officer", id, o.version).await);
+            return Err(self
+                .missing_or_stale(Table::Officers, "officer", id, o.version)
+                .await);
         }
         sqlx::query!("DELETE FROM officer_phones WHERE officer_id = $1", id)
             .execute(&mut *tx)
@@ -553,8 +593,12 @@ impl Store for PgStore {
     }
 
     async fn insert_user(&self, u: &User) -> Result<()> {
-        let (id, username, display, role) =
-            (u.id.as_uuid(), u.username.as_str(), u.display_name.as_str(), u.role.as_str());
+        let (id, username, display, role) = (
+            u.id.as_uuid(),
+            u.username.as_str(),
+            u.display_name.as_str(),
+            u.role.as_str(),
+        );
         sqlx::query!(
             "INSERT INTO users (id, username, display_name, role, active, version, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -602,7 +646,9 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(Page::from_fetched(convert(rows)?, page, |u: &User| u.id.as_uuid()))
+        Ok(Page::from_fetched(convert(rows)?, page, |u: &User| {
+            u.id.as_uuid()
+        }))
     }
 
     async fn insert_call(&self, c: &Call) -> Result<()> {
@@ -689,7 +735,9 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(Page::from_fetched(convert(rows)?, page, |c: &Call| c.id.as_uuid()))
+        Ok(Page::from_fetched(convert(rows)?, page, |c: &Call| {
+            c.id.as_uuid()
+        }))
     }
 
     async fn insert_inquiry(&self, i: &Inquiry) -> Result<()> {

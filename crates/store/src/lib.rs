@@ -32,7 +32,10 @@ pub enum StoreError {
     /// A uniqueness rule would be broken (an ORI already registered, a phone number already
     /// assigned to another officer).
     #[error("{field}: {message}")]
-    Conflict { field: &'static str, message: String },
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
     /// Optimistic concurrency: the record changed since the caller read it.
     #[error("{entity} {id} was changed by someone else since version {expected} was read")]
     Stale {
@@ -163,7 +166,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_agency(&self, agency: &Agency) -> Result<()>;
     async fn agency(&self, id: AgencyId) -> Result<Agency>;
     async fn agency_by_ori(&self, ori: &Ori) -> Result<Option<Agency>>;
-    async fn list_agencies(&self, filter: &AgencyFilter, page: PageRequest) -> Result<Page<Agency>>;
+    async fn list_agencies(&self, filter: &AgencyFilter, page: PageRequest)
+    -> Result<Page<Agency>>;
     async fn update_agency(&self, agency: &Agency) -> Result<Agency>;
 
     async fn insert_agreement(&self, agreement: &Agreement) -> Result<()>;
@@ -180,7 +184,11 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_officer(&self, officer: &Officer) -> Result<()>;
     async fn officer(&self, id: OfficerId) -> Result<Officer>;
     async fn officer_by_phone(&self, phone: &E164) -> Result<Option<Officer>>;
-    async fn list_officers(&self, filter: &OfficerFilter, page: PageRequest) -> Result<Page<Officer>>;
+    async fn list_officers(
+        &self,
+        filter: &OfficerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Officer>>;
     /// Replaces every field, phone numbers included.
     async fn update_officer(&self, officer: &Officer) -> Result<Officer>;
     /// Active officers of the agency whose certification is current on `day`.
@@ -208,9 +216,15 @@ impl StoreError {
     /// `agencies_ori_key`). Both backends use the same table and column names.
     pub fn unique_violation(text: &str) -> Self {
         let (field, message) = if text.contains("officer_phones") {
-            ("phones", "a number listed already identifies another officer")
+            (
+                "phones",
+                "a number listed already identifies another officer",
+            )
         } else if text.contains("badge") {
-            ("badge", "another officer of this agency has this badge number")
+            (
+                "badge",
+                "another officer of this agency has this badge number",
+            )
         } else if text.contains("agencies.ori") || text.contains("agencies_ori") {
             ("ori", "an agency with this ORI is already registered")
         } else if text.contains("username") {

@@ -4,8 +4,8 @@
 
 use switchboard_domain::{
     Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
-    CallId, CallState, E164, Inquiry, InquiryId, Name, Officer, OfficerId, Ori, PurposeCode,
-    Role, Subject, User, UserId, Username,
+    CallId, CallState, E164, Inquiry, InquiryId, Name, Officer, OfficerId, Ori, PurposeCode, Role,
+    Subject, User, UserId, Username,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -185,7 +185,12 @@ impl TryFrom<CallRow> for Call {
         Ok(Call {
             id: CallId::from_uuid(r.id),
             ani_raw: r.ani_raw,
-            ani: r.ani.as_deref().map(E164::parse).transpose().or_corrupt(c)?,
+            ani: r
+                .ani
+                .as_deref()
+                .map(E164::parse)
+                .transpose()
+                .or_corrupt(c)?,
             officer_id: r.officer_id.map(OfficerId::from_uuid),
             state: CallState::parse(&r.state).or_corrupt(c)?,
             arrived_at: r.arrived_at,
@@ -219,7 +224,12 @@ impl TryFrom<InquiryRow> for Inquiry {
             subject: serde_json::from_str::<Subject>(&r.subject).or_corrupt(c)?,
             purpose: PurposeCode::parse(&r.purpose).or_corrupt(c)?,
             reason: Name::parse(&r.reason).or_corrupt(c)?,
-            case_number: r.case_number.as_deref().map(Name::parse).transpose().or_corrupt(c)?,
+            case_number: r
+                .case_number
+                .as_deref()
+                .map(Name::parse)
+                .transpose()
+                .or_corrupt(c)?,
             created_at: r.created_at,
         })
     }

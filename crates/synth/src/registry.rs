@@ -6,8 +6,8 @@ use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_domain::{
-    Agency, AgencyKind, Agreement, AgreementModel, BadgeNumber, E164, Name, NewAgency, NewAgreement,
-    NewOfficer, Officer, Ori,
+    Agency, AgencyKind, Agreement, AgreementModel, BadgeNumber, E164, Name, NewAgency,
+    NewAgreement, NewOfficer, Officer, Ori,
 };
 use time::{Date, Duration, OffsetDateTime};
 
@@ -21,7 +21,10 @@ pub struct RegistrySpec {
 
 impl Default for RegistrySpec {
     fn default() -> Self {
-        Self { seed: 2026, agencies: 36 }
+        Self {
+            seed: 2026,
+            agencies: 36,
+        }
     }
 }
 
@@ -49,16 +52,53 @@ const STATES: &[(&str, &[u16])] = &[
 
 /// Invented county and city names: no agency of these names is meant to exist.
 const PLACES: &[&str] = &[
-    "Alder", "Bexley", "Briar", "Calloway", "Cedar Run", "Coral Vale", "Dry Creek", "Elmstead",
-    "Fairhollow", "Foxmoor", "Glenrock", "Harlow", "Hollis Ridge", "Ironwood", "Juniper", "Kestrel",
-    "Larkspur", "Laurel Bend", "Maple Fork", "Marrow", "Northam", "Oakhaven", "Pinecrest", "Quarry",
-    "Red Mesa", "Rook", "Saltmarsh", "Silver Pine", "Stonebridge", "Tamsin", "Thistle", "Umber",
-    "Valewood", "Willowby", "Wrenfield", "Yarrow",
+    "Alder",
+    "Bexley",
+    "Briar",
+    "Calloway",
+    "Cedar Run",
+    "Coral Vale",
+    "Dry Creek",
+    "Elmstead",
+    "Fairhollow",
+    "Foxmoor",
+    "Glenrock",
+    "Harlow",
+    "Hollis Ridge",
+    "Ironwood",
+    "Juniper",
+    "Kestrel",
+    "Larkspur",
+    "Laurel Bend",
+    "Maple Fork",
+    "Marrow",
+    "Northam",
+    "Oakhaven",
+    "Pinecrest",
+    "Quarry",
+    "Red Mesa",
+    "Rook",
+    "Saltmarsh",
+    "Silver Pine",
+    "Stonebridge",
+    "Tamsin",
+    "Thistle",
+    "Umber",
+    "Valewood",
+    "Willowby",
+    "Wrenfield",
+    "Yarrow",
 ];
 
 const REGIONS: &[&str] = &[
-    "Gulf Plains", "Southern Coast", "Piedmont", "High Desert", "Tidewater", "River Valley",
-    "Central Prairie", "Delta",
+    "Gulf Plains",
+    "Southern Coast",
+    "Piedmont",
+    "High Desert",
+    "Tidewater",
+    "River Valley",
+    "Central Prairie",
+    "Delta",
 ];
 
 const GIVEN: &[&str] = &[
@@ -68,9 +108,34 @@ const GIVEN: &[&str] = &[
 ];
 
 const FAMILY: &[&str] = &[
-    "Abbott", "Alvarez", "Baker", "Castillo", "Chen", "Diaz", "Ellis", "Foster", "Garza", "Hughes",
-    "Ibarra", "Jensen", "Khan", "Lopez", "Morales", "Nguyen", "Okafor", "Patel", "Quintero",
-    "Reyes", "Shaw", "Torres", "Underwood", "Vasquez", "Walsh", "Xiong", "Young", "Zamora",
+    "Abbott",
+    "Alvarez",
+    "Baker",
+    "Castillo",
+    "Chen",
+    "Diaz",
+    "Ellis",
+    "Foster",
+    "Garza",
+    "Hughes",
+    "Ibarra",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Morales",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quintero",
+    "Reyes",
+    "Shaw",
+    "Torres",
+    "Underwood",
+    "Vasquez",
+    "Walsh",
+    "Xiong",
+    "Young",
+    "Zamora",
 ];
 
 /// The most agencies one registry may hold: the fictional 555-0100..0199 numbers of the area
@@ -107,7 +172,11 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
         let (state, _) = *STATES.choose(&mut rng).expect("states");
         let ori = unique_ori(&mut rng, &mut used_oris, state, false);
         let place = PLACES[i % PLACES.len()];
-        let suffix = if i >= PLACES.len() { format!(" {}", i / PLACES.len() + 1) } else { String::new() };
+        let suffix = if i >= PLACES.len() {
+            format!(" {}", i / PLACES.len() + 1)
+        } else {
+            String::new()
+        };
         let name = if rng.random_bool(0.7) {
             format!("{place}{suffix} County Sheriff's Office")
         } else {
@@ -116,7 +185,10 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
         agencies.push(agency(ori, &name, AgencyKind::Partner287g, now));
     }
 
-    let offices: Vec<&Agency> = agencies.iter().filter(|a| a.kind == AgencyKind::FederalFieldOffice).collect();
+    let offices: Vec<&Agency> = agencies
+        .iter()
+        .filter(|a| a.kind == AgencyKind::FederalFieldOffice)
+        .collect();
     let mut agreements = Vec::new();
     let mut officers = Vec::new();
     for a in &agencies {
@@ -126,16 +198,39 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
             .map(|(_, codes)| *codes)
             .unwrap_or(&[555]);
         let partner = a.kind == AgencyKind::Partner287g;
-        let n_officers = if partner { rng.random_range(3..=6) } else { rng.random_range(2..=4) };
+        let n_officers = if partner {
+            rng.random_range(3..=6)
+        } else {
+            rng.random_range(2..=4)
+        };
         if partner {
             let office = offices[rng.random_range(0..offices.len())];
-            agreements.extend(agreements_for(&mut rng, a, office, n_officers as u32, today, now));
+            agreements.extend(agreements_for(
+                &mut rng,
+                a,
+                office,
+                n_officers as u32,
+                today,
+                now,
+            ));
         }
         for _ in 0..n_officers {
-            officers.push(officer(&mut rng, a, partner, area_codes, &mut used_phones, today, now));
+            officers.push(officer(
+                &mut rng,
+                a,
+                partner,
+                area_codes,
+                &mut used_phones,
+                today,
+                now,
+            ));
         }
     }
-    Registry { agencies, agreements, officers }
+    Registry {
+        agencies,
+        agreements,
+        officers,
+    }
 }
 
 fn agency(ori: Ori, name: &str, kind: AgencyKind, now: OffsetDateTime) -> Agency {
@@ -154,7 +249,11 @@ fn unique_ori(rng: &mut ChaCha8Rng, used: &mut HashSet<String>, state: &str, fed
         let s = if federal {
             format!("{state}FFO{:04}", rng.random_range(0..10_000))
         } else {
-            format!("{state}{:03}{:04}", rng.random_range(1..255), rng.random_range(0..20) * 100)
+            format!(
+                "{state}{:03}{:04}",
+                rng.random_range(1..255),
+                rng.random_range(0..20) * 100
+            )
         };
         if used.insert(s.clone()) {
             return Ori::parse(&s).expect("generated ORIs are valid");
@@ -179,7 +278,11 @@ fn agreements_for(
     let (signed, expires, terminated) = match roll {
         3..=77 => {
             let signed = today - days(rng.random_range(30..900));
-            (signed, signed + days(730 + rng.random_range(0..365)).max(today - signed + days(30)), None)
+            (
+                signed,
+                signed + days(730 + rng.random_range(0..365)).max(today - signed + days(30)),
+                None,
+            )
         }
         78..=89 => {
             let expires = today - days(rng.random_range(1..400));
@@ -191,17 +294,43 @@ fn agreements_for(
         }
         _ => {
             let signed = today - days(rng.random_range(200..700));
-            (signed, signed + days(1095), Some(today - days(rng.random_range(1..150))))
+            (
+                signed,
+                signed + days(1095),
+                Some(today - days(rng.random_range(1..150))),
+            )
         }
     };
-    let models = [AgreementModel::JailEnforcement, AgreementModel::TaskForce, AgreementModel::WarrantServiceOfficer];
+    let models = [
+        AgreementModel::JailEnforcement,
+        AgreementModel::TaskForce,
+        AgreementModel::WarrantServiceOfficer,
+    ];
     let model = *models.choose(rng).expect("models");
-    let mut out = vec![make_agreement(partner, office, model, signed, expires, terminated, officers + rng.random_range(2..20), now)];
+    let mut out = vec![make_agreement(
+        partner,
+        office,
+        model,
+        signed,
+        expires,
+        terminated,
+        officers + rng.random_range(2..20),
+        now,
+    )];
     if rng.random_bool(0.25) {
         let others: Vec<AgreementModel> = models.into_iter().filter(|m| *m != model).collect();
         let other = *others.choose(rng).expect("two other models");
         let signed = today - days(rng.random_range(30..500));
-        out.push(make_agreement(partner, office, other, signed, signed + days(1095), None, officers + 5, now));
+        out.push(make_agreement(
+            partner,
+            office,
+            other,
+            signed,
+            signed + days(1095),
+            None,
+            officers + 5,
+            now,
+        ));
     }
     out
 }
@@ -248,7 +377,11 @@ fn officer(
     while phones.len() < n_phones {
         tries += 1;
         // A state's own numbers can run out in a large registry; borrow another state's then.
-        let codes = if tries < 200 { area_codes } else { &all_codes[..] };
+        let codes = if tries < 200 {
+            area_codes
+        } else {
+            &all_codes[..]
+        };
         let area = codes.choose(rng).expect("area codes");
         let p = format!("+1{area}55501{:02}", rng.random_range(0..100));
         if used_phones.insert(p.clone()) {
@@ -275,7 +408,8 @@ fn officer(
             agency_id: agency.id,
             given_name: Name::parse(GIVEN.choose(rng).expect("names")).expect("valid"),
             family_name: Name::parse(FAMILY.choose(rng).expect("names")).expect("valid"),
-            badge: BadgeNumber::parse(&format!("{}", rng.random_range(100..10_000))).expect("valid"),
+            badge: BadgeNumber::parse(&format!("{}", rng.random_range(100..10_000)))
+                .expect("valid"),
             phones,
             certified_on,
             certification_expires_on,
@@ -296,9 +430,21 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
 
     fn content(r: &Registry) -> Vec<String> {
-        let mut v: Vec<String> = r.agencies.iter().map(|a| format!("{} {}", a.ori, a.name)).collect();
-        v.extend(r.officers.iter().map(|o| format!("{} {:?} {:?}", o.display_name(), o.phones, o.certified_on)));
-        v.extend(r.agreements.iter().map(|a| format!("{} {} {}", a.model, a.signed_on, a.expires_on)));
+        let mut v: Vec<String> = r
+            .agencies
+            .iter()
+            .map(|a| format!("{} {}", a.ori, a.name))
+            .collect();
+        v.extend(
+            r.officers
+                .iter()
+                .map(|o| format!("{} {:?} {:?}", o.display_name(), o.phones, o.certified_on)),
+        );
+        v.extend(
+            r.agreements
+                .iter()
+                .map(|a| format!("{} {} {}", a.model, a.signed_on, a.expires_on)),
+        );
         v
     }
 
@@ -306,14 +452,26 @@ mod tests {
     fn same_seed_same_content_other_seed_other_content() {
         let a = generate(RegistrySpec::default(), NOW);
         let b = generate(RegistrySpec::default(), NOW);
-        let c = generate(RegistrySpec { seed: 7, ..Default::default() }, NOW);
+        let c = generate(
+            RegistrySpec {
+                seed: 7,
+                ..Default::default()
+            },
+            NOW,
+        );
         assert_eq!(content(&a), content(&b));
         assert_ne!(content(&a), content(&c));
     }
 
     #[test]
     fn keys_are_unique_and_references_hold() {
-        let r = generate(RegistrySpec { seed: 1, agencies: MAX_AGENCIES }, NOW);
+        let r = generate(
+            RegistrySpec {
+                seed: 1,
+                agencies: MAX_AGENCIES,
+            },
+            NOW,
+        );
         assert_eq!(r.agencies.len(), MAX_AGENCIES);
         let oris: HashSet<_> = r.agencies.iter().map(|a| &a.ori).collect();
         assert_eq!(oris.len(), MAX_AGENCIES);
@@ -321,26 +479,55 @@ mod tests {
         assert_eq!(phones.iter().collect::<HashSet<_>>().len(), phones.len());
         for g in &r.agreements {
             let partner = r.agencies.iter().find(|a| a.id == g.agency_id).unwrap();
-            let office = r.agencies.iter().find(|a| a.id == g.supervising_office_id).unwrap();
+            let office = r
+                .agencies
+                .iter()
+                .find(|a| a.id == g.supervising_office_id)
+                .unwrap();
             g.check_parties(partner, office).unwrap();
             g.validate().unwrap();
         }
         for o in &r.officers {
             o.validate().unwrap();
-            assert!(o.phones.iter().all(|p| p.as_str()[5..].starts_with("55501")), "{:?}", o.phones);
+            assert!(
+                o.phones
+                    .iter()
+                    .all(|p| p.as_str()[5..].starts_with("55501")),
+                "{:?}",
+                o.phones
+            );
         }
     }
 
     #[test]
     fn the_mix_shows_every_caller_situation() {
-        let r = generate(RegistrySpec { seed: 3, agencies: 120 }, NOW);
+        let r = generate(
+            RegistrySpec {
+                seed: 3,
+                agencies: 120,
+            },
+            NOW,
+        );
         let today = NOW.date();
         let statuses: HashSet<_> = r.agreements.iter().map(|a| a.status_on(today)).collect();
-        for s in [AgreementStatus::Active, AgreementStatus::Expired, AgreementStatus::NotYetInEffect, AgreementStatus::Terminated] {
+        for s in [
+            AgreementStatus::Active,
+            AgreementStatus::Expired,
+            AgreementStatus::NotYetInEffect,
+            AgreementStatus::Terminated,
+        ] {
             assert!(statuses.contains(&s), "no {s:?} agreement");
         }
-        let certs: HashSet<_> = r.officers.iter().map(|o| o.certification_on(today)).collect();
-        for s in [CertificationStatus::Current, CertificationStatus::Expired, CertificationStatus::NotCertified] {
+        let certs: HashSet<_> = r
+            .officers
+            .iter()
+            .map(|o| o.certification_on(today))
+            .collect();
+        for s in [
+            CertificationStatus::Current,
+            CertificationStatus::Expired,
+            CertificationStatus::NotCertified,
+        ] {
             assert!(certs.contains(&s), "no {s:?} officer");
         }
         let authorised = r
@@ -354,8 +541,19 @@ mod tests {
         let share = authorised as f64 / r.officers.len() as f64;
         assert!((0.55..0.9).contains(&share), "authorised share {share}");
         // Agreements never allow fewer certified officers than the agency has.
-        for g in r.agreements.iter().filter(|g| g.status_on(today) == AgreementStatus::Active) {
-            let certified = r.officers.iter().filter(|o| o.agency_id == g.agency_id && o.certification_on(today) == CertificationStatus::Current).count();
+        for g in r
+            .agreements
+            .iter()
+            .filter(|g| g.status_on(today) == AgreementStatus::Active)
+        {
+            let certified = r
+                .officers
+                .iter()
+                .filter(|o| {
+                    o.agency_id == g.agency_id
+                        && o.certification_on(today) == CertificationStatus::Current
+                })
+                .count();
             assert!(certified as u32 <= g.max_certified_officers);
         }
     }

@@ -35,7 +35,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             body: ErrorBody {
@@ -65,7 +70,12 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -82,13 +92,18 @@ impl From<Invalid> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { entity, id } => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", "not_found", format!("{entity} {id} not found"))
-            }
+            StoreError::NotFound { entity, id } => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "not_found",
+                format!("{entity} {id} not found"),
+            ),
             StoreError::Conflict { field, message } => {
                 Self::conflict("already_exists", message).with_field(field)
             }
-            StoreError::Stale { entity, expected, .. } => Self::conflict(
+            StoreError::Stale {
+                entity, expected, ..
+            } => Self::conflict(
                 "version_conflict",
                 format!(
                     "the {entity} changed since version {expected} was read; fetch it again and retry"

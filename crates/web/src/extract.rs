@@ -62,7 +62,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("malformed_json", format!("the body is not valid JSON: {inner}"));
+            return ApiError::invalid(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
         }
         let message = strip_position(&inner.to_string());
         if path == "." {
@@ -91,15 +94,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            if path == "." {
-                ApiError::invalid("invalid_query", message)
-            } else {
-                ApiError::invalid_field(path, message)
-            }
-        })
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                if path == "." {
+                    ApiError::invalid("invalid_query", message)
+                } else {
+                    ApiError::invalid_field(path, message)
+                }
+            })
     }
 }
 

@@ -44,7 +44,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store.backend()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,9 +61,7 @@ impl AppState {
 
     /// Now, at the microsecond precision every backend stores.
     pub fn now(&self) -> OffsetDateTime {
-        let t = (self.clock)();
-        t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-            .expect("a truncated nanosecond is in range")
+        switchboard_domain::stored_precision((self.clock)())
     }
 
     /// The center's calendar day, which decides whether agreements and certifications are in
@@ -91,7 +91,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
-        .routes(routes!(registry::list_agreements, registry::create_agreement))
+        .routes(routes!(
+            registry::list_agreements,
+            registry::create_agreement
+        ))
         .routes(routes!(registry::get_agreement, registry::patch_agreement))
         .routes(routes!(registry::list_officers, registry::create_officer))
         .routes(routes!(registry::get_officer, registry::patch_officer))
@@ -120,9 +123,21 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::routes())
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "not_found", "no such route") })
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "not_found",
+                "no such route",
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "invalid_request", "this route does not accept that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "invalid_request",
+                "this route does not accept that method",
+            )
         })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(ops::record_http_metrics))
@@ -132,7 +147,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then drains in-flight requests.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     ops::install_metrics();
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -24,7 +24,9 @@ static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn install_metrics() -> &'static PrometheusHandle {
     METRICS.get_or_init(|| {
         PrometheusBuilder::new()
-            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
             .expect("bucket list is not empty")
             .install_recorder()
             .expect("no other metrics recorder is installed")
@@ -46,11 +48,18 @@ async fn healthz() -> Json<serde_json::Value> {
 /// The process can serve requests: its database answers.
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": app.store.backend() })).into_response(),
+        Ok(()) => {
+            Json(json!({ "status": "ready", "database": app.store.backend() })).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "unavailable", "the database does not answer")
-                .into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "unavailable",
+                "the database does not answer",
+            )
+            .into_response()
         }
     }
 }
@@ -58,7 +67,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
 async fn metrics_text() -> Response {
     let handle = install_metrics();
     handle.run_upkeep();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
 }
 
 /// Counts every request and times it, labelled by route template (never by raw path, which
@@ -74,7 +87,8 @@ pub async fn record_http_metrics(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     res
 }
 
@@ -85,6 +99,11 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = detail, "handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal", "an internal error occurred; it has been logged")
-        .into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
 }

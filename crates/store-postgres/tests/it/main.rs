@@ -37,7 +37,11 @@ impl Fixture for PgFixture {
         if let Some(s) = self.store.take() {
             s.close().await;
         }
-        self.store = Some(PgStore::connect(&url_for(&self.db)).await.expect("reconnect"));
+        self.store = Some(
+            PgStore::connect(&url_for(&self.db))
+                .await
+                .expect("reconnect"),
+        );
     }
 }
 
@@ -48,10 +52,15 @@ impl Drop for PgFixture {
         let db = std::mem::take(&mut self.db);
         let store = self.store.take();
         let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 drop(store);
-                let mut admin = PgConnection::connect(&admin_url()).await.expect("admin connection");
+                let mut admin = PgConnection::connect(&admin_url())
+                    .await
+                    .expect("admin connection");
                 admin
                     .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                         "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
@@ -69,19 +78,28 @@ impl Drop for PgFixture {
 
 async fn fresh() -> PgFixture {
     let db = format!("sb_test_{}", uuid::Uuid::now_v7().simple());
-    let mut admin = PgConnection::connect(&admin_url()).await.unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is needed for these tests and was not reachable at {} ({e}); \
+    let mut admin = PgConnection::connect(&admin_url())
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is needed for these tests and was not reachable at {} ({e}); \
              set SWITCHBOARD_TEST_POSTGRES_URL to a server where this role may create databases",
-            admin_url()
-        )
-    });
+                admin_url()
+            )
+        });
     admin
-        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\""))))
+        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{db}\""
+        ))))
         .await
         .expect("create test database");
-    let store = PgStore::connect(&url_for(&db)).await.expect("connect to test database");
-    PgFixture { db, store: Some(store) }
+    let store = PgStore::connect(&url_for(&db))
+        .await
+        .expect("connect to test database");
+    PgFixture {
+        db,
+        store: Some(store),
+    }
 }
 
 switchboard_store::story_tests!(fresh);
@@ -89,7 +107,9 @@ switchboard_store::story_tests!(fresh);
 #[tokio::test]
 async fn connecting_twice_applies_migrations_once() {
     let fx = fresh().await;
-    let again = PgStore::connect(&url_for(&fx.db)).await.expect("second connect");
+    let again = PgStore::connect(&url_for(&fx.db))
+        .await
+        .expect("second connect");
     again.ping().await.unwrap();
     again.close().await;
 }

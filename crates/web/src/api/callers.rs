@@ -41,7 +41,10 @@ pub struct CallerCard {
 #[utoipa::path(get, path = "/callers/{e164}", tag = "callers",
     params(("e164" = String, Path, description = "The calling number in E.164 form, e.g. +15125550123 (URL-encode the + as %2B if your client rewrites it)")),
     responses((status = 200, body = CallerCard), (status = 400, body = ErrorBody)))]
-pub async fn lookup_caller(State(app): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<CallerCard>> {
+pub async fn lookup_caller(
+    State(app): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<CallerCard>> {
     let phone = E164::parse(&raw).map_err(|e| ApiError::from_parse("e164", e))?;
     let today = app.today();
     let found = match app.store.officer_by_phone(&phone).await? {
@@ -52,7 +55,10 @@ pub async fn lookup_caller(State(app): State<AppState>, Path(raw): Path<String>)
             Some((officer, agency, agreements))
         }
     };
-    let assessment = assess_caller(found.as_ref().map(|(o, a, ag)| (o, a, ag.as_slice())), today);
+    let assessment = assess_caller(
+        found.as_ref().map(|(o, a, ag)| (o, a, ag.as_slice())),
+        today,
+    );
     let outcome = match (&found, assessment.authorised) {
         (None, _) => "unknown",
         (Some(_), true) => "authorised",
@@ -71,7 +77,9 @@ pub async fn lookup_caller(State(app): State<AppState>, Path(raw): Path<String>)
         Some((o, a, ag)) => (
             Some(OfficerView::on(o, today)),
             Some(AgencyView::from(a)),
-            ag.into_iter().map(|x| AgreementView::on(x, today)).collect(),
+            ag.into_iter()
+                .map(|x| AgreementView::on(x, today))
+                .collect(),
         ),
         None => (None, None, Vec::new()),
     };

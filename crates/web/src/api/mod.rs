@@ -33,7 +33,10 @@ pub fn page_request(limit: Option<u32>, after: Option<Uuid>) -> ApiResult<PageRe
     if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_field(
             "limit",
-            format!("must be between 1 and {}, got {limit}", PageRequest::MAX_LIMIT),
+            format!(
+                "must be between 1 and {}, got {limit}",
+                PageRequest::MAX_LIMIT
+            ),
         ));
     }
     Ok(PageRequest { limit, after })
@@ -60,7 +63,9 @@ pub fn path_id<T: std::str::FromStr>(raw: &str) -> ApiResult<T> {
 }
 
 /// For PATCH bodies: tells a field that is absent (`None`) from one set to null (`Some(None)`).
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

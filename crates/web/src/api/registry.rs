@@ -82,7 +82,11 @@ fn created<T: Serialize>(location: String, body: T) -> (StatusCode, HeaderMap, J
 async fn referenced_agency(app: &AppState, id: AgencyId, field: &str) -> ApiResult<Agency> {
     match app.store.agency(id).await {
         Ok(a) => Ok(a),
-        Err(StoreError::NotFound { .. }) => Err(ApiError::invalid("unknown_reference", format!("no agency with id {id}")).with_field(field)),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::invalid(
+            "unknown_reference",
+            format!("no agency with id {id}"),
+        )
+        .with_field(field)),
         Err(e) => Err(e.into()),
     }
 }
@@ -109,7 +113,10 @@ pub struct AgencyQuery {
 /// List agencies, filtered and paged.
 #[utoipa::path(get, path = "/agencies", tag = "registry", params(AgencyQuery),
     responses((status = 200, body = Paged<AgencyView>), (status = 400, body = ErrorBody)))]
-pub async fn list_agencies(State(app): State<AppState>, ApiQuery(q): ApiQuery<AgencyQuery>) -> ApiResult<Json<Paged<AgencyView>>> {
+pub async fn list_agencies(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<AgencyQuery>,
+) -> ApiResult<Json<Paged<AgencyView>>> {
     let page = page_request(q.limit, q.after)?;
     let filter = AgencyFilter {
         kind: q.kind,
@@ -123,7 +130,10 @@ pub async fn list_agencies(State(app): State<AppState>, ApiQuery(q): ApiQuery<Ag
 /// Register an agency.
 #[utoipa::path(post, path = "/agencies", tag = "registry", request_body = NewAgency,
     responses((status = 201, body = AgencyView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
-pub async fn create_agency(State(app): State<AppState>, ApiJson(new): ApiJson<NewAgency>) -> ApiResult<(StatusCode, HeaderMap, Json<AgencyView>)> {
+pub async fn create_agency(
+    State(app): State<AppState>,
+    ApiJson(new): ApiJson<NewAgency>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<AgencyView>)> {
     let a = Agency::create(new, app.now());
     app.store.insert_agency(&a).await?;
     tracing::info!(agency = %a.id, ori = %a.ori, "agency registered");
@@ -133,7 +143,10 @@ pub async fn create_agency(State(app): State<AppState>, ApiJson(new): ApiJson<Ne
 /// Read one agency.
 #[utoipa::path(get, path = "/agencies/{id}", tag = "registry", params(("id" = Uuid, Path)),
     responses((status = 200, body = AgencyView), (status = 404, body = ErrorBody)))]
-pub async fn get_agency(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AgencyView>> {
+pub async fn get_agency(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AgencyView>> {
     let id: AgencyId = path_id(&id)?;
     Ok(Json(app.store.agency(id).await?.into()))
 }
@@ -152,7 +165,11 @@ pub struct AgencyPatch {
 /// Update an agency.
 #[utoipa::path(patch, path = "/agencies/{id}", tag = "registry", params(("id" = Uuid, Path)), request_body = AgencyPatch,
     responses((status = 200, body = AgencyView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn patch_agency(State(app): State<AppState>, Path(id): Path<String>, ApiJson(p): ApiJson<AgencyPatch>) -> ApiResult<Json<AgencyView>> {
+pub async fn patch_agency(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<AgencyPatch>,
+) -> ApiResult<Json<AgencyView>> {
     let id: AgencyId = path_id(&id)?;
     let mut a = app.store.agency(id).await?;
     check_version(p.version, a.version, "agency")?;
@@ -185,7 +202,10 @@ pub struct AgreementQuery {
 /// List 287(g) agreements, filtered and paged.
 #[utoipa::path(get, path = "/agreements", tag = "registry", params(AgreementQuery),
     responses((status = 200, body = Paged<AgreementView>), (status = 400, body = ErrorBody)))]
-pub async fn list_agreements(State(app): State<AppState>, ApiQuery(q): ApiQuery<AgreementQuery>) -> ApiResult<Json<Paged<AgreementView>>> {
+pub async fn list_agreements(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<AgreementQuery>,
+) -> ApiResult<Json<Paged<AgreementView>>> {
     let page = page_request(q.limit, q.after)?;
     let filter = AgreementFilter {
         agency_id: q.agency_id,
@@ -200,22 +220,34 @@ pub async fn list_agreements(State(app): State<AppState>, ApiQuery(q): ApiQuery<
 /// Record a 287(g) agreement between a partner agency and a supervising federal field office.
 #[utoipa::path(post, path = "/agreements", tag = "registry", request_body = NewAgreement,
     responses((status = 201, body = AgreementView), (status = 400, body = ErrorBody)))]
-pub async fn create_agreement(State(app): State<AppState>, ApiJson(new): ApiJson<NewAgreement>) -> ApiResult<(StatusCode, HeaderMap, Json<AgreementView>)> {
+pub async fn create_agreement(
+    State(app): State<AppState>,
+    ApiJson(new): ApiJson<NewAgreement>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<AgreementView>)> {
     let a = Agreement::create(new, app.now())?;
     let partner = referenced_agency(&app, a.agency_id, "agency_id").await?;
     let office = referenced_agency(&app, a.supervising_office_id, "supervising_office_id").await?;
     a.check_parties(&partner, &office)?;
     app.store.insert_agreement(&a).await?;
     tracing::info!(agreement = %a.id, ori = %partner.ori, model = %a.model, "agreement recorded");
-    Ok(created(format!("/api/v1/agreements/{}", a.id), AgreementView::on(a, app.today())))
+    Ok(created(
+        format!("/api/v1/agreements/{}", a.id),
+        AgreementView::on(a, app.today()),
+    ))
 }
 
 /// Read one agreement.
 #[utoipa::path(get, path = "/agreements/{id}", tag = "registry", params(("id" = Uuid, Path)),
     responses((status = 200, body = AgreementView), (status = 404, body = ErrorBody)))]
-pub async fn get_agreement(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<AgreementView>> {
+pub async fn get_agreement(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AgreementView>> {
     let id: AgreementId = path_id(&id)?;
-    Ok(Json(AgreementView::on(app.store.agreement(id).await?, app.today())))
+    Ok(Json(AgreementView::on(
+        app.store.agreement(id).await?,
+        app.today(),
+    )))
 }
 
 /// Fields of an agreement that may change (renewal, amendment, termination). The partner
@@ -238,7 +270,11 @@ pub struct AgreementPatch {
 /// Amend, renew or terminate an agreement.
 #[utoipa::path(patch, path = "/agreements/{id}", tag = "registry", params(("id" = Uuid, Path)), request_body = AgreementPatch,
     responses((status = 200, body = AgreementView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn patch_agreement(State(app): State<AppState>, Path(id): Path<String>, ApiJson(p): ApiJson<AgreementPatch>) -> ApiResult<Json<AgreementView>> {
+pub async fn patch_agreement(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<AgreementPatch>,
+) -> ApiResult<Json<AgreementView>> {
     let id: AgreementId = path_id(&id)?;
     let mut a = app.store.agreement(id).await?;
     check_version(p.version, a.version, "agreement")?;
@@ -265,7 +301,10 @@ pub async fn patch_agreement(State(app): State<AppState>, Path(id): Path<String>
     }
     a.validate()?;
     a.updated_at = app.now();
-    Ok(Json(AgreementView::on(app.store.update_agreement(&a).await?, app.today())))
+    Ok(Json(AgreementView::on(
+        app.store.update_agreement(&a).await?,
+        app.today(),
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,7 +326,10 @@ pub struct OfficerQuery {
 /// List officers, filtered and paged.
 #[utoipa::path(get, path = "/officers", tag = "registry", params(OfficerQuery),
     responses((status = 200, body = Paged<OfficerView>), (status = 400, body = ErrorBody)))]
-pub async fn list_officers(State(app): State<AppState>, ApiQuery(q): ApiQuery<OfficerQuery>) -> ApiResult<Json<Paged<OfficerView>>> {
+pub async fn list_officers(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<OfficerQuery>,
+) -> ApiResult<Json<Paged<OfficerView>>> {
     let page = page_request(q.limit, q.after)?;
     let filter = OfficerFilter {
         agency_id: q.agency_id,
@@ -303,9 +345,17 @@ pub async fn list_officers(State(app): State<AppState>, ApiQuery(q): ApiQuery<Of
 /// Refuses to certify an officer beyond what the agency's agreements allow: the largest
 /// `max_certified_officers` among agreements in effect today. `counted` says whether the
 /// officer is already among the certified officers in the store.
-async fn check_certified_limit(app: &AppState, officer: &Officer, agency: &Agency, counted: bool) -> ApiResult<()> {
+async fn check_certified_limit(
+    app: &AppState,
+    officer: &Officer,
+    agency: &Agency,
+    counted: bool,
+) -> ApiResult<()> {
     let today = app.today();
-    if agency.kind != AgencyKind::Partner287g || !officer.active || officer.certification_on(today) != CertificationStatus::Current {
+    if agency.kind != AgencyKind::Partner287g
+        || !officer.active
+        || officer.certification_on(today) != CertificationStatus::Current
+    {
         return Ok(());
     }
     let Some(max) = app
@@ -324,7 +374,10 @@ async fn check_certified_limit(app: &AppState, officer: &Officer, agency: &Agenc
     if with_this > max {
         return Err(ApiError::conflict(
             "certified_officer_limit",
-            format!("{}'s agreement allows {max} certified officers and {already} are certified", agency.ori),
+            format!(
+                "{}'s agreement allows {max} certified officers and {already} are certified",
+                agency.ori
+            ),
         ));
     }
     Ok(())
@@ -333,21 +386,33 @@ async fn check_certified_limit(app: &AppState, officer: &Officer, agency: &Agenc
 /// Register an officer of an agency, with the numbers they call from.
 #[utoipa::path(post, path = "/officers", tag = "registry", request_body = NewOfficer,
     responses((status = 201, body = OfficerView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_officer(State(app): State<AppState>, ApiJson(new): ApiJson<NewOfficer>) -> ApiResult<(StatusCode, HeaderMap, Json<OfficerView>)> {
+pub async fn create_officer(
+    State(app): State<AppState>,
+    ApiJson(new): ApiJson<NewOfficer>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<OfficerView>)> {
     let o = Officer::create(new, app.now())?;
     let agency = referenced_agency(&app, o.agency_id, "agency_id").await?;
     check_certified_limit(&app, &o, &agency, false).await?;
     app.store.insert_officer(&o).await?;
     tracing::info!(officer = %o.id, ori = %agency.ori, "officer registered");
-    Ok(created(format!("/api/v1/officers/{}", o.id), OfficerView::on(o, app.today())))
+    Ok(created(
+        format!("/api/v1/officers/{}", o.id),
+        OfficerView::on(o, app.today()),
+    ))
 }
 
 /// Read one officer.
 #[utoipa::path(get, path = "/officers/{id}", tag = "registry", params(("id" = Uuid, Path)),
     responses((status = 200, body = OfficerView), (status = 404, body = ErrorBody)))]
-pub async fn get_officer(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<OfficerView>> {
+pub async fn get_officer(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OfficerView>> {
     let id: OfficerId = path_id(&id)?;
-    Ok(Json(OfficerView::on(app.store.officer(id).await?, app.today())))
+    Ok(Json(OfficerView::on(
+        app.store.officer(id).await?,
+        app.today(),
+    )))
 }
 
 /// Fields of an officer that may change. `phones`, when given, replaces the whole list.
@@ -371,7 +436,11 @@ pub struct OfficerPatch {
 /// Update an officer: names, badge, numbers, certification, active flag.
 #[utoipa::path(patch, path = "/officers/{id}", tag = "registry", params(("id" = Uuid, Path)), request_body = OfficerPatch,
     responses((status = 200, body = OfficerView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn patch_officer(State(app): State<AppState>, Path(id): Path<String>, ApiJson(p): ApiJson<OfficerPatch>) -> ApiResult<Json<OfficerView>> {
+pub async fn patch_officer(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(p): ApiJson<OfficerPatch>,
+) -> ApiResult<Json<OfficerView>> {
     let id: OfficerId = path_id(&id)?;
     let mut o = app.store.officer(id).await?;
     check_version(p.version, o.version, "officer")?;
@@ -402,5 +471,8 @@ pub async fn patch_officer(State(app): State<AppState>, Path(id): Path<String>, 
     let agency = app.store.agency(o.agency_id).await?;
     check_certified_limit(&app, &o, &agency, counted).await?;
     o.updated_at = app.now();
-    Ok(Json(OfficerView::on(app.store.update_officer(&o).await?, today)))
+    Ok(Json(OfficerView::on(
+        app.store.update_officer(&o).await?,
+        today,
+    )))
 }

@@ -1,0 +1,143 @@
+//! Configuration: defaults, then `switchboard.toml`, then `SWITCHBOARD_*` environment
+//! variables, then command-line flags, each layer overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on (`SWITCHBOARD_LISTEN`).
+    pub listen: SocketAddr,
+    /// Database URL, `sqlite://…` or `postgres://…` (`SWITCHBOARD_DATABASE_URL`). When unset,
+    /// an SQLite file `switchboard.db` in `data_dir`.
+    pub database_url: Option<String>,
+    /// Folder for the embedded database and other local state (`SWITCHBOARD_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Log filter in `tracing` syntax, e.g. `info,switchboard_web=debug` (`SWITCHBOARD_LOG`).
+    pub log: String,
+    /// `text` for people, `json` for log collectors (`SWITCHBOARD_LOG_FORMAT`).
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            log: "info".to_owned(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The flags that override configuration; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+impl Config {
+    /// Layers the configuration. A missing file is fine (defaults apply); a file that exists
+    /// but does not parse, or names an unknown key, is an error.
+    pub fn load(file: &Path, overrides: &Overrides) -> anyhow::Result<Self> {
+        Ok(Self::figment(file, overrides).extract()?)
+    }
+
+    fn figment(file: &Path, overrides: &Overrides) -> Figment {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("SWITCHBOARD_").only(&[
+                "listen",
+                "database_url",
+                "data_dir",
+                "log",
+                "log_format",
+            ]))
+            .merge(Serialized::defaults(overrides))
+    }
+
+    /// The database to open: the configured URL, or the default SQLite file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&self.data_dir.join("switchboard.db")))
+    }
+}
+
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+#[cfg(test)]
+// figment's Jail closures return figment::Error, which is large; that is its API, not ours.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn layers_override_in_order() {
+        Jail::expect_with(|jail| {
+            // Defaults alone.
+            let c = Config::load(Path::new("absent.toml"), &Overrides::default()).unwrap();
+            assert_eq!(c, Config::default());
+            assert_eq!(c.database_url(), "sqlite://data/switchboard.db");
+
+            jail.create_file(
+                "switchboard.toml",
+                "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\ndata_dir = \"/var/lib/sb\"\n",
+            )?;
+            let c = Config::load(Path::new("switchboard.toml"), &Overrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.log, "debug");
+
+            jail.set_env("SWITCHBOARD_LISTEN", "127.0.0.1:9100");
+            jail.set_env("SWITCHBOARD_DATABASE_URL", "postgres://db/x");
+            let c = Config::load(Path::new("switchboard.toml"), &Overrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9100, "environment beats file");
+            assert_eq!(c.log, "debug", "file still applies where env is silent");
+            assert_eq!(c.database_url(), "postgres://db/x");
+
+            let flags = Overrides {
+                listen: Some("127.0.0.1:9200".parse().unwrap()),
+                ..Default::default()
+            };
+            let c = Config::load(Path::new("switchboard.toml"), &flags).unwrap();
+            assert_eq!(c.listen.port(), 9200, "flags beat environment");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_files_are_errors_not_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listen = \"nowhere\"\n")?;
+            let e = Config::load(Path::new("bad.toml"), &Overrides::default()).unwrap_err();
+            assert!(e.to_string().contains("listen"), "{e}");
+            jail.create_file("typo.toml", "lisen = \"127.0.0.1:1\"\n")?;
+            let e = Config::load(Path::new("typo.toml"), &Overrides::default()).unwrap_err();
+            assert!(e.to_string().contains("lisen"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,365 @@
+//! The `switchboard` binary: reads configuration, sets up logging, opens the store and runs a
+//! subcommand. It owns wiring only; behaviour lives in the library crates.
+
+#![forbid(unsafe_code)]
+
+mod config;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use switchboard_domain::{AgreementStatus, CertificationStatus, assess_caller};
+use switchboard_store::Store;
+use switchboard_store_postgres::PgStore;
+use switchboard_store_sqlite::SqliteStore;
+use switchboard_synth::registry::{self, Registry, RegistrySpec};
+use switchboard_web::AppState;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, LogFormat, Overrides};
+
+/// Switchboard: the platform of a 24/7 law-enforcement support center.
+#[derive(Debug, Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    /// Configuration file; missing is fine, unreadable is an error.
+    #[arg(long, global = true, default_value = "switchboard.toml")]
+    config: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); overrides SWITCHBOARD_DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Folder for the embedded database; overrides SWITCHBOARD_DATA_DIR.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `debug`; overrides SWITCHBOARD_LOG.
+    #[arg(long, global = true)]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server on the configured database (migrations are applied first).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// The newcomer's tour: a fresh SQLite database with a made-up registry, and the server.
+    ///
+    /// Deletes and recreates `demo.db` in the data folder every time (unless --database-url
+    /// is given), seeds it, starts the server and prints the address to open and numbers to
+    /// try.
+    Demo {
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Seed of the generated registry: the same seed gives the same agencies and officers.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Number of agencies to generate (1 to 300).
+        #[arg(long, default_value_t = 36)]
+        agencies: usize,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Add a generated registry to the configured database and exit.
+    Seed {
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        #[arg(long, default_value_t = 36)]
+        agencies: usize,
+    },
+    /// Print the effective configuration (after file, environment and flags) and exit.
+    Config,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } | Command::Demo { listen, .. } => *listen,
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.database_url.clone(),
+        data_dir: cli.data_dir.clone(),
+        log: cli.log.clone(),
+    };
+    let config = Config::load(&cli.config, &overrides)
+        .with_context(|| format!("reading configuration (file {})", cli.config.display()))?;
+    init_tracing(&config)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli.command, config))
+}
+
+fn init_tracing(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .with_context(|| format!("invalid log filter {:?}", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { .. } => {
+            let store = open_store(&config.database_url()).await?;
+            serve(store, config.listen, None).await
+        }
+        Command::Demo { seed, agencies, .. } => {
+            let spec = registry_spec(seed, agencies)?;
+            let url = match &config.database_url {
+                Some(url) => url.clone(),
+                None => {
+                    let path = config.data_dir.join("demo.db");
+                    remove_sqlite_files(&path)?;
+                    config::sqlite_url(&path)
+                }
+            };
+            let store = open_store(&url).await?;
+            let reg = registry::generate(
+                spec,
+                switchboard_domain::stored_precision(OffsetDateTime::now_utc()),
+            );
+            seed_registry(store.as_ref(), &reg).await?;
+            serve(store, config.listen, Some(reg)).await
+        }
+        Command::Migrate => {
+            let store = open_store(&config.database_url()).await?;
+            println!("{} database is migrated", store.backend());
+            Ok(())
+        }
+        Command::Seed { seed, agencies } => {
+            let spec = registry_spec(seed, agencies)?;
+            let store = open_store(&config.database_url()).await?;
+            let reg = registry::generate(
+                spec,
+                switchboard_domain::stored_precision(OffsetDateTime::now_utc()),
+            );
+            seed_registry(store.as_ref(), &reg).await?;
+            println!(
+                "added {} agencies, {} agreements, {} officers",
+                reg.agencies.len(),
+                reg.agreements.len(),
+                reg.officers.len()
+            );
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", toml_of(&config));
+            Ok(())
+        }
+    }
+}
+
+fn registry_spec(seed: u64, agencies: usize) -> anyhow::Result<RegistrySpec> {
+    if !(1..=registry::MAX_AGENCIES).contains(&agencies) {
+        bail!(
+            "--agencies must be between 1 and {}, got {agencies}",
+            registry::MAX_AGENCIES
+        );
+    }
+    Ok(RegistrySpec { seed, agencies })
+}
+
+fn toml_of(config: &Config) -> String {
+    let mut out = format!(
+        "listen = \"{}\"\ndata_dir = \"{}\"\nlog = \"{}\"\nlog_format = \"{}\"\n",
+        config.listen,
+        config.data_dir.display(),
+        config.log,
+        match config.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    );
+    out.push_str(&format!(
+        "database_url = \"{}\"\n",
+        redact(&config.database_url())
+    ));
+    out
+}
+
+/// Hides a password in a database URL before it is printed.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let shown = redact(url);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = PgStore::connect(url)
+            .await
+            .with_context(|| format!("opening {shown}"))?;
+        Ok(Arc::new(s))
+    } else if url.starts_with("sqlite:") {
+        let s = SqliteStore::open_url(url)
+            .await
+            .with_context(|| format!("opening {shown}"))?;
+        Ok(Arc::new(s))
+    } else {
+        bail!("unsupported database URL {shown}: use sqlite://PATH or postgres://…")
+    }
+}
+
+fn remove_sqlite_files(path: &Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", p.display())),
+        }
+    }
+    Ok(())
+}
+
+async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::Result<()> {
+    for a in &reg.agencies {
+        store
+            .insert_agency(a)
+            .await
+            .with_context(|| format!("seeding agency {}", a.ori))?;
+    }
+    for a in &reg.agreements {
+        store
+            .insert_agreement(a)
+            .await
+            .context("seeding agreement")?;
+    }
+    for o in &reg.officers {
+        store.insert_officer(o).await.context("seeding officer")?;
+    }
+    Ok(())
+}
+
+async fn serve(
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+    demo: Option<Registry>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let backend = store.backend();
+    let state = AppState::new(store);
+    tracing::info!(%addr, database = backend, "switchboard listening");
+    println!("Switchboard is up at http://{addr}/ ({backend} database)");
+    if let Some(reg) = demo {
+        print_demo_tour(addr, &reg);
+    }
+    switchboard_web::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("switchboard stopped");
+    Ok(())
+}
+
+/// Shows a newcomer where to look and which numbers demonstrate each caller situation.
+fn print_demo_tour(addr: SocketAddr, reg: &Registry) {
+    let today = OffsetDateTime::now_utc().date();
+    println!(
+        "Demo registry: {} agencies, {} agreements, {} officers (all made up).",
+        reg.agencies.len(),
+        reg.agreements.len(),
+        reg.officers.len()
+    );
+    println!("Try:");
+    println!("  curl http://{addr}/api/v1/agencies?limit=5");
+    println!("  curl http://{addr}/api/v1/openapi.json");
+    let mut shown = Vec::new();
+    for o in &reg.officers {
+        let Some(agency) = reg.agencies.iter().find(|a| a.id == o.agency_id) else {
+            continue;
+        };
+        let verdict = assess_caller(Some((o, agency, &reg.agreements)), today);
+        let label = match verdict.problems.first() {
+            None => "authorised caller",
+            Some(p) => p.code(),
+        };
+        if shown.contains(&label) || o.phones.is_empty() {
+            continue;
+        }
+        shown.push(label);
+        println!(
+            "  curl http://{addr}/api/v1/callers/{}   # {label}",
+            o.phones[0]
+        );
+    }
+    println!("  curl http://{addr}/api/v1/callers/+15555550100   # unknown_number");
+    let active = reg
+        .agreements
+        .iter()
+        .filter(|a| a.status_on(today) == AgreementStatus::Active)
+        .count();
+    let certified = reg
+        .officers
+        .iter()
+        .filter(|o| o.certification_on(today) == CertificationStatus::Current)
+        .count();
+    println!(
+        "({active} agreements in effect, {certified} officers currently certified.) Press Ctrl-C to stop."
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact("postgres://sb:secret@db:5432/x"),
+            "postgres://sb:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://sb@db/x"), "postgres://sb@db/x");
+        assert_eq!(
+            redact("sqlite://data/switchboard.db"),
+            "sqlite://data/switchboard.db"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The binary as a newcomer runs it: real processes, real ports, real files.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A running `switchboard` process; stopped with SIGTERM when dropped.
+struct Running {
+    child: Child,
+    base: String,
+    lines: Vec<String>,
+}
+
+impl Running {
+    /// Starts `switchboard ARGS` in `dir` and waits for it to print its address, collecting
+    /// what it prints until `until_line` (a line containing that text) appears.
+    fn start(dir: &Path, args: &[&str], until_line: &str) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir)
+            .env_remove("SWITCHBOARD_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start switchboard");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("switchboard printed nothing in time");
+            let done = line.contains(until_line);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        let first = &lines[0];
+        let start = first
+            .find("http://")
+            .expect("the first line gives the address");
+        let base = first[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        Running { child, base, lines }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let res = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("wait for switchboard")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+        }
+    }
+}
+
+#[tokio::test]
+async fn demo_seeds_a_fresh_database_and_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Running::start(
+        dir.path(),
+        &["demo", "--listen", "127.0.0.1:0"],
+        "Press Ctrl-C",
+    );
+    assert!(dir.path().join("data/demo.db").exists());
+    let (s, b) = demo.get("/readyz").await;
+    assert_eq!((s, b["database"].as_str()), (200, Some("sqlite")));
+    let (_, agencies) = demo.get("/api/v1/agencies?limit=500").await;
+    assert_eq!(agencies["items"].as_array().unwrap().len(), 36);
+
+    // Every number the tour suggests answers as the tour says.
+    let tour: Vec<&String> = demo
+        .lines
+        .iter()
+        .filter(|l| l.contains("/api/v1/callers/"))
+        .collect();
+    assert!(tour.len() >= 5, "{:?}", demo.lines);
+    for line in tour {
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap();
+        let label = line.rsplit("# ").next().unwrap();
+        let path = &path[path.find("/api").unwrap()..];
+        let (s, card) = demo.get(path).await;
+        assert_eq!(s, 200);
+        if label == "authorised caller" {
+            assert_eq!(card["authorised"], true, "{line}: {card}");
+        } else {
+            assert_eq!(card["problems"][0]["code"], label, "{line}: {card}");
+        }
+    }
+    assert!(demo.stop().success(), "a SIGTERM stops the demo cleanly");
+
+    // A second demo starts from scratch rather than piling onto the first.
+    let again = Running::start(
+        dir.path(),
+        &["demo", "--listen", "127.0.0.1:0", "--agencies", "5"],
+        "Press Ctrl-C",
+    );
+    let (_, agencies) = again.get("/api/v1/agencies").await;
+    assert_eq!(agencies["items"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn serve_keeps_acknowledged_writes_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://");
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/agencies", first.base))
+        .json(&json!({"ori": "VA1230000", "name": "Stonebridge Police Department", "kind": "partner_287g"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    // Kill without warning: an acknowledged write must already be on disk.
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let second = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://");
+    let (_, agencies) = second.get("/api/v1/agencies").await;
+    assert_eq!(agencies["items"][0]["ori"], "VA1230000");
+    assert!(dir.path().join("data/switchboard.db").exists());
+}
+
+#[test]
+fn config_layers_file_environment_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--log", "warn", "config"])
+        .current_dir(dir.path())
+        .env("SWITCHBOARD_LISTEN", "127.0.0.1:9100")
+        .env(
+            "SWITCHBOARD_DATABASE_URL",
+            "postgres://sb:hunter2@db.example/sb",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("listen = \"127.0.0.1:9100\""), "{text}");
+    assert!(text.contains("log = \"warn\""), "{text}");
+    assert!(text.contains("postgres://sb:***@db.example/sb"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+
+    std::fs::write(dir.path().join("switchboard.toml"), "listen = 5\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a broken configuration file is an error"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+}
+
+#[test]
+fn help_explains_each_subcommand() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for sub in ["serve", "demo", "migrate", "seed", "config"] {
+        assert!(
+            text.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from --help:\n{text}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["demo", "--agencies", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 and 300"));
+}

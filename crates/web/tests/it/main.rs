@@ -1,0 +1,801 @@
+//! API tests: the real server on an ephemeral port, over real HTTP, on a fresh SQLite
+//! database per test, with the clock fixed at 2026-11-21 12:00 UTC.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_store_sqlite::SqliteStore;
+use switchboard_web::AppState;
+use time::macros::datetime;
+use tokio::sync::oneshot;
+
+struct TestApp {
+    addr: SocketAddr,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    let state = AppState::with_clock(
+        Arc::new(store),
+        Arc::new(|| datetime!(2026-11-21 12:00 UTC)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel();
+    tokio::spawn(switchboard_web::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{status}: body is not JSON: {text:?}"));
+        (status, body)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.patch(self.url(path)).json(&body)).await
+    }
+
+    async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    async fn agency(&self, ori: &str, kind: &str) -> String {
+        let (s, b) = self
+            .post(
+                "/api/v1/agencies",
+                json!({"ori": ori, "name": format!("Agency {ori}"), "kind": kind}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn agreement(
+        &self,
+        agency: &str,
+        office: &str,
+        signed: &str,
+        expires: &str,
+        terminated: Option<&str>,
+    ) -> String {
+        let (s, b) = self
+            .post(
+                "/api/v1/agreements",
+                json!({"agency_id": agency, "model": "task_force", "signed_on": signed, "expires_on": expires,
+                       "terminated_on": terminated, "supervising_office_id": office, "max_certified_officers": 3}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn officer(
+        &self,
+        agency: &str,
+        badge: &str,
+        phone: &str,
+        cert: Option<(&str, &str)>,
+    ) -> Value {
+        let (s, b) = self
+            .post(
+                "/api/v1/officers",
+                json!({"agency_id": agency, "given_name": "Test", "family_name": format!("Officer {badge}"), "badge": badge,
+                       "phones": [phone], "certified_on": cert.map(|c| c.0), "certification_expires_on": cert.map(|c| c.1)}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+}
+
+fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    want_status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["type"].is_string(), "{body}");
+    if let Some(f) = field {
+        assert_eq!(body["field"], f, "{body}");
+    }
+}
+
+const CURRENT: Option<(&str, &str)> = Some(("2026-01-01", "2026-12-31"));
+
+#[tokio::test]
+async fn health_readiness_metrics_and_openapi() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/healthz").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    let (s, b) = app.get("/readyz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["database"], "sqlite");
+
+    let (s, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/agencies",
+        "/agencies/{id}",
+        "/agreements",
+        "/agreements/{id}",
+        "/officers",
+        "/officers/{id}",
+        "/callers/{e164}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+
+    app.get("/api/v1/callers/+15125550100").await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/callers/{e164}""#),
+        "metrics use route templates: {text}"
+    );
+    assert!(
+        !text.contains("+15125550100"),
+        "metrics must not carry phone numbers"
+    );
+    assert!(text.contains("switchboard_caller_lookups_total"));
+}
+
+#[tokio::test]
+async fn agency_crud_and_conflicts() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .post(app.url("/api/v1/agencies"))
+        .json(&json!({"ori": "tx2270000", "name": "  Bexley County Sheriff's Office ", "kind": "partner_287g"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["ori"], "TX2270000");
+    assert_eq!(created["name"], "Bexley County Sheriff's Office");
+    assert_eq!(created["state"], "TX");
+    assert_eq!(created["version"], 1);
+    let (s, got) = app.get(&location).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got, created);
+
+    let (s, b) = app
+        .post(
+            "/api/v1/agencies",
+            json!({"ori": "TX2270000", "name": "Dup", "kind": "partner_287g"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "already_exists", Some("ori"));
+
+    let id = created["id"].as_str().unwrap();
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agencies/{id}"),
+            json!({"name": "Bexley County Sheriff", "version": 1}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["name"], "Bexley County Sheriff");
+    assert_eq!(b["version"], 2);
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agencies/{id}"),
+            json!({"name": "Lost update", "version": 1}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "version_conflict", None);
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agencies/{id}"),
+            json!({"kind": "federal_field_office"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", None);
+    assert_eq!(app.get(&location).await.1["name"], "Bexley County Sheriff");
+
+    let (s, b) = app
+        .get("/api/v1/agencies/0190aaaa-0000-7000-8000-000000000000")
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found", None);
+    let (s, b) = app.get("/api/v1/agencies/not-a-uuid").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some("id"));
+    let (s, b) = app
+        .patch(
+            "/api/v1/agencies/0190aaaa-0000-7000-8000-000000000000",
+            json!({"name": "x"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found", None);
+}
+
+#[tokio::test]
+async fn listing_pages_and_filters() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (i, st) in ["TX", "TX", "OK", "TX", "OK", "FL", "TX"]
+        .iter()
+        .enumerate()
+    {
+        let kind = if i == 3 {
+            "federal_field_office"
+        } else {
+            "partner_287g"
+        };
+        ids.push(app.agency(&format!("{st}00{i}0000"), kind).await);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/agencies?limit=3".to_owned();
+    loop {
+        let (s, b) = app.get(&path).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let items = b["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        match b["next"].as_str() {
+            Some(next) => path = format!("/api/v1/agencies?limit=3&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every agency once, in creation order");
+
+    let count = |b: Value| b["items"].as_array().unwrap().len();
+    assert_eq!(count(app.get("/api/v1/agencies?state=tx").await.1), 4);
+    assert_eq!(
+        count(
+            app.get("/api/v1/agencies?state=TX&kind=partner_287g")
+                .await
+                .1
+        ),
+        3
+    );
+    assert_eq!(count(app.get("/api/v1/agencies?q=agency%20ok").await.1), 2);
+
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("kind=sheriff", "kind"),
+        ("state=ZZ", "state"),
+        ("after=xyz", "after"),
+    ] {
+        let (s, b) = app.get(&format!("/api/v1/agencies?{query}")).await;
+        assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some(field));
+    }
+    let (s, b) = app.get("/api/v1/agencies?colour=blue").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app
+        .get(&format!("/api/v1/agencies?q={}", "x".repeat(101)))
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some("q"));
+}
+
+#[tokio::test]
+async fn agreements_check_their_parties_and_dates() {
+    let app = spawn_app().await;
+    let partner = app.agency("TX2270000", "partner_287g").await;
+    let office = app.agency("TX2279900", "federal_field_office").await;
+    let body = |agency: &str, office: &str, signed: &str, expires: &str| {
+        json!({"agency_id": agency, "model": "jail_enforcement", "signed_on": signed, "expires_on": expires,
+               "supervising_office_id": office, "max_certified_officers": 10})
+    };
+    let (s, b) = app
+        .post(
+            "/api/v1/agreements",
+            body(&office, &partner, "2025-01-01", "2027-01-01"),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("agency_id"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/agreements",
+            body(&partner, &partner, "2025-01-01", "2027-01-01"),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("supervising_office_id"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/agreements",
+            body(&partner, &office, "2027-01-01", "2025-01-01"),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("expires_on"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/agreements",
+            body(
+                "0190aaaa-0000-7000-8000-000000000000",
+                &office,
+                "2025-01-01",
+                "2027-01-01",
+            ),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "unknown_reference",
+        Some("agency_id"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/agreements",
+            body(&partner, &office, "2025-02-30", "2027-01-01"),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("signed_on"),
+    );
+    let mut absurd = body(&partner, &office, "2025-01-01", "2027-01-01");
+    absurd["max_certified_officers"] = json!(-3);
+    let (s, b) = app.post("/api/v1/agreements", absurd.clone()).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("max_certified_officers"),
+    );
+    absurd["max_certified_officers"] = json!(1_000_000);
+    let (s, b) = app.post("/api/v1/agreements", absurd).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("max_certified_officers"),
+    );
+
+    let (s, created) = app
+        .post(
+            "/api/v1/agreements",
+            body(&partner, &office, "2025-01-01", "2027-01-01"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["status"], "active");
+    let id = created["id"].as_str().unwrap();
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agreements/{id}"),
+            json!({"terminated_on": "2026-11-01"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "terminated");
+    let (_, listed) = app.get("/api/v1/agreements?in_effect_on=2026-11-21").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agreements/{id}"),
+            json!({"terminated_on": null}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "active");
+    assert_eq!(b["terminated_on"], Value::Null);
+    let (_, listed) = app
+        .get(&format!(
+            "/api/v1/agreements?in_effect_on=2026-11-21&agency_id={partner}"
+        ))
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agreements/{id}"),
+            json!({"supervising_office_id": partner}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("supervising_office_id"),
+    );
+    let (s, b) = app.get("/api/v1/agreements?in_effect_on=yesterday").await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("in_effect_on"),
+    );
+}
+
+#[tokio::test]
+async fn officers_phones_badges_and_certification_limit() {
+    let app = spawn_app().await;
+    let partner = app.agency("FL0130000", "partner_287g").await;
+    let office = app.agency("FL0139900", "federal_field_office").await;
+    app.agreement(&partner, &office, "2025-01-01", "2027-01-01", None)
+        .await; // allows 3 certified
+
+    let first = app
+        .officer(&partner, "1", "+1 (305) 555-0101", CURRENT)
+        .await;
+    assert_eq!(first["phones"], json!(["+13055550101"]));
+    assert_eq!(first["certification_status"], "current");
+    app.officer(&partner, "2", "+13055550102", CURRENT).await;
+    app.officer(&partner, "3", "+13055550103", CURRENT).await;
+
+    let (s, b) = app
+        .post("/api/v1/officers", json!({"agency_id": partner, "given_name": "Four", "family_name": "Too Many", "badge": "4",
+            "phones": ["+13055550104"], "certified_on": "2026-01-01", "certification_expires_on": "2026-12-31"}))
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "certified_officer_limit", None);
+    // Uncertified officers do not count against the limit.
+    let fourth = app.officer(&partner, "4", "+13055550104", None).await;
+
+    let (s, b) = app
+        .post("/api/v1/officers", json!({"agency_id": partner, "given_name": "X", "family_name": "Y", "badge": "5", "phones": ["+13055550101"]}))
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::CONFLICT,
+        "already_exists",
+        Some("phones"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/officers",
+            json!({"agency_id": partner, "given_name": "X", "family_name": "Y", "badge": "1"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "already_exists", Some("badge"));
+
+    // Certifying the fourth through PATCH hits the same limit; retiring one makes room.
+    let fourth_id = fourth["id"].as_str().unwrap();
+    let certify = json!({"certified_on": "2026-02-01", "certification_expires_on": "2027-01-31"});
+    let (s, b) = app
+        .patch(&format!("/api/v1/officers/{fourth_id}"), certify.clone())
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "certified_officer_limit", None);
+    let first_id = first["id"].as_str().unwrap();
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/officers/{first_id}"),
+            json!({"active": false, "phones": ["+13055550111", "+13055550112"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["phones"], json!(["+13055550111", "+13055550112"]));
+    let (s, b) = app
+        .patch(&format!("/api/v1/officers/{fourth_id}"), certify)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["certification_status"], "current");
+    // Re-saving an already certified officer is not a new certification.
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/officers/{fourth_id}"),
+            json!({"given_name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/officers/{fourth_id}"),
+            json!({"certified_on": null}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "rule_violation",
+        Some("certified_on"),
+    );
+
+    let (_, listed) = app
+        .get(&format!(
+            "/api/v1/officers?agency_id={partner}&active=false"
+        ))
+        .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let (_, listed) = app.get("/api/v1/officers?q=officer%202").await;
+    assert_eq!(listed["items"][0]["badge"], "2");
+    let (_, listed) = app.get("/api/v1/officers?badge=3").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn caller_lookup_explains_every_unauthorised_reason() {
+    let app = spawn_app().await;
+    let office = app.agency("TX0009900", "federal_field_office").await;
+    let ok = app.agency("TX0010000", "partner_287g").await;
+    app.agreement(&ok, &office, "2025-01-01", "2027-01-01", None)
+        .await;
+    let expired = app.agency("TX0020000", "partner_287g").await;
+    app.agreement(&expired, &office, "2023-01-01", "2025-06-30", None)
+        .await;
+    let pending = app.agency("TX0030000", "partner_287g").await;
+    app.agreement(&pending, &office, "2027-01-01", "2029-01-01", None)
+        .await;
+    let terminated = app.agency("TX0040000", "partner_287g").await;
+    app.agreement(
+        &terminated,
+        &office,
+        "2025-01-01",
+        "2027-01-01",
+        Some("2026-10-01"),
+    )
+    .await;
+    let none = app.agency("TX0050000", "partner_287g").await;
+
+    app.officer(&ok, "1", "+15125550101", CURRENT).await;
+    app.officer(&expired, "2", "+15125550102", CURRENT).await;
+    app.officer(&pending, "3", "+15125550103", CURRENT).await;
+    app.officer(&terminated, "4", "+15125550104", CURRENT).await;
+    app.officer(&none, "5", "+15125550105", CURRENT).await;
+    app.officer(&ok, "6", "+15125550106", None).await;
+    app.officer(&ok, "7", "+15125550107", Some(("2025-01-01", "2025-12-31")))
+        .await;
+    let gone = app.officer(&ok, "8", "+15125550108", CURRENT).await;
+    app.patch(
+        &format!("/api/v1/officers/{}", gone["id"].as_str().unwrap()),
+        json!({"active": false}),
+    )
+    .await;
+    app.officer(&office, "9", "+15125550109", None).await;
+
+    let cases = [
+        ("+15125550101", vec![]),
+        ("+15125550102", vec!["agreement_expired"]),
+        ("+15125550103", vec!["agreement_not_yet_in_effect"]),
+        ("+15125550104", vec!["agreement_terminated"]),
+        ("+15125550105", vec!["no_agreement"]),
+        ("+15125550106", vec!["officer_not_certified"]),
+        ("+15125550107", vec!["certification_expired"]),
+        ("+15125550108", vec!["officer_inactive"]),
+        ("+15125550109", vec![]),
+        ("+15125550199", vec!["unknown_number"]),
+    ];
+    for (phone, want) in cases {
+        let (s, card) = app.get(&format!("/api/v1/callers/{phone}")).await;
+        assert_eq!(s, StatusCode::OK, "{phone}: {card}");
+        let codes: Vec<&str> = card["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, want, "{phone}: {card}");
+        assert_eq!(card["authorised"], want.is_empty(), "{phone}");
+        for p in card["problems"].as_array().unwrap() {
+            assert!(p["message"].as_str().is_some_and(|m| m.len() > 10), "{p}");
+        }
+        if phone == "+15125550199" {
+            assert_eq!(card["officer"], Value::Null);
+        } else {
+            assert!(card["agency"]["ori"].is_string(), "{card}");
+        }
+    }
+    let (_, card) = app.get("/api/v1/callers/+15125550101").await;
+    assert_eq!(card["active_models"], json!(["task_force"]));
+    assert_eq!(card["agency"]["ori"], "TX0010000");
+    assert_eq!(card["officer"]["badge"], "1");
+    let (_, card) = app.get("/api/v1/callers/+15125550102").await;
+    assert_eq!(card["problems"][0]["expired_on"], "2025-06-30");
+    // The + may arrive percent-encoded, and separators are tolerated.
+    let (_, card) = app.get("/api/v1/callers/%2B1-512-555-0101").await;
+    assert_eq!(card["authorised"], true);
+
+    for bad in ["15125550101", "+15125", "+1512abc0101", "%2B0125550101"] {
+        let (s, b) = app.get(&format!("/api/v1/callers/{bad}")).await;
+        assert_error(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            Some("e164"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_input_gets_clear_4xx_and_changes_nothing() {
+    let app = spawn_app().await;
+    let partner = app.agency("GA0600000", "partner_287g").await;
+    let cases = [
+        (
+            json!({"ori": "GA06", "name": "x", "kind": "partner_287g"}),
+            "ori",
+            "invalid ORI",
+        ),
+        (
+            json!({"ori": "ZZ0600001", "name": "x", "kind": "partner_287g"}),
+            "ori",
+            "state",
+        ),
+        (
+            json!({"ori": "GA0600001", "name": 5, "kind": "partner_287g"}),
+            "name",
+            "invalid type",
+        ),
+        (
+            json!({"ori": "GA0600001", "name": "", "kind": "partner_287g"}),
+            "name",
+            "empty",
+        ),
+        (
+            json!({"ori": "GA0600001", "name": "x", "kind": "sheriff"}),
+            "kind",
+            "agency kind",
+        ),
+        (
+            json!({"ori": "GA0600001", "name": "x"}),
+            ".",
+            "missing field `kind`",
+        ),
+        (
+            json!({"ori": "GA0600001", "name": "x", "kind": "partner_287g", "extra": 1}),
+            ".",
+            "unknown field",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let (s, b) = app.post("/api/v1/agencies", body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body} -> {b}");
+        if field != "." {
+            assert_eq!(b["field"], field, "{body} -> {b}");
+        }
+        assert!(
+            b["message"].as_str().unwrap().contains(words),
+            "{body} -> {b}"
+        );
+    }
+    let (s, b) = app
+        .post("/api/v1/officers", json!({"agency_id": partner, "given_name": "A", "family_name": "B", "badge": "1", "phones": ["+13055550101", "555-0102"]}))
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("phones[1]"),
+    );
+    let (s, b) = app
+        .post_raw("/api/v1/agencies", "application/json", "{\"ori\": ")
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "malformed_json", None);
+    let (s, b) = app.post_raw("/api/v1/agencies", "text/plain", "{}").await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        None,
+    );
+    let huge = format!(
+        "{{\"ori\":\"GA0600001\",\"name\":\"{}\",\"kind\":\"partner_287g\"}}",
+        "x".repeat(200_000)
+    );
+    let (s, b) = app
+        .post_raw("/api/v1/agencies", "application/json", huge)
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        None,
+    );
+    let (s, b) = app
+        .post_raw("/api/v1/agencies", "application/json", "[1,2,3]")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+
+    let (s, b) = app.get("/api/v1/nothing-here").await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "route_not_found", None);
+    let (s, b) = app.send(app.http.delete(app.url("/api/v1/agencies"))).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        None,
+    );
+
+    // Nothing above was stored.
+    let (_, all) = app.get("/api/v1/agencies").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    let (_, officers) = app.get("/api/v1/officers").await;
+    assert_eq!(officers["items"].as_array().unwrap().len(), 0);
+}
