@@ -842,7 +842,10 @@ pub async fn inquiry_round_trip(s: &dyn Store) {
     .unwrap();
     s.insert_inquiry(&i).await.unwrap();
     assert_eq!(s.inquiry(i.id).await.unwrap(), i);
-    assert_eq!(s.inquiries_for_call(c.id).await.unwrap(), std::slice::from_ref(&i));
+    assert_eq!(
+        s.inquiries_for_call(c.id).await.unwrap(),
+        std::slice::from_ref(&i)
+    );
 
     let mut orphan = i.clone();
     orphan.id = switchboard_domain::InquiryId::new();

@@ -4,11 +4,13 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod simulate;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -65,6 +67,13 @@ enum Command {
         /// Number of agencies to generate (1 to 300).
         #[arg(long, default_value_t = 36)]
         agencies: usize,
+        /// Simulated calls per hour (0 for none). The real center takes about 270 an hour on
+        /// average; the default is livelier so there is something to see.
+        #[arg(long, default_value_t = 600.0)]
+        calls_per_hour: f64,
+        /// Mean seconds a simulated caller waits before hanging up.
+        #[arg(long, default_value_t = 90.0)]
+        patience_secs: f64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -120,8 +129,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = open_store(&config.database_url()).await?;
             serve(store, config.listen, None).await
         }
-        Command::Demo { seed, agencies, .. } => {
+        Command::Demo {
+            seed,
+            agencies,
+            calls_per_hour,
+            patience_secs,
+            ..
+        } => {
             let spec = registry_spec(seed, agencies)?;
+            if !(0.0..=360_000.0).contains(&calls_per_hour)
+                || !(0.1..=86_400.0).contains(&patience_secs)
+            {
+                bail!("--calls-per-hour must be 0 to 360000 and --patience-secs 0.1 to 86400");
+            }
             let url = match &config.database_url {
                 Some(url) => url.clone(),
                 None => {
@@ -136,7 +156,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 switchboard_domain::stored_precision(OffsetDateTime::now_utc()),
             );
             seed_registry(store.as_ref(), &reg).await?;
-            serve(store, config.listen, Some(reg)).await
+            let sim = simulate::CallerSim {
+                known: reg
+                    .officers
+                    .iter()
+                    .flat_map(|o| o.phones.iter().cloned())
+                    .collect(),
+                calls_per_hour,
+                mean_patience: Duration::from_secs_f64(patience_secs),
+                seed,
+            };
+            let callers = tokio::spawn(sim.run(store.clone()));
+            let served = serve(store, config.listen, Some(reg)).await;
+            callers.abort();
+            served
         }
         Command::Migrate => {
             let store = open_store(&config.database_url()).await?;
@@ -287,6 +320,9 @@ fn print_demo_tour(addr: SocketAddr, reg: &Registry) {
         reg.officers.len()
     );
     println!("Try:");
+    println!(
+        "  curl http://{addr}/api/v1/calls?limit=5        # simulated calls, identified and queued"
+    );
     println!("  curl http://{addr}/api/v1/agencies?limit=5");
     println!("  curl http://{addr}/api/v1/openapi.json");
     let mut shown = Vec::new();

@@ -1,7 +1,7 @@
 //! Switchboard's HTTP face.
 //!
 //! This crate owns the axum routes: the JSON API under `/api/v1` (partner registry, caller
-//! lookup), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
+//! lookup, calls), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
 //! `/api/v1/openapi.json`, which is generated from the same handlers it describes.
 //!
 //! It must hold no business rule of its own (those live in `domain`) and no SQL (that lives in
@@ -80,14 +80,15 @@ impl AppState {
     ),
     tags(
         (name = "registry", description = "Partner agencies, 287(g) agreements and officers"),
-        (name = "callers", description = "Caller identification by phone number")
+        (name = "callers", description = "Caller identification by phone number"),
+        (name = "calls", description = "Calls into the center")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{callers, registry};
+    use api::{callers, calls, registry};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -99,6 +100,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registry::list_officers, registry::create_officer))
         .routes(routes!(registry::get_officer, registry::patch_officer))
         .routes(routes!(callers::lookup_caller))
+        .routes(routes!(calls::list_calls))
+        .routes(routes!(calls::get_call))
         .split_for_parts()
 }
 

@@ -137,6 +137,60 @@ async fn demo_seeds_a_fresh_database_and_serves_it() {
 }
 
 #[tokio::test]
+async fn demo_calls_arrive_are_identified_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Running::start(
+        dir.path(),
+        &[
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--calls-per-hour",
+            "36000",
+            "--patience-secs",
+            "0.3",
+        ],
+        "Press Ctrl-C",
+    );
+    let mut calls = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (s, page) = demo.get("/api/v1/calls?limit=500").await;
+        assert_eq!(s, 200);
+        calls = page["items"].as_array().unwrap().clone();
+        let identified = calls.iter().filter(|c| c["officer_id"].is_string()).count();
+        let abandoned = calls.iter().filter(|c| c["state"] == "abandoned").count();
+        if calls.len() >= 20 && identified > 0 && abandoned > 0 {
+            break;
+        }
+    }
+    assert!(calls.len() >= 20, "{} calls", calls.len());
+    for c in &calls {
+        assert!(
+            ["queued", "abandoned"].contains(&c["state"].as_str().unwrap()),
+            "{c}"
+        );
+        if c["state"] == "abandoned" {
+            assert!(c["ended_at"].is_string(), "{c}");
+        }
+        // A call from a registered number names its officer, and that officer has the number.
+        if let Some(officer) = c["officer_id"].as_str() {
+            let (_, o) = demo.get(&format!("/api/v1/officers/{officer}")).await;
+            assert!(
+                o["phones"].as_array().unwrap().contains(&c["ani"]),
+                "{c} {o}"
+            );
+        }
+    }
+    assert!(calls.iter().any(|c| c["officer_id"].is_string()));
+    assert!(calls.iter().any(|c| c["state"] == "abandoned"));
+    let id = calls[0]["id"].as_str().unwrap();
+    let (s, detail) = demo.get(&format!("/api/v1/calls/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(detail["inquiries"], json!([]));
+}
+
+#[tokio::test]
 async fn serve_keeps_acknowledged_writes_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let first = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://");

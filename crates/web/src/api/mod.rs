@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod callers;
+pub mod calls;
 pub mod registry;
 
 use serde::{Deserialize, Deserializer, Serialize};
