@@ -19,8 +19,8 @@ pub enum CallerProblem {
     OfficerInactive,
     /// A partner agency with no 287(g) agreement on record.
     NoAgreement,
-    /// Every agreement of the agency has expired; the latest expired on this day.
-    AgreementExpired { expired_on: Date },
+    /// Every agreement of the agency has expired; the latest was in effect through this day.
+    AgreementExpired { last_day: Date },
     /// The agency's agreement is signed but starts later.
     AgreementNotYetInEffect { starts_on: Date },
     /// The agency's agreement was terminated on this day.
@@ -28,7 +28,7 @@ pub enum CallerProblem {
     /// A partner officer who has never been certified under 287(g).
     OfficerNotCertified,
     /// The officer's certification lapsed; it was valid through this day.
-    CertificationExpired { expired_on: Date },
+    CertificationExpired { last_day: Date },
 }
 
 impl CallerProblem {
@@ -54,8 +54,8 @@ impl CallerProblem {
             }
             Self::OfficerInactive => "The officer is marked inactive by the registry.".into(),
             Self::NoAgreement => "The caller's agency has no 287(g) agreement on record.".into(),
-            Self::AgreementExpired { expired_on } => {
-                format!("The agency's 287(g) agreement expired on {expired_on}.")
+            Self::AgreementExpired { last_day } => {
+                format!("The agency's 287(g) agreement expired; its last day in effect was {last_day}.")
             }
             Self::AgreementNotYetInEffect { starts_on } => {
                 format!("The agency's 287(g) agreement does not take effect until {starts_on}.")
@@ -66,8 +66,8 @@ impl CallerProblem {
             Self::OfficerNotCertified => {
                 "The officer holds no 287(g) certification.".into()
             }
-            Self::CertificationExpired { expired_on } => {
-                format!("The officer's 287(g) certification expired after {expired_on}.")
+            Self::CertificationExpired { last_day } => {
+                format!("The officer's 287(g) certification expired; its last valid day was {last_day}.")
             }
         }
     }
@@ -121,7 +121,7 @@ pub fn assess_caller(
             CertificationStatus::Current => {}
             CertificationStatus::NotCertified => problems.push(CallerProblem::OfficerNotCertified),
             CertificationStatus::Expired => problems.push(CallerProblem::CertificationExpired {
-                expired_on: officer
+                last_day: officer
                     .certification_expires_on
                     .expect("an expired certification has an expiry day"),
             }),
@@ -155,7 +155,7 @@ fn why_no_agreement(agency: &Agency, agreements: &[Agreement], day: Date) -> Cal
         return CallerProblem::AgreementTerminated { terminated_on };
     }
     match mine().map(|a| a.expires_on).max() {
-        Some(expired_on) => CallerProblem::AgreementExpired { expired_on },
+        Some(last_day) => CallerProblem::AgreementExpired { last_day },
         None => CallerProblem::NoAgreement,
     }
 }
@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(
             a.problems,
             [CallerProblem::AgreementExpired {
-                expired_on: date!(2025 - 03 - 04)
+                last_day: date!(2025 - 03 - 04)
             }]
         );
         assert!(a.problems[0].message().contains("2025-03-04"));

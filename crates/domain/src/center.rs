@@ -144,7 +144,13 @@ impl Call {
     pub const MAX_ANI_RAW: usize = 128;
 
     pub fn arrive(new: NewCall, now: OffsetDateTime) -> Self {
-        let mut raw = new.ani_raw;
+        // Signalling can carry anything; control characters (NUL above all) would be refused
+        // by some databases and mislead a reader, so they are made visible instead.
+        let mut raw: String = new
+            .ani_raw
+            .chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
         if raw.len() > Self::MAX_ANI_RAW {
             let mut cut = Self::MAX_ANI_RAW;
             while !raw.is_char_boundary(cut) {
@@ -222,6 +228,9 @@ pub struct Subject {
 
 impl Subject {
     pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(dob) = self.date_of_birth {
+            crate::check_day("subject.date_of_birth", dob)?;
+        }
         if self.family_names.is_empty() && self.a_number.is_none() {
             return Err(Invalid::new(
                 "subject.family_names",
@@ -357,6 +366,15 @@ mod tests {
         );
         assert_eq!(c.ani, None);
         assert_eq!(c.ani_raw, "anonymous");
+        let c = Call::arrive(
+            NewCall {
+                ani_raw: "+1202\u{0}555".into(),
+                officer_id: None,
+            },
+            T0,
+        );
+        assert!(!c.ani_raw.contains('\u{0}'));
+        assert_eq!(c.ani, None);
         let long = "é".repeat(200);
         let c = Call::arrive(
             NewCall {

@@ -39,6 +39,29 @@ pub fn stored_precision(t: time::OffsetDateTime) -> time::OffsetDateTime {
         .expect("a truncated nanosecond is in range")
 }
 
+/// The earliest and latest days any record may carry. Real registry dates fall well inside;
+/// anything outside is a typo (or an attempt to confuse date comparisons).
+pub const EARLIEST_DAY: time::Date = time::macros::date!(1900 - 01 - 01);
+pub const LATEST_DAY: time::Date = time::macros::date!(2200 - 12 - 31);
+
+/// Checks that a day lies within [`EARLIEST_DAY`]..=[`LATEST_DAY`].
+pub fn check_day(field: &'static str, day: time::Date) -> Result<(), registry::Invalid> {
+    if (EARLIEST_DAY..=LATEST_DAY).contains(&day) {
+        Ok(())
+    } else {
+        Err(registry::Invalid::new(
+            field,
+            format!("{day} is outside {EARLIEST_DAY} to {LATEST_DAY}"),
+        ))
+    }
+}
+
+/// Folds text for case- and accent-insensitive search, identically for every backend:
+/// transliterated to ASCII (`García` → `garcia`, `Łódź` → `lodz`) and lower-cased.
+pub fn fold_for_search(s: &str) -> String {
+    deunicode::deunicode(s).to_ascii_lowercase()
+}
+
 /// Why a value given at a boundary could not become one of our types.
 ///
 /// `what` names the type ("ORI", "phone number"); `reason` says what was wrong, in words a

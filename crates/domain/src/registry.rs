@@ -64,6 +64,11 @@ impl Agency {
         }
     }
 
+    /// What name searches match against (see [`crate::fold_for_search`]).
+    pub fn search_key(&self) -> String {
+        crate::fold_for_search(self.name.as_str())
+    }
+
     /// The agency's state, which its ORI carries.
     pub fn state(&self) -> StateCode {
         self.ori.state()
@@ -169,6 +174,11 @@ impl Agreement {
 
     /// The rules an agreement holds on its own.
     pub fn validate(&self) -> Result<(), Invalid> {
+        crate::check_day("signed_on", self.signed_on)?;
+        crate::check_day("expires_on", self.expires_on)?;
+        if let Some(t) = self.terminated_on {
+            crate::check_day("terminated_on", t)?;
+        }
         if self.expires_on <= self.signed_on {
             return Err(Invalid::new(
                 "expires_on",
@@ -178,12 +188,14 @@ impl Agreement {
                 ),
             ));
         }
+        // Terminated on its first day, an agreement would never have been in effect: that is
+        // a withdrawn agreement, not a terminated one, and would read as "pending" until then.
         if let Some(t) = self.terminated_on
-            && t < self.signed_on
+            && t <= self.signed_on
         {
             return Err(Invalid::new(
                 "terminated_on",
-                format!("must not be before signed_on ({}), got {t}", self.signed_on),
+                format!("must be after signed_on ({}), got {t}", self.signed_on),
             ));
         }
         if !(1..=Self::MAX_OFFICERS_LIMIT).contains(&self.max_certified_officers) {
@@ -315,6 +327,12 @@ impl Officer {
     }
 
     pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(d) = self.certified_on {
+            crate::check_day("certified_on", d)?;
+        }
+        if let Some(d) = self.certification_expires_on {
+            crate::check_day("certification_expires_on", d)?;
+        }
         if self.phones.len() > Self::MAX_PHONES {
             return Err(Invalid::new(
                 "phones",
@@ -358,6 +376,11 @@ impl Officer {
 
     pub fn display_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
+    }
+
+    /// What name searches match against: given and family names, folded.
+    pub fn search_key(&self) -> String {
+        crate::fold_for_search(&self.display_name())
     }
 }
 
@@ -521,6 +544,12 @@ mod tests {
                 .unwrap_err()
                 .field,
             "phones"
+        );
+        assert_eq!(
+            officer(Some((date!(1850 - 01 - 01), date!(2026 - 01 - 01))), &[])
+                .unwrap_err()
+                .field,
+            "certified_on"
         );
         let many: Vec<String> = (0..11).map(|i| format!("+1512555010{i:02}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();

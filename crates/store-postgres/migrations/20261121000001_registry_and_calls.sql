@@ -4,6 +4,8 @@ CREATE TABLE agencies (
     id          uuid PRIMARY KEY,
     ori         text NOT NULL,
     name        text NOT NULL,
+    -- The name folded for search (ASCII, lower case), computed by the application.
+    search_name text NOT NULL,
     kind        text NOT NULL CHECK (kind IN ('partner_287g', 'federal_field_office')),
     version     bigint NOT NULL,
     created_at  timestamptz NOT NULL,
@@ -32,6 +34,7 @@ CREATE TABLE officers (
     agency_id                 uuid NOT NULL REFERENCES agencies (id),
     given_name                text NOT NULL,
     family_name               text NOT NULL,
+    search_name               text NOT NULL,
     badge                     text NOT NULL,
     certified_on              date,
     certification_expires_on  date,

@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 use switchboard_domain::{
     Agency, AgencyId, Agreement, AgreementId, Call, CallId, CallState, E164, Inquiry, InquiryId,
-    Officer, OfficerId, Ori, User, UserId,
+    Officer, OfficerId, Ori, User, UserId, fold_for_search,
 };
 use switchboard_store::rows::{
     AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
@@ -111,7 +111,7 @@ impl PgStore {
             Ok(true) => StoreError::Stale {
                 entity,
                 id: id.to_string(),
-                expected,
+                since: format!("version {expected}"),
             },
             Ok(false) => StoreError::not_found(entity, id),
             Err(e) => e,
@@ -171,16 +171,18 @@ impl Store for PgStore {
             a.name.as_str(),
             a.kind.as_str(),
         );
+        let search = a.search_key();
         sqlx::query!(
-            "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at, search_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             id,
             ori,
             name,
             kind,
             a.version,
             a.created_at,
-            a.updated_at
+            a.updated_at,
+            search
         )
         .execute(&self.pool)
         .await
@@ -223,6 +225,7 @@ impl Store for PgStore {
     async fn list_agencies(&self, f: &AgencyFilter, page: PageRequest) -> Result<Page<Agency>> {
         let kind = f.kind.map(|k| k.as_str());
         let state = f.state.as_ref().map(|s| s.as_str().to_owned());
+        let name = f.name_contains.as_deref().map(fold_for_search);
         let limit = page.fetch_limit();
         let rows = sqlx::query_as!(
             AgencyRow,
@@ -232,13 +235,13 @@ impl Store for PgStore {
                WHERE ($1::uuid IS NULL OR id > $1)
                  AND ($2::text IS NULL OR kind = $2)
                  AND ($3::text IS NULL OR substr(ori, 1, 2) = $3)
-                 AND ($4::text IS NULL OR strpos(lower(name), lower($4)) > 0)
+                 AND ($4::text IS NULL OR strpos(search_name, $4) > 0)
                ORDER BY id
                LIMIT $5"#,
             page.after,
             kind,
             state,
-            f.name_contains,
+            name,
             limit
         )
         .fetch_all(&self.pool)
@@ -256,15 +259,18 @@ impl Store for PgStore {
             a.name.as_str(),
             a.kind.as_str(),
         );
+        let search = a.search_key();
         let done = sqlx::query!(
-            "UPDATE agencies SET ori = $1, name = $2, kind = $3, updated_at = $4, version = version + 1
+            "UPDATE agencies SET ori = $1, name = $2, kind = $3, updated_at = $4, search_name = $7,
+                 version = version + 1
              WHERE id = $5 AND version = $6",
             ori,
             name,
             kind,
             a.updated_at,
             id,
-            a.version
+            a.version,
+            search
         )
         .execute(&self.pool)
         .await
@@ -430,10 +436,11 @@ impl Store for PgStore {
             o.family_name.as_str(),
             o.badge.as_str(),
         );
+        let search = o.search_key();
         sqlx::query!(
             "INSERT INTO officers (id, agency_id, given_name, family_name, badge, certified_on,
-                 certification_expires_on, active, version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 certification_expires_on, active, version, created_at, updated_at, search_name)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             id,
             agency,
             given,
@@ -444,7 +451,8 @@ impl Store for PgStore {
             o.active,
             o.version,
             o.created_at,
-            o.updated_at
+            o.updated_at,
+            search
         )
         .execute(&mut *tx)
         .await
@@ -499,6 +507,7 @@ impl Store for PgStore {
     async fn list_officers(&self, f: &OfficerFilter, page: PageRequest) -> Result<Page<Officer>> {
         let agency = f.agency_id.map(|a| a.as_uuid());
         let badge = f.badge.as_ref().map(|b| b.as_str().to_owned());
+        let name = f.name_contains.as_deref().map(fold_for_search);
         let limit = page.fetch_limit();
         let rows = sqlx::query_as!(
             OfficerRow,
@@ -512,14 +521,14 @@ impl Store for PgStore {
                FROM officers o
                WHERE ($1::uuid IS NULL OR o.id > $1)
                  AND ($2::uuid IS NULL OR o.agency_id = $2)
-                 AND ($3::text IS NULL OR strpos(lower(o.given_name || ' ' || o.family_name), lower($3)) > 0)
+                 AND ($3::text IS NULL OR strpos(o.search_name, $3) > 0)
                  AND ($4::text IS NULL OR o.badge = $4)
                  AND ($5::boolean IS NULL OR o.active = $5)
                ORDER BY o.id
                LIMIT $6"#,
             page.after,
             agency,
-            f.name_contains,
+            name,
             badge,
             f.active,
             limit
@@ -540,10 +549,11 @@ impl Store for PgStore {
             o.family_name.as_str(),
             o.badge.as_str(),
         );
+        let search = o.search_key();
         let done = sqlx::query!(
             "UPDATE officers SET agency_id = $1, given_name = $2, family_name = $3, badge = $4,
                  certified_on = $5, certification_expires_on = $6, active = $7, updated_at = $8,
-                 version = version + 1
+                 search_name = $11, version = version + 1
              WHERE id = $9 AND version = $10",
             agency,
             given,
@@ -554,7 +564,8 @@ impl Store for PgStore {
             o.active,
             o.updated_at,
             id,
-            o.version
+            o.version,
+            search
         )
         .execute(&mut *tx)
         .await
@@ -713,7 +724,7 @@ impl Store for PgStore {
                 true => StoreError::Stale {
                     entity: "call",
                     id: id.to_string(),
-                    expected: 0,
+                    since: format!("state {expected}"),
                 },
                 false => StoreError::not_found("call", id),
             });

@@ -6,6 +6,8 @@ CREATE TABLE agencies (
     id          BLOB PRIMARY KEY NOT NULL,
     ori         TEXT NOT NULL UNIQUE,
     name        TEXT NOT NULL,
+    -- The name folded for search (ASCII, lower case), computed by the application.
+    search_name TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('partner_287g', 'federal_field_office')),
     version     INTEGER NOT NULL,
     created_at  TEXT NOT NULL,
@@ -33,6 +35,7 @@ CREATE TABLE officers (
     agency_id                 BLOB NOT NULL REFERENCES agencies (id),
     given_name                TEXT NOT NULL,
     family_name               TEXT NOT NULL,
+    search_name               TEXT NOT NULL,
     badge                     TEXT NOT NULL,
     certified_on              TEXT,
     certification_expires_on  TEXT,

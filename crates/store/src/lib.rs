@@ -37,11 +37,12 @@ pub enum StoreError {
         message: String,
     },
     /// Optimistic concurrency: the record changed since the caller read it.
-    #[error("{entity} {id} was changed by someone else since version {expected} was read")]
+    #[error("{entity} {id} was changed by someone else since {since}")]
     Stale {
         entity: &'static str,
         id: String,
-        expected: i64,
+        /// What the writer last saw: `version 3`, `state queued`.
+        since: String,
     },
     /// A record names another that does not exist.
     #[error("{field}: no such {entity}")]
@@ -129,7 +130,7 @@ impl<T> Page<T> {
 pub struct AgencyFilter {
     pub kind: Option<AgencyKind>,
     pub state: Option<StateCode>,
-    /// Case-insensitive substring of the name.
+    /// Substring of the name, ignoring case and accents.
     pub name_contains: Option<String>,
 }
 
@@ -144,7 +145,7 @@ pub struct AgreementFilter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OfficerFilter {
     pub agency_id: Option<AgencyId>,
-    /// Case-insensitive substring of the given or family name.
+    /// Substring of "given family", ignoring case and accents.
     pub name_contains: Option<String>,
     pub badge: Option<BadgeNumber>,
     pub active: Option<bool>,

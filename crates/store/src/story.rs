@@ -202,7 +202,7 @@ pub async fn agency_update_is_optimistic(s: &dyn Store) {
     let mut stale = a.clone();
     stale.name = Name::parse("Lost Update").unwrap();
     match s.update_agency(&stale).await {
-        Err(StoreError::Stale { expected: 1, .. }) => {}
+        Err(StoreError::Stale { since, .. }) if since == "version 1" => {}
         other => panic!("expected Stale, got {other:?}"),
     }
     assert_eq!(s.agency(a.id).await.unwrap(), saved);
@@ -312,6 +312,14 @@ pub async fn agency_listing_filters_and_pages(s: &dyn Store) {
         })
         .await,
         ["TX0010000", "TX0020000", "OK0040000"]
+    );
+    assert_eq!(
+        names(AgencyFilter {
+            name_contains: Some("CÉDAR".into()),
+            ..Default::default()
+        })
+        .await,
+        ["OK0040000"]
     );
     // Pattern characters are matched literally.
     assert_eq!(
@@ -652,6 +660,18 @@ pub async fn officer_listing_and_certified_count(s: &dyn Store) {
         .await,
         ["3"]
     );
+    // Case and accents are ignored the same way on every backend.
+    for q in ["PÉREZ", "perez", "Pérez", "hugo santos p"] {
+        assert_eq!(
+            badges(OfficerFilter {
+                name_contains: Some(q.into()),
+                ..Default::default()
+            })
+            .await,
+            ["2"],
+            "{q}"
+        );
+    }
     assert_eq!(
         badges(OfficerFilter {
             active: Some(false),

@@ -55,9 +55,10 @@ enum Command {
     },
     /// The newcomer's tour: a fresh SQLite database with a made-up registry, and the server.
     ///
-    /// Deletes and recreates `demo.db` in the data folder every time (unless --database-url
-    /// is given), seeds it, starts the server and prints the address to open and numbers to
-    /// try.
+    /// Deletes and recreates `demo.db` in the data folder every time, seeds it, places
+    /// simulated calls, starts the server and prints the address to open and numbers to try.
+    /// A database configured in switchboard.toml or SWITCHBOARD_DATABASE_URL is never touched;
+    /// only --database-url on this command line sends the demo elsewhere.
     Demo {
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -103,10 +104,13 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(&cli.config, &overrides)
         .with_context(|| format!("reading configuration (file {})", cli.config.display()))?;
     init_tracing(&config)?;
+    // The demo writes made-up data, so it only ever uses a database named on its own command
+    // line, never one configured for real use by file or environment.
+    let demo_database = cli.database_url.clone();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run(cli.command, config))
+        .block_on(run(cli.command, config, demo_database))
 }
 
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
@@ -123,7 +127,11 @@ fn init_tracing(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+async fn run(
+    command: Command,
+    config: Config,
+    demo_database: Option<String>,
+) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => {
             let store = open_store(&config.database_url()).await?;
@@ -142,8 +150,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             {
                 bail!("--calls-per-hour must be 0 to 360000 and --patience-secs 0.1 to 86400");
             }
-            let url = match &config.database_url {
-                Some(url) => url.clone(),
+            let url = match demo_database {
+                Some(url) => url,
                 None => {
                     let path = config.data_dir.join("demo.db");
                     remove_sqlite_files(&path)?;

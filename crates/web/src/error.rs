@@ -101,13 +101,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { field, message } => {
                 Self::conflict("already_exists", message).with_field(field)
             }
-            StoreError::Stale {
-                entity, expected, ..
-            } => Self::conflict(
+            StoreError::Stale { entity, since, .. } => Self::conflict(
                 "version_conflict",
-                format!(
-                    "the {entity} changed since version {expected} was read; fetch it again and retry"
-                ),
+                format!("the {entity} changed since {since}; fetch it again and retry"),
             ),
             StoreError::MissingReference { field, entity } => {
                 Self::invalid("unknown_reference", format!("no such {entity}")).with_field(field)

@@ -91,12 +91,22 @@ impl Drop for Running {
 #[tokio::test]
 async fn demo_seeds_a_fresh_database_and_serves_it() {
     let dir = tempfile::tempdir().unwrap();
+    // A configured database, as on a real server, is never where the demo writes.
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "database_url = \"sqlite://real/switchboard.db\"\n",
+    )
+    .unwrap();
     let demo = Running::start(
         dir.path(),
         &["demo", "--listen", "127.0.0.1:0"],
         "Press Ctrl-C",
     );
     assert!(dir.path().join("data/demo.db").exists());
+    assert!(
+        !dir.path().join("real").exists(),
+        "the demo wrote to the configured database"
+    );
     let (s, b) = demo.get("/readyz").await;
     assert_eq!((s, b["database"].as_str()), (200, Some("sqlite")));
     let (_, agencies) = demo.get("/api/v1/agencies?limit=500").await;

@@ -52,6 +52,10 @@ pub fn search_text(q: Option<String>) -> ApiResult<Option<String>> {
             "q",
             format!("must be at most {MAX_SEARCH_CHARS} characters"),
         )),
+        Some(s) if s.chars().any(char::is_control) => Err(ApiError::invalid_field(
+            "q",
+            "must not contain control characters",
+        )),
         Some(s) if s.is_empty() => Ok(None),
         other => Ok(other),
     }

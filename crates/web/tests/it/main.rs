@@ -672,7 +672,7 @@ async fn caller_lookup_explains_every_unauthorised_reason() {
     assert_eq!(card["agency"]["ori"], "TX0010000");
     assert_eq!(card["officer"]["badge"], "1");
     let (_, card) = app.get("/api/v1/callers/+15125550102").await;
-    assert_eq!(card["problems"][0]["expired_on"], "2025-06-30");
+    assert_eq!(card["problems"][0]["last_day"], "2025-06-30");
     // The + may arrive percent-encoded, and separators are tolerated.
     let (_, card) = app.get("/api/v1/callers/%2B1-512-555-0101").await;
     assert_eq!(card["authorised"], true);
