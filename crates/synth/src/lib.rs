@@ -8,4 +8,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod names;
+pub mod people;
 pub mod registry;
