@@ -9,5 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod names;
+pub mod noise;
 pub mod people;
+pub mod records;
 pub mod registry;
