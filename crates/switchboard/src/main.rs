@@ -5,6 +5,7 @@
 
 mod config;
 mod simulate;
+mod synth_cmd;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -85,6 +86,9 @@ enum Command {
         #[arg(long, default_value_t = 36)]
         agencies: usize,
     },
+    /// Generate a synthetic data set as CSV: people (the truth), their records in six record
+    /// systems with realistic errors, and the truth file mapping every record to its person.
+    Synth(synth_cmd::SynthArgs),
     /// Print the effective configuration (after file, environment and flags) and exit.
     Config,
 }
@@ -204,6 +208,8 @@ async fn run(
             print!("{}", toml_of(&config));
             Ok(())
         }
+        // CPU-bound and synchronous: run it off the async workers.
+        Command::Synth(args) => tokio::task::spawn_blocking(move || synth_cmd::run(&args)).await?,
     }
 }
 

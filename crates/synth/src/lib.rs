@@ -10,6 +10,7 @@
 
 pub mod names;
 pub mod noise;
+pub mod output;
 pub mod people;
 pub mod records;
 pub mod registry;

@@ -277,3 +277,98 @@ fn help_explains_each_subcommand() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 and 300"));
 }
+
+fn synth(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("synth")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn synth_writes_a_deterministic_data_set_with_complete_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--people", "2000", "--seed", "5", "--today", "2026-11-21"];
+    let out = synth(dir.path(), &[&args[..], &["--out", "a"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 2000 people"));
+    let out = synth(dir.path(), &[&args[..], &["--out", "b"]].concat());
+    assert!(out.status.success());
+    for f in [
+        "people.csv",
+        "truth.csv",
+        "identity.csv",
+        "immigration_case.csv",
+        "custody.csv",
+        "court_order.csv",
+        "criminal_history.csv",
+        "citizenship.csv",
+        "class_injunctions.csv",
+    ] {
+        let a = std::fs::read(dir.path().join("a").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("b").join(f)).unwrap();
+        assert_eq!(a, b, "{f} differs between two runs with one seed");
+    }
+    let read = |f: &str| std::fs::read_to_string(dir.path().join("a").join(f)).unwrap();
+    assert_eq!(read("people.csv").lines().count(), 2001);
+    let truth: std::collections::HashSet<String> = read("truth.csv")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().to_owned())
+        .collect();
+    let mut records = 0;
+    for f in [
+        "identity.csv",
+        "immigration_case.csv",
+        "custody.csv",
+        "court_order.csv",
+        "criminal_history.csv",
+        "citizenship.csv",
+    ] {
+        for line in read(f).lines().skip(1) {
+            let id = line.split(',').next().unwrap();
+            assert!(truth.contains(id), "{f}: {id} missing from truth.csv");
+            records += 1;
+        }
+    }
+    assert_eq!(records, truth.len(), "truth lists exactly the records");
+
+    let clean = synth(
+        dir.path(),
+        &[&args[..], &["--out", "c", "--noise-scale", "0"]].concat(),
+    );
+    assert!(clean.status.success());
+    let c_truth = std::fs::read_to_string(dir.path().join("c/truth.csv")).unwrap();
+    assert!(
+        c_truth.lines().skip(1).all(|l| l.ends_with(',')),
+        "no noise recorded with --noise-scale 0"
+    );
+}
+
+#[test]
+fn synth_refuses_bad_arguments_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let cases: [(&[&str], &str); 8] = [
+        (&["--people", "-5"], "--people"),
+        (&["--people", "0"], "between 1 and"),
+        (&["--minor-share", "1.5"], "minor-share"),
+        (&["--twin-share", "-0.1"], "twin-share"),
+        (&["--noise", "typo=2"], "between 0 and 1"),
+        (&["--noise", "sneeze=0.1"], "unknown kind"),
+        (&["--noise-scale", "-1"], "noise-scale"),
+        (&["--out", "a-file/sub"], "cannot create the output folder"),
+    ];
+    for (args, words) in cases {
+        let out = synth(dir.path(), args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+}

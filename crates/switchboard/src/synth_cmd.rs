@@ -1,0 +1,166 @@
+//! `switchboard synth`: writes a synthetic data set (people, their records in six systems, and
+//! the truth) as CSV files, streaming, with a progress bar on a terminal.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use switchboard_synth::noise::{Noise, NoiseSpec};
+use switchboard_synth::output::{CsvSink, FILES};
+use switchboard_synth::people::{PeopleSpec, people};
+use switchboard_synth::records::{RecordSpec, class_injunctions, records_for};
+use time::{Date, OffsetDateTime};
+
+/// The most people one run generates.
+const MAX_PEOPLE: u64 = 100_000_000;
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// How many people to generate (1 to 100,000,000).
+    #[arg(long, default_value_t = 100_000, allow_negative_numbers = true)]
+    people: u64,
+    /// Seed: the same seed and options give the same data.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Folder for the CSV files; created if missing, files in it replaced.
+    #[arg(long, default_value = "data/synth")]
+    out: PathBuf,
+    /// The day ages and record dates are counted from, YYYY-MM-DD (default: today, UTC).
+    #[arg(long, value_parser = parse_day)]
+    today: Option<Date>,
+    /// Share of people under 18 (0 to 0.6).
+    #[arg(long, allow_negative_numbers = true)]
+    minor_share: Option<f64>,
+    /// Share of children born in the United States (0 to 1).
+    #[arg(long, allow_negative_numbers = true)]
+    us_born_child_share: Option<f64>,
+    /// Share of households with twins (0 to 1).
+    #[arg(long, allow_negative_numbers = true)]
+    twin_share: Option<f64>,
+    /// Share of households with a son named after his father (0 to 1).
+    #[arg(long, allow_negative_numbers = true)]
+    namesake_share: Option<f64>,
+    /// Share of households whose head has an unrelated look-alike (0 to 1).
+    #[arg(long, allow_negative_numbers = true)]
+    doppelganger_share: Option<f64>,
+    /// Multiplies every noise rate (0 gives records identical to the truth).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    noise_scale: f64,
+    /// Sets one noise rate after scaling, e.g. `--noise typo=0.1`; repeatable. Kinds: typo,
+    /// phonetic, drop_second_surname, swap_surnames, swap_given_family, drop_accents,
+    /// transliteration, nickname, dob_day_month_swap, dob_digit_off, id_transposition,
+    /// blank_field, stale, conflicting_birthplace.
+    #[arg(long = "noise", value_name = "KIND=RATE")]
+    noise: Vec<String>,
+}
+
+fn parse_day(s: &str) -> Result<Date, String> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("{s:?} is not a day in YYYY-MM-DD form"))
+}
+
+impl SynthArgs {
+    fn specs(&self) -> anyhow::Result<(PeopleSpec, RecordSpec)> {
+        if !(1..=MAX_PEOPLE).contains(&self.people) {
+            bail!(
+                "--people must be between 1 and {MAX_PEOPLE}, got {}",
+                self.people
+            );
+        }
+        let today = self
+            .today
+            .unwrap_or_else(|| OffsetDateTime::now_utc().date());
+        let mut p = PeopleSpec::new(self.seed, self.people, today);
+        for (value, slot) in [
+            (self.minor_share, &mut p.minor_share),
+            (self.us_born_child_share, &mut p.us_born_child_share),
+            (self.twin_share, &mut p.twin_share),
+            (self.namesake_share, &mut p.namesake_share),
+            (self.doppelganger_share, &mut p.doppelganger_share),
+        ] {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        p.validate()
+            .map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
+        let mut noise = NoiseSpec::default()
+            .scaled(self.noise_scale)
+            .map_err(|e| anyhow::anyhow!("--noise-scale: {e}"))?;
+        for item in &self.noise {
+            let (kind, rate) = item
+                .split_once('=')
+                .with_context(|| format!("--noise {item:?}: write KIND=RATE, e.g. typo=0.1"))?;
+            let kind = Noise::parse(kind.trim())
+                .with_context(|| format!("--noise {item:?}: unknown kind {kind:?}"))?;
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .with_context(|| format!("--noise {item:?}: {rate:?} is not a number"))?;
+            noise
+                .set(kind, rate)
+                .map_err(|e| anyhow::anyhow!("--noise {item:?}: {e}"))?;
+        }
+        Ok((
+            p,
+            RecordSpec {
+                seed: self.seed,
+                noise,
+                today,
+            },
+        ))
+    }
+}
+
+fn open_files(dir: &Path) -> anyhow::Result<[BufWriter<File>; 9]> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    let mut out = Vec::with_capacity(FILES.len());
+    for name in FILES {
+        let path = dir.join(name);
+        let f = File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        out.push(BufWriter::with_capacity(1 << 20, f));
+    }
+    Ok(out.try_into().expect("one writer per file"))
+}
+
+pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
+    let (people_spec, record_spec) = args.specs()?;
+    let mut sink = CsvSink::new(open_files(&args.out)?);
+    let started = Instant::now();
+    let bar = ProgressBar::new(people_spec.people);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {human_pos}/{human_len} people [{bar:40}] {per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let mut records = 0u64;
+    let mut done = 0u64;
+    for p in people(people_spec) {
+        let r = records_for(&record_spec, &p);
+        records += r.len() as u64;
+        sink.person(&p, &r)
+            .with_context(|| format!("writing to {}", args.out.display()))?;
+        done += 1;
+        if done.is_multiple_of(10_000) {
+            bar.set_position(done);
+        }
+    }
+    sink.class_injunctions(&class_injunctions(record_spec.seed, record_spec.today))?;
+    sink.finish()
+        .with_context(|| format!("writing to {}", args.out.display()))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "wrote {done} people and {records} records to {} in {secs:.1} s ({:.0} people/s); truth in truth.csv",
+        args.out.display(),
+        done as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
