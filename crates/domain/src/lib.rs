@@ -16,6 +16,7 @@ pub mod center;
 pub mod codes;
 pub mod ids;
 pub mod phone;
+pub mod records;
 pub mod registry;
 pub mod text;
 

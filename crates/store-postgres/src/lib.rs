@@ -13,12 +13,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
+use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, Agreement, AgreementId, Call, CallId, CallState, E164, Inquiry, InquiryId,
     Officer, OfficerId, Ori, User, UserId, fold_for_search,
 };
 use switchboard_store::rows::{
-    AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
+    self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
 };
 use switchboard_store::{
     AgencyFilter, AgreementFilter, OfficerFilter, Page, PageRequest, Result, Store, StoreError,
@@ -805,5 +806,81 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         convert(rows)
+    }
+
+    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let batch = serde_json::to_string(records).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        sqlx::query!(
+            r#"INSERT INTO source_records (record_id, system, updated_on, data)
+               SELECT r ->> 'record_id', r ->> 'system', (r ->> 'updated_on')::date, r
+               FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS r
+               ON CONFLICT (record_id) DO UPDATE SET
+                   system = excluded.system, updated_on = excluded.updated_on, data = excluded.data"#,
+            batch
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn source_records(
+        &self,
+        system: Option<System>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SourceRecord>> {
+        let system = system.map(System::as_str);
+        let limit = i64::from(limit);
+        let rows = sqlx::query_scalar!(
+            r#"SELECT data::text AS "data!" FROM source_records
+               WHERE ($1::text IS NULL OR system = $1) AND ($2::text IS NULL OR record_id > $2 COLLATE "C")
+               ORDER BY record_id COLLATE "C" LIMIT $3"#,
+            system,
+            after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|d| rows::source_record(d)).collect()
+    }
+
+    async fn count_source_records(&self) -> Result<Vec<(System, u64)>> {
+        let rows = sqlx::query!(r#"SELECT system AS "system!", COUNT(*) AS "n!" FROM source_records GROUP BY system ORDER BY system"#)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows::system_counts(rows.into_iter().map(|r| (r.system, r.n)).collect())
+    }
+
+    async fn put_class_injunctions(&self, orders: &[ClassInjunction]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for o in orders {
+            let data = serde_json::to_string(o).map_err(|e| StoreError::Backend(Box::new(e)))?;
+            sqlx::query!(
+                "INSERT INTO class_injunctions (order_id, data) VALUES ($1, CAST($2::text AS jsonb))
+                 ON CONFLICT (order_id) DO UPDATE SET data = excluded.data",
+                o.order_id,
+                data
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn class_injunctions(&self) -> Result<Vec<ClassInjunction>> {
+        let rows = sqlx::query_scalar!(
+            r#"SELECT data::text AS "data!" FROM class_injunctions ORDER BY order_id"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|d| rows::class_injunction(d)).collect()
     }
 }

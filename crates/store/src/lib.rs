@@ -15,6 +15,7 @@ pub mod rows;
 pub mod story;
 
 use async_trait::async_trait;
+use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
     CallId, CallState, E164, Inquiry, InquiryId, Officer, OfficerId, Ori, StateCode, User, UserId,
@@ -209,6 +210,22 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_inquiry(&self, inquiry: &Inquiry) -> Result<()>;
     async fn inquiry(&self, id: InquiryId) -> Result<Inquiry>;
     async fn inquiries_for_call(&self, call: CallId) -> Result<Vec<Inquiry>>;
+
+    /// Stores records of the record systems in one transaction, replacing any with the same
+    /// record id (a source re-sending a record updates it).
+    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()>;
+    /// Records in record-id order, of one system or all, after `after`.
+    async fn source_records(
+        &self,
+        system: Option<System>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SourceRecord>>;
+    /// How many records each system holds (systems with none are left out).
+    async fn count_source_records(&self) -> Result<Vec<(System, u64)>>;
+    /// Stores class injunctions, replacing any with the same order id.
+    async fn put_class_injunctions(&self, orders: &[ClassInjunction]) -> Result<()>;
+    async fn class_injunctions(&self) -> Result<Vec<ClassInjunction>>;
 }
 
 impl StoreError {

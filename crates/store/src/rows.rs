@@ -239,3 +239,32 @@ impl TryFrom<InquiryRow> for Inquiry {
 pub fn subject_json(subject: &Subject) -> String {
     serde_json::to_string(subject).expect("a Subject always serialises")
 }
+
+/// Decodes a stored record document.
+pub fn source_record(json: &str) -> Result<switchboard_domain::records::SourceRecord, StoreError> {
+    serde_json::from_str(json).or_corrupt("source record")
+}
+
+/// Decodes a stored class injunction document.
+pub fn class_injunction(
+    json: &str,
+) -> Result<switchboard_domain::records::ClassInjunction, StoreError> {
+    serde_json::from_str(json).or_corrupt("class injunction")
+}
+
+/// Counts per system from `(system, count)` rows.
+pub fn system_counts(
+    rows: Vec<(String, i64)>,
+) -> Result<Vec<(switchboard_domain::records::System, u64)>, StoreError> {
+    rows.into_iter()
+        .map(|(s, n)| {
+            let system = switchboard_domain::records::System::parse(&s).ok_or_else(|| {
+                StoreError::Corrupt {
+                    entity: "source record",
+                    message: format!("unknown system {s:?}"),
+                }
+            })?;
+            Ok((system, u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
+}

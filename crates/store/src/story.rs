@@ -14,6 +14,10 @@ use switchboard_domain::{
 use time::macros::{date, datetime};
 use time::{Date, Duration, OffsetDateTime};
 
+use switchboard_domain::records::{
+    ClassInjunction, IdentityRecord, ImmigrationCaseRecord, SourceRecord, System,
+};
+
 use crate::{AgencyFilter, AgreementFilter, OfficerFilter, PageRequest, Store, StoreError};
 
 /// A fresh database behind a store, cleaned up when dropped.
@@ -43,6 +47,7 @@ macro_rules! story_tests {
             calls_list_newest_first,
             inquiry_round_trip,
             concurrent_updates_one_wins,
+            source_records_round_trip_and_upsert,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -912,4 +917,114 @@ pub async fn writes_survive_reopen<F: Fixture>(fx: &mut F) {
         s.officer_by_phone(&phone("+13055550111")).await.unwrap(),
         Some(o)
     );
+}
+
+fn identity(id: &str, family: &str, updated: Date) -> SourceRecord {
+    SourceRecord::Identity(IdentityRecord {
+        record_id: id.to_owned(),
+        a_number: "204815672".to_owned(),
+        fin: "1000000001".to_owned(),
+        family_name: family.to_owned(),
+        given_name: "María José".to_owned(),
+        aliases: "Majo Núñez".to_owned(),
+        dob: Some(date!(1991 - 02 - 28)),
+        sex: Some("F".to_owned()),
+        country_of_birth: Some("MX".to_owned()),
+        place_of_birth: None,
+        updated_on: updated,
+    })
+}
+
+pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
+    let case = SourceRecord::ImmigrationCase(ImmigrationCaseRecord {
+        record_id: "CAS-0000000000000001".to_owned(),
+        a_number: "204815672".to_owned(),
+        family_name: "Núñez de la Peña".to_owned(),
+        given_name: "María José".to_owned(),
+        dob: None,
+        status: "asylum_pending".to_owned(),
+        applications: "asylum:pending:2025-01-02".to_owned(),
+        protected_1367: true,
+        next_hearing_on: Some(date!(2027 - 03 - 01)),
+        appeal_pending: false,
+        motion_to_reopen_pending: true,
+        final_order_on: None,
+        stay_kind: None,
+        stay_until: None,
+        updated_on: date!(2026 - 11 - 01),
+    });
+    let mut batch = vec![case.clone()];
+    for i in 0..250 {
+        batch.push(identity(
+            &format!("IDN-{i:016X}"),
+            "Núñez",
+            date!(2026 - 10 - 01),
+        ));
+    }
+    s.put_source_records(&batch).await.unwrap();
+    s.put_source_records(&[]).await.unwrap();
+    let counts = s.count_source_records().await.unwrap();
+    assert_eq!(
+        counts,
+        [(System::Identity, 250), (System::ImmigrationCase, 1)]
+    );
+
+    // Paging by record id returns every identity record once, in order, unchanged.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = s
+            .source_records(Some(System::Identity), after.as_deref(), 100)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().record_id().to_owned());
+        seen.extend(page);
+    }
+    assert_eq!(seen, batch[1..]);
+    assert_eq!(
+        s.source_records(Some(System::ImmigrationCase), None, 10)
+            .await
+            .unwrap(),
+        [case]
+    );
+    assert_eq!(s.source_records(None, None, 1000).await.unwrap().len(), 251);
+
+    // A source re-sending a record replaces it; nothing is duplicated.
+    let fixed = identity("IDN-0000000000000000", "Núñez Pérez", date!(2026 - 11 - 20));
+    s.put_source_records(std::slice::from_ref(&fixed))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.source_records(Some(System::Identity), None, 1)
+            .await
+            .unwrap(),
+        [fixed]
+    );
+    assert_eq!(
+        s.count_source_records().await.unwrap()[0],
+        (System::Identity, 250)
+    );
+
+    let order = ClassInjunction {
+        order_id: "CLS-0001".to_owned(),
+        court: "U.S. District Court (synthetic)".to_owned(),
+        docket: "25-cv-00001".to_owned(),
+        title: "Doe v. Example".to_owned(),
+        class_definition: "Everyone in the example class.".to_owned(),
+        countries: "HT".to_owned(),
+        entered_on_or_before: Some(date!(2024 - 01 - 01)),
+        entered_under_age: None,
+        issued_on: date!(2025 - 01 - 01),
+        expires_on: None,
+    };
+    s.put_class_injunctions(std::slice::from_ref(&order))
+        .await
+        .unwrap();
+    s.put_class_injunctions(std::slice::from_ref(&order))
+        .await
+        .unwrap();
+    assert_eq!(s.class_injunctions().await.unwrap(), [order]);
 }

@@ -76,6 +76,10 @@ enum Command {
         /// Mean seconds a simulated caller waits before hanging up.
         #[arg(long, default_value_t = 90.0)]
         patience_secs: f64,
+        /// People whose records (in the six record systems) are generated into the demo
+        /// database (0 for none).
+        #[arg(long, default_value_t = 100_000)]
+        people: u64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -146,6 +150,7 @@ async fn run(
             agencies,
             calls_per_hour,
             patience_secs,
+            people,
             ..
         } => {
             let spec = registry_spec(seed, agencies)?;
@@ -168,6 +173,25 @@ async fn run(
                 switchboard_domain::stored_precision(OffsetDateTime::now_utc()),
             );
             seed_registry(store.as_ref(), &reg).await?;
+            if people > 0 {
+                let today = OffsetDateTime::now_utc().date();
+                let people_spec =
+                    switchboard_synth::people::PeopleSpec::new(seed, people.min(10_000_000), today);
+                let record_spec = switchboard_synth::records::RecordSpec {
+                    seed,
+                    noise: switchboard_synth::noise::NoiseSpec::default(),
+                    today,
+                };
+                let s =
+                    synth_cmd::generate(people_spec, record_spec, None, Some(store.clone()), false)
+                        .await?;
+                tracing::info!(
+                    people = s.people,
+                    records = s.records,
+                    seconds = s.seconds,
+                    "demo records generated"
+                );
+            }
             let sim = simulate::CallerSim {
                 known: reg
                     .officers
@@ -208,8 +232,14 @@ async fn run(
             print!("{}", toml_of(&config));
             Ok(())
         }
-        // CPU-bound and synchronous: run it off the async workers.
-        Command::Synth(args) => tokio::task::spawn_blocking(move || synth_cmd::run(&args)).await?,
+        Command::Synth(args) => {
+            let store = if args.database() {
+                Some(open_store(&config.database_url()).await?)
+            } else {
+                None
+            };
+            synth_cmd::run(&args, store).await
+        }
     }
 }
 

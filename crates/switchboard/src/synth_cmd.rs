@@ -1,14 +1,18 @@
 //! `switchboard synth`: writes a synthetic data set (people, their records in six systems, and
-//! the truth) as CSV files, streaming, with a progress bar on a terminal.
+//! the truth) as CSV files and, on request, into the store; streaming, with a progress bar on
+//! a terminal. `seed_records` is the same generator writing only to the store (the demo).
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use switchboard_domain::records::SourceRecord;
+use switchboard_store::Store;
 use switchboard_synth::noise::{Noise, NoiseSpec};
 use switchboard_synth::output::{CsvSink, FILES};
 use switchboard_synth::people::{PeopleSpec, people};
@@ -29,6 +33,9 @@ pub struct SynthArgs {
     /// Folder for the CSV files; created if missing, files in it replaced.
     #[arg(long, default_value = "data/synth")]
     out: PathBuf,
+    /// Also write the records into the configured database (SQLite by default).
+    #[arg(long)]
+    database: bool,
     /// The day ages and record dates are counted from, YYYY-MM-DD (default: today, UTC).
     #[arg(long, value_parser = parse_day)]
     today: Option<Date>,
@@ -64,6 +71,10 @@ fn parse_day(s: &str) -> Result<Date, String> {
 }
 
 impl SynthArgs {
+    pub fn database(&self) -> bool {
+        self.database
+    }
+
     fn specs(&self) -> anyhow::Result<(PeopleSpec, RecordSpec)> {
         if !(1..=MAX_PEOPLE).contains(&self.people) {
             bail!(
@@ -128,39 +139,132 @@ fn open_files(dir: &Path) -> anyhow::Result<[BufWriter<File>; 9]> {
     Ok(out.try_into().expect("one writer per file"))
 }
 
-pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
-    let (people_spec, record_spec) = args.specs()?;
-    let mut sink = CsvSink::new(open_files(&args.out)?);
+/// Records sent to the store per transaction.
+const BATCH: usize = 5_000;
+
+/// What a generation run produced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary {
+    pub people: u64,
+    pub records: u64,
+    pub seconds: f64,
+}
+
+/// Generates people and records on a blocking thread, writing CSV there (when `csv` is given)
+/// and streaming batches of records to `store` (when given) through a bounded channel, so
+/// memory stays flat whatever the size.
+pub async fn generate(
+    people_spec: PeopleSpec,
+    record_spec: RecordSpec,
+    csv: Option<CsvSink<BufWriter<File>>>,
+    store: Option<Arc<dyn Store>>,
+    progress: bool,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let bar = ProgressBar::new(people_spec.people);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {human_pos}/{human_len} people [{bar:40}] {per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let mut records = 0u64;
-    let mut done = 0u64;
-    for p in people(people_spec) {
-        let r = records_for(&record_spec, &p);
-        records += r.len() as u64;
-        sink.person(&p, &r)
-            .with_context(|| format!("writing to {}", args.out.display()))?;
-        done += 1;
-        if done.is_multiple_of(10_000) {
-            bar.set_position(done);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<SourceRecord>>(4);
+    let want_db = store.is_some();
+    let orders = class_injunctions(record_spec.seed, record_spec.today);
+    let orders_for_csv = orders.clone();
+    let producer = tokio::task::spawn_blocking(move || -> anyhow::Result<Summary> {
+        let bar = if progress {
+            ProgressBar::new(people_spec.people)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {human_pos}/{human_len} people [{bar:40}] {per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        let mut csv = csv;
+        let mut batch = Vec::with_capacity(BATCH + 16);
+        let mut summary = Summary::default();
+        for p in people(people_spec) {
+            let mut r = records_for(&record_spec, &p);
+            summary.records += r.len() as u64;
+            if let Some(sink) = csv.as_mut() {
+                sink.person(&p, &r).context("writing CSV")?;
+            }
+            if want_db {
+                r.drain_into(&mut batch);
+                if batch.len() >= BATCH
+                    && tx
+                        .blocking_send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(BATCH + 16),
+                        ))
+                        .is_err()
+                {
+                    break; // The writer failed; its error is reported below.
+                }
+            }
+            summary.people += 1;
+            if summary.people.is_multiple_of(10_000) {
+                bar.set_position(summary.people);
+            }
+        }
+        if want_db && !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        if let Some(mut sink) = csv {
+            sink.class_injunctions(&orders_for_csv)?;
+            sink.finish().context("writing CSV")?;
+        }
+        bar.finish_and_clear();
+        Ok(summary)
+    });
+    let mut written: anyhow::Result<()> = Ok(());
+    while let Some(batch) = rx.recv().await {
+        if let (Some(store), Ok(())) = (&store, &written) {
+            written = store
+                .put_source_records(&batch)
+                .await
+                .context("writing records to the database");
+            if written.is_err() {
+                rx.close();
+            }
         }
     }
-    sink.class_injunctions(&class_injunctions(record_spec.seed, record_spec.today))?;
-    sink.finish()
-        .with_context(|| format!("writing to {}", args.out.display()))?;
-    bar.finish_and_clear();
-    let secs = started.elapsed().as_secs_f64();
+    let mut summary = producer.await??;
+    written?;
+    if let Some(store) = &store {
+        store
+            .put_class_injunctions(&orders)
+            .await
+            .context("writing class injunctions to the database")?;
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+pub async fn run(args: &SynthArgs, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
+    let (people_spec, record_spec) = args.specs()?;
+    if args.database && store.is_none() {
+        bail!("--database needs a database to write to");
+    }
+    let sink = CsvSink::new(open_files(&args.out)?);
+    let s = generate(
+        people_spec,
+        record_spec,
+        Some(sink),
+        store.filter(|_| args.database),
+        true,
+    )
+    .await?;
     println!(
-        "wrote {done} people and {records} records to {} in {secs:.1} s ({:.0} people/s); truth in truth.csv",
+        "wrote {} people and {} records to {}{} in {:.1} s ({:.0} people/s); truth in truth.csv",
+        s.people,
+        s.records,
         args.out.display(),
-        done as f64 / secs.max(1e-9)
+        if args.database {
+            " and the database"
+        } else {
+            ""
+        },
+        s.seconds,
+        s.people as f64 / s.seconds.max(1e-9)
     );
     Ok(())
 }

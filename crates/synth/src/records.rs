@@ -21,50 +21,22 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use time::{Date, Duration};
 
+pub use switchboard_domain::records::{
+    CitizenshipRecord, ClassInjunction, CourtOrderRecord, CriminalHistoryRecord, CustodyRecord,
+    IdentityRecord, ImmigrationCaseRecord, SourceRecord, System,
+};
+
 use crate::noise::{self, Noise, NoiseSpec};
 use crate::people::{Citizenship, Person};
 
-/// The record sources, in output order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum System {
-    Identity,
-    ImmigrationCase,
-    Custody,
-    CourtOrder,
-    CriminalHistory,
-    Citizenship,
-}
-
-impl System {
-    pub const ALL: [System; 6] = [
-        System::Identity,
-        System::ImmigrationCase,
-        System::Custody,
-        System::CourtOrder,
-        System::CriminalHistory,
-        System::Citizenship,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            System::Identity => "identity",
-            System::ImmigrationCase => "immigration_case",
-            System::Custody => "custody",
-            System::CourtOrder => "court_order",
-            System::CriminalHistory => "criminal_history",
-            System::Citizenship => "citizenship",
-        }
-    }
-
-    fn prefix(self) -> &'static str {
-        match self {
-            System::Identity => "IDN",
-            System::ImmigrationCase => "CAS",
-            System::Custody => "CUS",
-            System::CourtOrder => "ORD",
-            System::CriminalHistory => "CRI",
-            System::Citizenship => "CIT",
-        }
+fn prefix(system: System) -> &'static str {
+    match system {
+        System::Identity => "IDN",
+        System::ImmigrationCase => "CAS",
+        System::Custody => "CUS",
+        System::CourtOrder => "ORD",
+        System::CriminalHistory => "CRI",
+        System::Citizenship => "CIT",
     }
 }
 
@@ -75,99 +47,6 @@ pub struct RecordSpec {
     pub noise: NoiseSpec,
     /// The day the files were extracted: records are updated up to this day.
     pub today: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct IdentityRecord {
-    pub record_id: String,
-    pub a_number: String,
-    pub fin: String,
-    pub family_name: String,
-    pub given_name: String,
-    /// Other names on file, separated by `;`.
-    pub aliases: String,
-    pub dob: Option<Date>,
-    pub sex: Option<&'static str>,
-    pub country_of_birth: Option<&'static str>,
-    pub place_of_birth: Option<String>,
-    pub updated_on: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImmigrationCaseRecord {
-    pub record_id: String,
-    pub a_number: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub dob: Option<Date>,
-    pub status: &'static str,
-    /// `kind:state:filed_on` entries separated by `;` (kinds: asylum, sij, t, u, vawa).
-    pub applications: String,
-    /// Any 8 U.S.C. 1367 protection: its existence must never be disclosed to a caller.
-    pub protected_1367: bool,
-    pub next_hearing_on: Option<Date>,
-    pub appeal_pending: bool,
-    pub motion_to_reopen_pending: bool,
-    pub final_order_on: Option<Date>,
-    pub stay_kind: Option<&'static str>,
-    pub stay_until: Option<Date>,
-    pub updated_on: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CustodyRecord {
-    pub record_id: String,
-    pub a_number: Option<String>,
-    /// "LAST, FIRST" as the booking officer wrote it.
-    pub subject_name: String,
-    pub dob: Option<Date>,
-    pub sex: Option<&'static str>,
-    pub facility: &'static str,
-    pub booked_on: Date,
-    pub released_on: Option<Date>,
-    pub updated_on: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CourtOrderRecord {
-    pub record_id: String,
-    pub order_kind: &'static str,
-    pub court: &'static str,
-    pub docket: String,
-    pub a_number: Option<String>,
-    pub family_name: String,
-    pub given_name: String,
-    pub dob: Option<Date>,
-    pub issued_on: Date,
-    pub expires_on: Option<Date>,
-    pub updated_on: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CriminalHistoryRecord {
-    pub record_id: String,
-    pub fbi_number: String,
-    pub state_id: String,
-    /// NCIC style: "FAMILY, GIVEN", upper case, no diacritics.
-    pub name: String,
-    pub dob: Option<Date>,
-    pub sex: Option<&'static str>,
-    /// `ncic_code@date:disposition` entries separated by `;`.
-    pub offenses: String,
-    pub updated_on: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CitizenshipRecord {
-    pub record_id: String,
-    pub kind: &'static str,
-    pub document_number: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub dob: Option<Date>,
-    pub place_of_birth: Option<String>,
-    pub issued_on: Date,
-    pub updated_on: Date,
 }
 
 /// Which person a record belongs to, and how it was made to differ.
@@ -197,6 +76,24 @@ impl PersonRecords {
         self.truth.len()
     }
 
+    /// Moves every record into `out` as the stored, system-tagged form.
+    pub fn drain_into(&mut self, out: &mut Vec<SourceRecord>) {
+        out.extend(self.identity.drain(..).map(SourceRecord::Identity));
+        out.extend(
+            self.immigration_case
+                .drain(..)
+                .map(SourceRecord::ImmigrationCase),
+        );
+        out.extend(self.custody.drain(..).map(SourceRecord::Custody));
+        out.extend(self.court_order.drain(..).map(SourceRecord::CourtOrder));
+        out.extend(
+            self.criminal_history
+                .drain(..)
+                .map(SourceRecord::CriminalHistory),
+        );
+        out.extend(self.citizenship.drain(..).map(SourceRecord::Citizenship));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.truth.is_empty()
     }
@@ -212,7 +109,7 @@ fn mix(mut z: u64) -> u64 {
 
 fn make_record_id(seed: u64, system: System, person: u64, k: u64) -> String {
     let key = mix(seed ^ (system as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    format!("{}-{:016X}", system.prefix(), mix((person << 4 | k) ^ key))
+    format!("{}-{:016X}", prefix(system), mix((person << 4 | k) ^ key))
 }
 
 /// A 9-digit A-number, distinct for each (person, file) pair: an affine permutation of
@@ -465,8 +362,8 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             given_name: name.given,
             aliases,
             dob,
-            sex: Some(sex(p)),
-            country_of_birth: cob,
+            sex: Some(sex(p).to_owned()),
+            country_of_birth: cob.map(str::to_owned),
             place_of_birth: pob,
             updated_on: updated,
         });
@@ -574,7 +471,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             family_name: name.surnames.join(" "),
             given_name: name.given,
             dob,
-            status,
+            status: status.to_owned(),
             applications: apps.join(";"),
             protected_1367: protected,
             next_hearing_on: in_court
@@ -582,7 +479,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             appeal_pending: final_order_on.is_some() && rng.random_bool(0.2),
             motion_to_reopen_pending: final_order_on.is_some() && rng.random_bool(0.08),
             final_order_on,
-            stay_kind,
+            stay_kind: stay_kind.map(str::to_owned),
             stay_until,
             updated_on: updated,
         });
@@ -605,8 +502,9 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
                 record_id: record_id.clone(),
                 order_kind: ["stay_of_removal", "temporary_restraining_order"]
                     .choose(&mut rng)
-                    .expect("kinds"),
-                court: COURTS.choose(&mut rng).expect("courts"),
+                    .expect("kinds")
+                    .to_string(),
+                court: COURTS.choose(&mut rng).expect("courts").to_string(),
                 docket: format!(
                     "{}-cv-{:05}",
                     issued.year() % 100,
@@ -655,8 +553,8 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
                 name.given
             ),
             dob,
-            sex: Some(sex(p)),
-            facility: FACILITIES.choose(&mut rng).expect("facilities"),
+            sex: Some(sex(p).to_owned()),
+            facility: FACILITIES.choose(&mut rng).expect("facilities").to_string(),
             booked_on: booked,
             released_on: rng
                 .random_bool(0.7)
@@ -707,7 +605,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             ),
             name: ncic_name,
             dob,
-            sex: Some(sex(p)),
+            sex: Some(sex(p).to_owned()),
             offenses: offenses.join(";"),
             updated_on: updated,
         });
@@ -740,7 +638,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         let issued = (p.dob + Duration::days(rng.random_range(1..3650))).min(spec.today);
         out.citizenship.push(CitizenshipRecord {
             record_id: record_id.clone(),
-            kind,
+            kind: kind.to_owned(),
             document_number: format!("{:010}", mix(p.id ^ 0xC171) % 10_000_000_000),
             family_name: name.surnames.join(" "),
             given_name: name.given,
@@ -757,25 +655,6 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         });
     }
     out
-}
-
-/// A class injunction: a court's definition of a protected class, not a record of a person.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ClassInjunction {
-    pub order_id: String,
-    pub court: &'static str,
-    pub docket: String,
-    pub title: String,
-    /// The class in words, as the order defines it.
-    pub class_definition: String,
-    /// Countries of birth in the class, separated by `;` (empty: any).
-    pub countries: String,
-    /// Members entered the United States on or before this day, when the class says so.
-    pub entered_on_or_before: Option<Date>,
-    /// Members were under this age when they entered, when the class says so.
-    pub entered_under_age: Option<u8>,
-    pub issued_on: Date,
-    pub expires_on: Option<Date>,
 }
 
 /// A handful of made-up class injunctions, the same for a seed.
@@ -826,7 +705,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
             let issued = today - Duration::days(rng.random_range(30..1500));
             ClassInjunction {
                 order_id: format!("CLS-{:04}", i + 1),
-                court: COURTS.choose(&mut rng).expect("courts"),
+                court: COURTS.choose(&mut rng).expect("courts").to_string(),
                 docket: format!(
                     "{}-cv-{:05}",
                     issued.year() % 100,

@@ -135,11 +135,28 @@ async fn demo_seeds_a_fresh_database_and_serves_it() {
         }
     }
     assert!(demo.stop().success(), "a SIGTERM stops the demo cleanly");
+    // The demo database holds the generated record systems too.
+    let store = switchboard_store_sqlite::SqliteStore::open(&dir.path().join("data/demo.db"))
+        .await
+        .unwrap();
+    let counts = switchboard_store::Store::count_source_records(&store)
+        .await
+        .unwrap();
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    store.close().await;
 
     // A second demo starts from scratch rather than piling onto the first.
     let again = Running::start(
         dir.path(),
-        &["demo", "--listen", "127.0.0.1:0", "--agencies", "5"],
+        &[
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--agencies",
+            "5",
+            "--people",
+            "0",
+        ],
         "Press Ctrl-C",
     );
     let (_, agencies) = again.get("/api/v1/agencies").await;
@@ -371,4 +388,86 @@ fn synth_refuses_bad_arguments_clearly() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(words), "{args:?}: {err}");
     }
+}
+
+#[tokio::test]
+async fn synth_into_the_database_matches_the_truth_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = synth(
+        dir.path(),
+        &[
+            "--people",
+            "1500",
+            "--seed",
+            "9",
+            "--out",
+            "csv",
+            "--database",
+            "--database-url",
+            "sqlite://db/records.db",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("and the database"));
+    let truth = std::fs::read_to_string(dir.path().join("csv/truth.csv")).unwrap();
+    let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in truth.lines().skip(1) {
+        *want
+            .entry(line.split(',').next().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    let store = switchboard_store_sqlite::SqliteStore::open(&dir.path().join("db/records.db"))
+        .await
+        .unwrap();
+    let got: std::collections::BTreeMap<String, u64> =
+        switchboard_store::Store::count_source_records(&store)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_owned(), n))
+            .collect();
+    assert_eq!(
+        got, want,
+        "the database holds exactly the records the truth lists"
+    );
+    assert_eq!(
+        switchboard_store::Store::class_injunctions(&store)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    store.close().await;
+
+    // Running it again replaces rather than duplicates.
+    let again = synth(
+        dir.path(),
+        &[
+            "--people",
+            "1500",
+            "--seed",
+            "9",
+            "--out",
+            "csv",
+            "--database",
+            "--database-url",
+            "sqlite://db/records.db",
+        ],
+    );
+    assert!(again.status.success());
+    let store = switchboard_store_sqlite::SqliteStore::open(&dir.path().join("db/records.db"))
+        .await
+        .unwrap();
+    let total: u64 = switchboard_store::Store::count_source_records(&store)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(total, want.values().sum::<u64>());
+    store.close().await;
 }
