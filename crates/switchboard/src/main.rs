@@ -66,7 +66,7 @@ enum Command {
         /// Seed of the generated registry: the same seed gives the same agencies and officers.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
-        /// Number of agencies to generate (1 to 300).
+        /// Number of agencies to generate (1 to 2,000).
         #[arg(long, default_value_t = 36)]
         agencies: usize,
         /// Simulated calls per hour (0 for none). The real center takes about 270 an hour on
@@ -314,7 +314,7 @@ fn remove_sqlite_files(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::Result<()> {
+pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::Result<()> {
     for a in &reg.agencies {
         store
             .insert_agency(a)

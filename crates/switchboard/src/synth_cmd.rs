@@ -12,11 +12,13 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use switchboard_domain::records::SourceRecord;
+use switchboard_store::PageRequest;
 use switchboard_store::Store;
 use switchboard_synth::noise::{Noise, NoiseSpec};
-use switchboard_synth::output::{CsvSink, FILES};
+use switchboard_synth::output::{CsvSink, FILES, REGISTRY_FILES, write_registry};
 use switchboard_synth::people::{PeopleSpec, people};
 use switchboard_synth::records::{RecordSpec, class_injunctions, records_for};
+use switchboard_synth::registry::{self, RegistrySpec};
 use time::{Date, OffsetDateTime};
 
 /// The most people one run generates.
@@ -33,9 +35,13 @@ pub struct SynthArgs {
     /// Folder for the CSV files; created if missing, files in it replaced.
     #[arg(long, default_value = "data/synth")]
     out: PathBuf,
-    /// Also write the records into the configured database (SQLite by default).
+    /// Also write the registry and the records into the configured database (SQLite by
+    /// default). A database that already has agencies keeps its registry.
     #[arg(long)]
     database: bool,
+    /// Partner and federal agencies in the generated registry (1 to 2,000).
+    #[arg(long, default_value_t = 1_100, allow_negative_numbers = true)]
+    agencies: usize,
     /// The day ages and record dates are counted from, YYYY-MM-DD (default: today, UTC).
     #[arg(long, value_parser = parse_day)]
     today: Option<Date>,
@@ -241,10 +247,45 @@ pub async fn generate(
 
 pub async fn run(args: &SynthArgs, store: Option<Arc<dyn Store>>) -> anyhow::Result<()> {
     let (people_spec, record_spec) = args.specs()?;
+    if !(1..=registry::MAX_AGENCIES).contains(&args.agencies) {
+        bail!(
+            "--agencies must be between 1 and {}, got {}",
+            registry::MAX_AGENCIES,
+            args.agencies
+        );
+    }
     if args.database && store.is_none() {
         bail!("--database needs a database to write to");
     }
     let sink = CsvSink::new(open_files(&args.out)?);
+    // Registry timestamps at the start of `today`, so a seed and a day give the same files.
+    let now = record_spec.today.midnight().assume_utc();
+    let reg = registry::generate(
+        RegistrySpec {
+            seed: args.seed,
+            agencies: args.agencies,
+        },
+        now,
+    );
+    let mut files = Vec::new();
+    for name in REGISTRY_FILES {
+        let path = args.out.join(name);
+        files.push(BufWriter::new(
+            File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
+        ));
+    }
+    write_registry(&reg, files.try_into().expect("three registry files"))
+        .context("writing the registry CSV")?;
+    if let Some(store) = store.as_ref().filter(|_| args.database) {
+        let existing = store
+            .list_agencies(&Default::default(), PageRequest::first(1))
+            .await?;
+        if existing.items.is_empty() {
+            crate::seed_registry(store.as_ref(), &reg).await?;
+        } else {
+            println!("the database already has a registry; left as it is");
+        }
+    }
     let s = generate(
         people_spec,
         record_spec,
@@ -254,7 +295,8 @@ pub async fn run(args: &SynthArgs, store: Option<Arc<dyn Store>>) -> anyhow::Res
     )
     .await?;
     println!(
-        "wrote {} people and {} records to {}{} in {:.1} s ({:.0} people/s); truth in truth.csv",
+        "wrote {} agencies, {} people and {} records to {}{} in {:.1} s ({:.0} people/s); truth in truth.csv",
+        reg.agencies.len(),
         s.people,
         s.records,
         args.out.display(),

@@ -166,6 +166,75 @@ impl<W: Write> CsvSink<W> {
     }
 }
 
+/// The registry's files, in the order [`write_registry`] takes their writers.
+pub const REGISTRY_FILES: [&str; 3] = ["agencies.csv", "agreements.csv", "officers.csv"];
+
+#[derive(Debug, Serialize)]
+struct OfficerRow<'a> {
+    officer_id: String,
+    agency_id: String,
+    given_name: &'a str,
+    family_name: &'a str,
+    badge: &'a str,
+    /// Numbers separated by `|`.
+    phones: String,
+    certified_on: Option<Date>,
+    certification_expires_on: Option<Date>,
+    active: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct AgencyRow<'a> {
+    agency_id: String,
+    ori: &'a str,
+    state: String,
+    name: &'a str,
+    kind: &'static str,
+}
+
+/// Writes the partner registry as CSV: agencies, agreements, officers.
+pub fn write_registry<W: Write>(
+    reg: &crate::registry::Registry,
+    writers: [W; 3],
+) -> csv::Result<()> {
+    let [agencies, agreements, officers] = writers.map(csv::Writer::from_writer);
+    let (mut agencies, mut agreements, mut officers) = (agencies, agreements, officers);
+    for a in &reg.agencies {
+        agencies.serialize(AgencyRow {
+            agency_id: a.id.to_string(),
+            ori: a.ori.as_str(),
+            state: a.state().to_string(),
+            name: a.name.as_str(),
+            kind: a.kind.as_str(),
+        })?;
+    }
+    for a in &reg.agreements {
+        agreements.serialize(a)?;
+    }
+    for o in &reg.officers {
+        officers.serialize(OfficerRow {
+            officer_id: o.id.to_string(),
+            agency_id: o.agency_id.to_string(),
+            given_name: o.given_name.as_str(),
+            family_name: o.family_name.as_str(),
+            badge: o.badge.as_str(),
+            phones: o
+                .phones
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join("|"),
+            certified_on: o.certified_on,
+            certification_expires_on: o.certification_expires_on,
+            active: o.active,
+        })?;
+    }
+    agencies.flush()?;
+    agreements.flush()?;
+    officers.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +243,29 @@ mod tests {
     use crate::records::{RecordSpec, class_injunctions, records_for};
     use std::collections::HashMap;
     use time::macros::date;
+
+    #[test]
+    fn registry_files_have_a_row_per_item() {
+        let now = time::macros::datetime!(2026-11-21 12:00 UTC);
+        let reg = crate::registry::generate(
+            crate::registry::RegistrySpec {
+                seed: 1,
+                agencies: 50,
+            },
+            now,
+        );
+        let mut bufs: [Vec<u8>; 3] = Default::default();
+        let [a, b, c] = &mut bufs;
+        write_registry(&reg, [a, b, c]).unwrap();
+        let lines = |b: &Vec<u8>| String::from_utf8(b.clone()).unwrap().lines().count();
+        assert_eq!(lines(&bufs[0]), reg.agencies.len() + 1);
+        assert_eq!(lines(&bufs[1]), reg.agreements.len() + 1);
+        assert_eq!(lines(&bufs[2]), reg.officers.len() + 1);
+        assert!(
+            String::from_utf8(bufs[2].clone()).unwrap().contains("|+1")
+                || reg.officers.iter().all(|o| o.phones.len() < 2)
+        );
+    }
 
     #[test]
     fn every_record_row_maps_to_exactly_one_person() {

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use rand::seq::IndexedRandom;
-use rand::{RngExt, SeedableRng};
+use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_domain::{
     Agency, AgencyKind, Agreement, AgreementModel, BadgeNumber, E164, Name, NewAgency,
@@ -36,18 +36,78 @@ pub struct Registry {
     pub officers: Vec<Officer>,
 }
 
-/// States used, with made-up-but-valid area codes for their fictional 555-01xx numbers.
-const STATES: &[(&str, &[u16])] = &[
-    ("TX", &[210, 512, 806, 915]),
-    ("FL", &[305, 407, 850]),
-    ("GA", &[404, 912]),
-    ("AZ", &[480, 520]),
-    ("NC", &[704, 919]),
-    ("TN", &[615, 901]),
-    ("OK", &[405, 918]),
-    ("VA", &[540, 804]),
-    ("LA", &[225, 504]),
-    ("SC", &[803, 843]),
+/// Every state, DC and territory with a weight (how many partner agencies it tends to have)
+/// and area codes for the officers' fictional 555-0100..0199 numbers.
+const STATES: &[(&str, u32, &[u16])] = &[
+    ("AL", 3, &[205, 251, 256, 334]),
+    ("AK", 1, &[907]),
+    ("AZ", 3, &[480, 520, 602, 928]),
+    ("AR", 2, &[479, 501, 870]),
+    ("CA", 1, &[213, 310, 415, 619, 714, 916]),
+    ("CO", 1, &[303, 719, 970]),
+    ("CT", 1, &[203, 860]),
+    ("DE", 1, &[302]),
+    (
+        "FL",
+        40,
+        &[
+            239, 305, 321, 352, 386, 407, 561, 727, 772, 813, 850, 863, 904, 941, 954,
+        ],
+    ),
+    ("GA", 6, &[229, 404, 470, 478, 678, 706, 770, 912]),
+    ("HI", 1, &[808]),
+    ("ID", 2, &[208]),
+    ("IL", 1, &[217, 312, 618, 773]),
+    ("IN", 2, &[219, 317, 812]),
+    ("IA", 1, &[319, 515, 712]),
+    ("KS", 2, &[316, 785, 913]),
+    ("KY", 2, &[270, 502, 606]),
+    ("LA", 4, &[225, 318, 337, 504, 985]),
+    ("ME", 1, &[207]),
+    ("MD", 2, &[240, 301, 410, 443]),
+    ("MA", 1, &[413, 508, 617]),
+    ("MI", 1, &[248, 313, 616]),
+    ("MN", 1, &[218, 612, 651]),
+    ("MS", 2, &[228, 601, 662]),
+    ("MO", 3, &[314, 417, 573, 816]),
+    ("MT", 2, &[406]),
+    ("NE", 2, &[308, 402]),
+    ("NV", 2, &[702, 775]),
+    ("NH", 1, &[603]),
+    ("NJ", 1, &[201, 609, 732, 973]),
+    ("NM", 1, &[505, 575]),
+    ("NY", 1, &[212, 315, 518, 716]),
+    ("NC", 6, &[252, 336, 704, 828, 910, 919]),
+    ("ND", 1, &[701]),
+    ("OH", 3, &[216, 330, 419, 513, 614]),
+    ("OK", 4, &[405, 580, 918]),
+    ("OR", 1, &[503, 541]),
+    ("PA", 2, &[215, 412, 570, 717]),
+    ("RI", 1, &[401]),
+    ("SC", 4, &[803, 843, 864]),
+    ("SD", 1, &[605]),
+    ("TN", 5, &[423, 615, 731, 865, 901]),
+    (
+        "TX",
+        30,
+        &[
+            210, 214, 254, 281, 325, 361, 409, 432, 512, 713, 806, 817, 830, 903, 915, 936, 956,
+            979,
+        ],
+    ),
+    ("UT", 2, &[385, 435, 801]),
+    ("VT", 1, &[802]),
+    ("VA", 4, &[276, 434, 540, 703, 757, 804]),
+    ("WA", 1, &[206, 360, 509]),
+    ("WV", 2, &[304]),
+    ("WI", 2, &[414, 608, 920]),
+    ("WY", 2, &[307]),
+    ("DC", 1, &[202]),
+    ("PR", 1, &[787, 939]),
+    ("GU", 1, &[671]),
+    ("VI", 1, &[340]),
+    ("AS", 1, &[684]),
+    ("MP", 1, &[670]),
 ];
 
 /// Invented county and city names: no agency of these names is meant to exist.
@@ -139,8 +199,8 @@ const FAMILY: &[&str] = &[
 ];
 
 /// The most agencies one registry may hold: the fictional 555-0100..0199 numbers of the area
-/// codes used run out beyond a few thousand officers.
-pub const MAX_AGENCIES: usize = 300;
+/// codes used (about 200 codes, 100 numbers each) run out beyond about ten thousand officers.
+pub const MAX_AGENCIES: usize = 2_000;
 
 /// Makes a registry as of `now`: agreement and certification dates are placed around `now`'s
 /// day so that the mix of states (active, expired, pending, terminated; certified, lapsed,
@@ -152,13 +212,16 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
     );
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let today = now.date();
-    let federal_count = (spec.agencies / 6).max(1).min(spec.agencies);
+    // About one agency in six is a federal field office in a small registry; a national one
+    // has a few dozen.
+    let federal_count = (spec.agencies / 6).clamp(1, 30).min(spec.agencies);
     let mut used_oris = HashSet::new();
     let mut used_phones = HashSet::new();
     let mut agencies = Vec::with_capacity(spec.agencies);
 
+    let weights: Vec<(&str, u32)> = STATES.iter().map(|(s, w, _)| (*s, *w)).collect();
     for i in 0..federal_count {
-        let (state, _) = STATES[i % STATES.len()];
+        let state = weighted_state(&mut rng, &weights);
         let ori = unique_ori(&mut rng, &mut used_oris, state, true);
         let region = REGIONS[i % REGIONS.len()];
         let name = if i < REGIONS.len() {
@@ -169,18 +232,13 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
         agencies.push(agency(ori, &name, AgencyKind::FederalFieldOffice, now));
     }
     for i in federal_count..spec.agencies {
-        let (state, _) = *STATES.choose(&mut rng).expect("states");
+        let state = weighted_state(&mut rng, &weights);
         let ori = unique_ori(&mut rng, &mut used_oris, state, false);
-        let place = PLACES[i % PLACES.len()];
-        let suffix = if i >= PLACES.len() {
-            format!(" {}", i / PLACES.len() + 1)
-        } else {
-            String::new()
-        };
-        let name = if rng.random_bool(0.7) {
-            format!("{place}{suffix} County Sheriff's Office")
-        } else {
-            format!("{place}{suffix} Police Department")
+        let place = place_name(i - federal_count);
+        let name = match rng.random_range(0..100) {
+            0..=64 => format!("{place} County Sheriff's Office"),
+            65..=94 => format!("{place} Police Department"),
+            _ => format!("{place} Regional Jail"),
         };
         agencies.push(agency(ori, &name, AgencyKind::Partner287g, now));
     }
@@ -194,8 +252,8 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
     for a in &agencies {
         let area_codes = STATES
             .iter()
-            .find(|(s, _)| *s == a.ori.state().as_str())
-            .map(|(_, codes)| *codes)
+            .find(|(s, _, _)| *s == a.ori.state().as_str())
+            .map(|(_, _, codes)| *codes)
             .unwrap_or(&[555]);
         let partner = a.kind == AgencyKind::Partner287g;
         let n_officers = if partner {
@@ -214,6 +272,7 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
                 now,
             ));
         }
+        let mut badges = HashSet::new();
         for _ in 0..n_officers {
             officers.push(officer(
                 &mut rng,
@@ -221,16 +280,95 @@ pub fn generate(spec: RegistrySpec, now: OffsetDateTime) -> Registry {
                 partner,
                 area_codes,
                 &mut used_phones,
+                &mut badges,
                 today,
                 now,
             ));
         }
+    }
+    // Ids from the seed rather than the system's randomness, so a seed gives the same registry.
+    let mut n = 0;
+    for a in &mut agencies {
+        let id = switchboard_domain::AgencyId::from_uuid(id_at(&mut rng, now, n));
+        n += 1;
+        for g in &mut agreements {
+            if g.agency_id == a.id {
+                g.agency_id = id;
+            }
+            if g.supervising_office_id == a.id {
+                g.supervising_office_id = id;
+            }
+        }
+        for o in &mut officers {
+            if o.agency_id == a.id {
+                o.agency_id = id;
+            }
+        }
+        a.id = id;
+    }
+    for g in &mut agreements {
+        g.id = switchboard_domain::AgreementId::from_uuid(id_at(&mut rng, now, n));
+        n += 1;
+    }
+    for o in &mut officers {
+        o.id = switchboard_domain::OfficerId::from_uuid(id_at(&mut rng, now, n));
+        n += 1;
     }
     Registry {
         agencies,
         agreements,
         officers,
     }
+}
+
+const LANDFORMS: &[&str] = &[
+    "Creek", "Hills", "Valley", "Springs", "Falls", "Ridge", "Lake", "Grove", "Point", "Harbor",
+];
+const QUARTERS: &[&str] = &["North", "South", "East", "West"];
+
+/// The `n`th invented place name: plain names first, then with a landform, then with a
+/// quarter too, then numbered; distinct for every `n`.
+fn place_name(n: usize) -> String {
+    let p = PLACES.len();
+    let l = LANDFORMS.len();
+    if n < p {
+        return PLACES[n].to_owned();
+    }
+    let n = n - p;
+    if n < p * l {
+        return format!("{} {}", PLACES[n % p], LANDFORMS[n / p]);
+    }
+    let n = n - p * l;
+    let q = QUARTERS.len();
+    if n < p * l * q {
+        return format!(
+            "{} {} {}",
+            QUARTERS[n / (p * l)],
+            PLACES[n % p],
+            LANDFORMS[(n / p) % l]
+        );
+    }
+    format!("{} {}", PLACES[n % p], n / p)
+}
+
+fn weighted_state<'a>(rng: &mut ChaCha8Rng, weights: &[(&'a str, u32)]) -> &'a str {
+    let total: u32 = weights.iter().map(|(_, w)| w).sum();
+    let mut x = rng.random_range(0..total);
+    for (s, w) in weights {
+        if x < *w {
+            return s;
+        }
+        x -= w;
+    }
+    weights[weights.len() - 1].0
+}
+
+/// A UUIDv7 for the `n`th item made at `now`: deterministic for a seed, and in creation order.
+fn id_at(rng: &mut ChaCha8Rng, now: OffsetDateTime, n: usize) -> uuid::Uuid {
+    let millis = (now.unix_timestamp_nanos() / 1_000_000) as u64 + n as u64;
+    let mut bytes = [0u8; 10];
+    rng.fill_bytes(&mut bytes);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
 }
 
 fn agency(ori: Ori, name: &str, kind: AgencyKind, now: OffsetDateTime) -> Agency {
@@ -367,12 +505,16 @@ fn officer(
     partner: bool,
     area_codes: &[u16],
     used_phones: &mut HashSet<String>,
+    used_badges: &mut HashSet<String>,
     today: Date,
     now: OffsetDateTime,
 ) -> Officer {
     let n_phones = if rng.random_bool(0.4) { 2 } else { 1 };
     let mut phones = Vec::with_capacity(n_phones);
-    let all_codes: Vec<u16> = STATES.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    let all_codes: Vec<u16> = STATES
+        .iter()
+        .flat_map(|(_, _, c)| c.iter().copied())
+        .collect();
     let mut tries = 0;
     while phones.len() < n_phones {
         tries += 1;
@@ -388,6 +530,12 @@ fn officer(
             phones.push(E164::parse(&p).expect("generated numbers are valid"));
         }
     }
+    let badge = loop {
+        let b = format!("{}", rng.random_range(100..10_000));
+        if used_badges.insert(b.clone()) {
+            break b;
+        }
+    };
     let (certified_on, certification_expires_on) = if !partner {
         (None, None) // Federal officers act under their own authority.
     } else {
@@ -408,8 +556,7 @@ fn officer(
             agency_id: agency.id,
             given_name: Name::parse(GIVEN.choose(rng).expect("names")).expect("valid"),
             family_name: Name::parse(FAMILY.choose(rng).expect("names")).expect("valid"),
-            badge: BadgeNumber::parse(&format!("{}", rng.random_range(100..10_000)))
-                .expect("valid"),
+            badge: BadgeNumber::parse(&badge).expect("valid"),
             phones,
             certified_on,
             certification_expires_on,
@@ -452,6 +599,8 @@ mod tests {
     fn same_seed_same_content_other_seed_other_content() {
         let a = generate(RegistrySpec::default(), NOW);
         let b = generate(RegistrySpec::default(), NOW);
+        assert_eq!(a.agencies, b.agencies, "ids included");
+        assert_eq!(a.officers, b.officers);
         let c = generate(
             RegistrySpec {
                 seed: 7,
@@ -461,6 +610,38 @@ mod tests {
         );
         assert_eq!(content(&a), content(&b));
         assert_ne!(content(&a), content(&c));
+    }
+
+    #[test]
+    fn place_names_are_distinct() {
+        let names: HashSet<String> = (0..MAX_AGENCIES).map(place_name).collect();
+        assert_eq!(names.len(), MAX_AGENCIES);
+    }
+
+    #[test]
+    fn a_national_registry_has_about_1100_agencies_in_every_kind_of_state() {
+        let r = generate(
+            RegistrySpec {
+                seed: 2026,
+                agencies: 1_100,
+            },
+            NOW,
+        );
+        let states: HashSet<&str> = r.agencies.iter().map(|a| &a.ori.as_str()[..2]).collect();
+        assert!(states.len() >= 40, "{} states", states.len());
+        let federal = r
+            .agencies
+            .iter()
+            .filter(|a| a.kind == AgencyKind::FederalFieldOffice)
+            .count();
+        assert_eq!(federal, 30);
+        let expired = r
+            .agreements
+            .iter()
+            .filter(|a| a.status_on(NOW.date()) == AgreementStatus::Expired)
+            .count();
+        assert!(expired > 50, "{expired} expired agreements");
+        assert!(r.officers.len() > 4_000, "{} officers", r.officers.len());
     }
 
     #[test]
@@ -487,6 +668,12 @@ mod tests {
             g.check_parties(partner, office).unwrap();
             g.validate().unwrap();
         }
+        let badges: HashSet<_> = r.officers.iter().map(|o| (o.agency_id, &o.badge)).collect();
+        assert_eq!(
+            badges.len(),
+            r.officers.len(),
+            "badges are unique within an agency"
+        );
         for o in &r.officers {
             o.validate().unwrap();
             assert!(

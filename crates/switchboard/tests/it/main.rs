@@ -292,7 +292,7 @@ fn help_explains_each_subcommand() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 and 300"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("between 1 and 2000"));
 }
 
 fn synth(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -314,7 +314,7 @@ fn synth_writes_a_deterministic_data_set_with_complete_truth() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 2000 people"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2000 people"));
     let out = synth(dir.path(), &[&args[..], &["--out", "b"]].concat());
     assert!(out.status.success());
     for f in [
@@ -372,7 +372,7 @@ fn synth_writes_a_deterministic_data_set_with_complete_truth() {
 fn synth_refuses_bad_arguments_clearly() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a-file"), "").unwrap();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--people", "-5"], "--people"),
         (&["--people", "0"], "between 1 and"),
         (&["--minor-share", "1.5"], "minor-share"),
@@ -381,6 +381,7 @@ fn synth_refuses_bad_arguments_clearly() {
         (&["--noise", "sneeze=0.1"], "unknown kind"),
         (&["--noise-scale", "-1"], "noise-scale"),
         (&["--out", "a-file/sub"], "cannot create the output folder"),
+        (&["--agencies", "0"], "--agencies"),
     ];
     for (args, words) in cases {
         let out = synth(dir.path(), args);
