@@ -499,6 +499,7 @@ fn make_agreement(
     .expect("generated agreements are valid")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn officer(
     rng: &mut ChaCha8Rng,
     agency: &Agency,
