@@ -92,7 +92,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 32 MiB of page cache per connection (the default is 2 MiB): bulk loads of source
+            // records insert at random points of the record-id index and thrash a small cache.
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
@@ -185,6 +188,93 @@ async fn insert_phones(
     Ok(())
 }
 
+async fn put_agency(conn: &mut sqlx::SqliteConnection, a: &Agency) -> Result<()> {
+    let (id, ori, name, kind) = (
+        a.id.as_uuid(),
+        a.ori.as_str(),
+        a.name.as_str(),
+        a.kind.as_str(),
+    );
+    let search = a.search_key();
+    sqlx::query!(
+        "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at, search_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        id,
+        ori,
+        name,
+        kind,
+        a.version,
+        a.created_at,
+        a.updated_at,
+        search
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn put_agreement(conn: &mut sqlx::SqliteConnection, a: &Agreement) -> Result<()> {
+    let (id, agency, model, office) = (
+        a.id.as_uuid(),
+        a.agency_id.as_uuid(),
+        a.model.as_str(),
+        a.supervising_office_id.as_uuid(),
+    );
+    let max = i64::from(a.max_certified_officers);
+    sqlx::query!(
+        "INSERT INTO agreements (id, agency_id, model, signed_on, expires_on, terminated_on,
+             supervising_office_id, max_certified_officers, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        id,
+        agency,
+        model,
+        a.signed_on,
+        a.expires_on,
+        a.terminated_on,
+        office,
+        max,
+        a.version,
+        a.created_at,
+        a.updated_at
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| db_error(e, Refers("agency_id or supervising_office_id", "agency")))?;
+    Ok(())
+}
+
+async fn put_officer(conn: &mut sqlx::SqliteConnection, o: &Officer) -> Result<()> {
+    let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
+    let (given, family, badge) = (
+        o.given_name.as_str(),
+        o.family_name.as_str(),
+        o.badge.as_str(),
+    );
+    let search = o.search_key();
+    sqlx::query!(
+        "INSERT INTO officers (id, agency_id, given_name, family_name, badge, certified_on,
+             certification_expires_on, active, version, created_at, updated_at, search_name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        id,
+        agency,
+        given,
+        family,
+        badge,
+        o.certified_on,
+        o.certification_expires_on,
+        o.active,
+        o.version,
+        o.created_at,
+        o.updated_at,
+        search
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
+    insert_phones(conn, o.id, &o.phones).await
+}
+
 fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>> {
     rows.into_iter().map(T::try_from).collect()
 }
@@ -201,29 +291,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_agency(&self, a: &Agency) -> Result<()> {
-        let (id, ori, name, kind) = (
-            a.id.as_uuid(),
-            a.ori.as_str(),
-            a.name.as_str(),
-            a.kind.as_str(),
-        );
-        let search = a.search_key();
-        sqlx::query!(
-            "INSERT INTO agencies (id, ori, name, kind, version, created_at, updated_at, search_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            id,
-            ori,
-            name,
-            kind,
-            a.version,
-            a.created_at,
-            a.updated_at,
-            search
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(())
+        let mut c = self.pool.acquire().await.map_err(backend)?;
+        put_agency(&mut c, a).await
     }
 
     async fn agency(&self, id: AgencyId) -> Result<Agency> {
@@ -323,33 +392,8 @@ impl Store for SqliteStore {
     }
 
     async fn insert_agreement(&self, a: &Agreement) -> Result<()> {
-        let (id, agency, model, office) = (
-            a.id.as_uuid(),
-            a.agency_id.as_uuid(),
-            a.model.as_str(),
-            a.supervising_office_id.as_uuid(),
-        );
-        let max = i64::from(a.max_certified_officers);
-        sqlx::query!(
-            "INSERT INTO agreements (id, agency_id, model, signed_on, expires_on, terminated_on,
-                 supervising_office_id, max_certified_officers, version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            id,
-            agency,
-            model,
-            a.signed_on,
-            a.expires_on,
-            a.terminated_on,
-            office,
-            max,
-            a.version,
-            a.created_at,
-            a.updated_at
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| db_error(e, Refers("agency_id or supervising_office_id", "agency")))?;
-        Ok(())
+        let mut c = self.pool.acquire().await.map_err(backend)?;
+        put_agreement(&mut c, a).await
     }
 
     async fn agreement(&self, id: AgreementId) -> Result<Agreement> {
@@ -466,34 +510,26 @@ impl Store for SqliteStore {
 
     async fn insert_officer(&self, o: &Officer) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        let (id, agency) = (o.id.as_uuid(), o.agency_id.as_uuid());
-        let (given, family, badge) = (
-            o.given_name.as_str(),
-            o.family_name.as_str(),
-            o.badge.as_str(),
-        );
-        let search = o.search_key();
-        sqlx::query!(
-            "INSERT INTO officers (id, agency_id, given_name, family_name, badge, certified_on,
-                 certification_expires_on, active, version, created_at, updated_at, search_name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            id,
-            agency,
-            given,
-            family,
-            badge,
-            o.certified_on,
-            o.certification_expires_on,
-            o.active,
-            o.version,
-            o.created_at,
-            o.updated_at,
-            search
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
-        insert_phones(&mut tx, o.id, &o.phones).await?;
+        put_officer(&mut tx, o).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn import_registry(
+        &self,
+        agencies: &[Agency],
+        agreements: &[Agreement],
+        officers: &[Officer],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for a in agencies {
+            put_agency(&mut tx, a).await?;
+        }
+        for a in agreements {
+            put_agreement(&mut tx, a).await?;
+        }
+        for o in officers {
+            put_officer(&mut tx, o).await?;
+        }
         tx.commit().await.map_err(backend)
     }
 

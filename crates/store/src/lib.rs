@@ -196,6 +196,14 @@ pub trait Store: Send + Sync + 'static {
     /// Active officers of the agency whose certification is current on `day`.
     async fn count_certified_officers(&self, agency: AgencyId, day: Date) -> Result<u32>;
 
+    /// Inserts a whole registry in one transaction: all of it, or (on any error) none of it.
+    async fn import_registry(
+        &self,
+        agencies: &[Agency],
+        agreements: &[Agreement],
+        officers: &[Officer],
+    ) -> Result<()>;
+
     async fn insert_user(&self, user: &User) -> Result<()>;
     async fn user(&self, id: UserId) -> Result<User>;
     async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;

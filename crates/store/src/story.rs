@@ -48,6 +48,7 @@ macro_rules! story_tests {
             inquiry_round_trip,
             concurrent_updates_one_wins,
             source_records_round_trip_and_upsert,
+            registry_import_is_all_or_nothing,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -1027,4 +1028,59 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(s.class_injunctions().await.unwrap(), [order]);
+}
+
+pub async fn registry_import_is_all_or_nothing(s: &dyn Store) {
+    let p = new_agency(
+        "SC0400000",
+        "Thistle County Sheriff's Office",
+        AgencyKind::Partner287g,
+    );
+    let f = new_agency(
+        "SC0409900",
+        "Federal Field Office Piedmont",
+        AgencyKind::FederalFieldOffice,
+    );
+    let g = new_agreement(
+        &p,
+        &f,
+        AgreementModel::JailEnforcement,
+        date!(2025 - 01 - 01),
+        date!(2027 - 01 - 01),
+    );
+    let a = new_officer(&p, "Uma", "Shaw", "11", &["+18035550111"]);
+    let clash = new_officer(&p, "Zoe", "Young", "12", &["+18035550111"]);
+    match s
+        .import_registry(
+            &[p.clone(), f.clone()],
+            std::slice::from_ref(&g),
+            &[a.clone(), clash],
+        )
+        .await
+    {
+        Err(StoreError::Conflict {
+            field: "phones", ..
+        }) => {}
+        other => panic!("expected a phone conflict, got {other:?}"),
+    }
+    assert!(
+        s.list_agencies(&AgencyFilter::default(), PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing was kept"
+    );
+    s.import_registry(
+        &[p.clone(), f.clone()],
+        std::slice::from_ref(&g),
+        std::slice::from_ref(&a),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.agreements_of(p.id).await.unwrap(), [g]);
+    assert_eq!(
+        s.officer_by_phone(&phone("+18035550111")).await.unwrap(),
+        Some(a)
+    );
 }

@@ -315,22 +315,10 @@ fn remove_sqlite_files(path: &Path) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::Result<()> {
-    for a in &reg.agencies {
-        store
-            .insert_agency(a)
-            .await
-            .with_context(|| format!("seeding agency {}", a.ori))?;
-    }
-    for a in &reg.agreements {
-        store
-            .insert_agreement(a)
-            .await
-            .context("seeding agreement")?;
-    }
-    for o in &reg.officers {
-        store.insert_officer(o).await.context("seeding officer")?;
-    }
-    Ok(())
+    store
+        .import_registry(&reg.agencies, &reg.agreements, &reg.officers)
+        .await
+        .context("seeding the registry")
 }
 
 async fn serve(
