@@ -863,15 +863,15 @@ impl Store for PgStore {
     async fn source_records(
         &self,
         system: Option<System>,
-        after: Option<&str>,
+        after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<SourceRecord>> {
+    ) -> Result<Vec<(i64, SourceRecord)>> {
         let system = system.map(System::as_str);
         let limit = i64::from(limit);
-        let rows = sqlx::query_scalar!(
-            r#"SELECT data::text AS "data!" FROM source_records
-               WHERE ($1::text IS NULL OR system = $1) AND ($2::text IS NULL OR record_id > $2 COLLATE "C")
-               ORDER BY record_id COLLATE "C" LIMIT $3"#,
+        let rows = sqlx::query!(
+            r#"SELECT seq, data::text AS "data!" FROM source_records
+               WHERE ($1::text IS NULL OR system = $1) AND ($2::bigint IS NULL OR seq > $2)
+               ORDER BY seq LIMIT $3"#,
             system,
             after,
             limit
@@ -879,7 +879,9 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(|d| rows::source_record(d)).collect()
+        rows.into_iter()
+            .map(|r| Ok((r.seq, rows::source_record(&r.data)?)))
+            .collect()
     }
 
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>> {

@@ -93,9 +93,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // 32 MiB of page cache per connection (the default is 2 MiB): bulk loads of source
+            // 64 MiB of page cache per connection (the default is 2 MiB): bulk loads of source
             // records insert at random points of the record-id index and thrash a small cache.
-            .pragma("cache_size", "-32768");
+            .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
@@ -902,15 +902,15 @@ impl Store for SqliteStore {
     async fn source_records(
         &self,
         system: Option<System>,
-        after: Option<&str>,
+        after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<SourceRecord>> {
+    ) -> Result<Vec<(i64, SourceRecord)>> {
         let system = system.map(System::as_str);
         let limit = i64::from(limit);
-        let rows = sqlx::query_scalar!(
-            r#"SELECT data AS "data!: String" FROM source_records
-               WHERE (?1 IS NULL OR system = ?1) AND (?2 IS NULL OR record_id > ?2)
-               ORDER BY record_id LIMIT ?3"#,
+        let rows = sqlx::query!(
+            r#"SELECT seq AS "seq!: i64", data AS "data!: String" FROM source_records
+               WHERE (?1 IS NULL OR system = ?1) AND (?2 IS NULL OR seq > ?2)
+               ORDER BY seq LIMIT ?3"#,
             system,
             after,
             limit
@@ -918,7 +918,9 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter().map(|d| rows::source_record(d)).collect()
+        rows.into_iter()
+            .map(|r| Ok((r.seq, rows::source_record(&r.data)?)))
+            .collect()
     }
 
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>> {

@@ -222,13 +222,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores records of the record systems in one transaction, replacing any with the same
     /// record id (a source re-sending a record updates it).
     async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()>;
-    /// Records in record-id order, of one system or all, after `after`.
+    /// Records in arrival order, of one system or all, after the sequence number `after`;
+    /// each with its sequence number, the cursor for the next call.
     async fn source_records(
         &self,
         system: Option<System>,
-        after: Option<&str>,
+        after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<SourceRecord>>;
+    ) -> Result<Vec<(i64, SourceRecord)>>;
     /// How many records each system holds (systems with none are left out).
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>>;
     /// Stores class injunctions, replacing any with the same order id.

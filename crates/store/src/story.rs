@@ -970,25 +970,28 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
         [(System::Identity, 250), (System::ImmigrationCase, 1)]
     );
 
-    // Paging by record id returns every identity record once, in order, unchanged.
+    // Paging by sequence returns every identity record once, in arrival order, unchanged.
     let mut seen = Vec::new();
-    let mut after: Option<String> = None;
+    let mut after: Option<i64> = None;
     loop {
         let page = s
-            .source_records(Some(System::Identity), after.as_deref(), 100)
+            .source_records(Some(System::Identity), after, 100)
             .await
             .unwrap();
         if page.is_empty() {
             break;
         }
-        after = Some(page.last().unwrap().record_id().to_owned());
-        seen.extend(page);
+        after = Some(page.last().unwrap().0);
+        seen.extend(page.into_iter().map(|(_, r)| r));
     }
     assert_eq!(seen, batch[1..]);
+    let only = |v: Vec<(i64, SourceRecord)>| v.into_iter().map(|(_, r)| r).collect::<Vec<_>>();
     assert_eq!(
-        s.source_records(Some(System::ImmigrationCase), None, 10)
-            .await
-            .unwrap(),
+        only(
+            s.source_records(Some(System::ImmigrationCase), None, 10)
+                .await
+                .unwrap()
+        ),
         [case]
     );
     assert_eq!(s.source_records(None, None, 1000).await.unwrap().len(), 251);
@@ -998,11 +1001,13 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
     s.put_source_records(std::slice::from_ref(&fixed))
         .await
         .unwrap();
+    let first = s
+        .source_records(Some(System::Identity), None, 1)
+        .await
+        .unwrap();
     assert_eq!(
-        s.source_records(Some(System::Identity), None, 1)
-            .await
-            .unwrap(),
-        [fixed]
+        first[0].1, fixed,
+        "replaced in place, keeping its place in the sequence"
     );
     assert_eq!(
         s.count_source_records().await.unwrap()[0],
