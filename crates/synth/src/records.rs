@@ -76,6 +76,16 @@ impl PersonRecords {
         self.truth.len()
     }
 
+    /// Records the truth row of a record just made for `person`.
+    fn tie(&mut self, system: System, record_id: String, person: u64, applied: &[Noise]) {
+        self.truth.push(TruthRow {
+            system: system.as_str(),
+            record_id,
+            person_id: person,
+            noise: noise_text(applied),
+        });
+    }
+
     /// Moves every record into `out` as the stored, system-tagged form.
     pub fn drain_into(&mut self, out: &mut Vec<SourceRecord>) {
         out.extend(self.identity.drain(..).map(SourceRecord::Identity));
@@ -239,6 +249,19 @@ fn noisy_dob(
     Some(p.dob)
 }
 
+/// The start of every record: the person's name and birth date as this record holds them,
+/// with the noise applied so far.
+fn draft(
+    rng: &mut ChaCha8Rng,
+    p: &Person,
+    spec: &NoiseSpec,
+) -> (Vec<Noise>, NameView, Option<Date>) {
+    let mut applied = Vec::new();
+    let name = noisy_name(rng, p, spec, &mut applied);
+    let dob = noisy_dob(rng, p, spec, &mut applied);
+    (applied, name, dob)
+}
+
 fn updated_on(rng: &mut ChaCha8Rng, spec: &RecordSpec, applied: &mut Vec<Noise>) -> Date {
     if noise::roll(rng, &spec.noise, Noise::Stale, applied) {
         spec.today - Duration::days(rng.random_range(730..3650))
@@ -314,9 +337,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         0
     };
     for k in 0..files {
-        let mut applied = Vec::new();
-        let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-        let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+        let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
         let (mut cob, mut pob) = (Some(p.country_of_birth), Some(p.place_of_birth.to_owned()));
         if noise::roll(
             &mut rng,
@@ -367,19 +388,12 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             place_of_birth: pob,
             updated_on: updated,
         });
-        out.truth.push(TruthRow {
-            system: "identity",
-            record_id,
-            person_id: p.id,
-            noise: noise_text(&applied),
-        });
+        out.tie(System::Identity, record_id, p.id, &applied);
     }
 
     // Immigration case: most people with a file have a case.
     if files > 0 && rng.random_bool(0.85) {
-        let mut applied = Vec::new();
-        let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-        let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+        let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
         let a = noisy_a_number(
             &mut rng,
             &a_number(spec.seed, p.id, 0),
@@ -483,18 +497,11 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             stay_until,
             updated_on: updated,
         });
-        out.truth.push(TruthRow {
-            system: "immigration_case",
-            record_id,
-            person_id: p.id,
-            noise: noise_text(&applied),
-        });
+        out.tie(System::ImmigrationCase, record_id, p.id, &applied);
 
         // An individual court order for some people with final orders.
         if final_order_on.is_some() && rng.random_bool(0.1) {
-            let mut applied = Vec::new();
-            let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-            let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+            let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
             let issued = spec.today - Duration::days(rng.random_range(1..400));
             let record_id = make_record_id(spec.seed, System::CourtOrder, p.id, 0);
             let updated = updated_on(&mut rng, spec, &mut applied);
@@ -520,12 +527,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
                     .then(|| issued + Duration::days(rng.random_range(14..365))),
                 updated_on: updated,
             });
-            out.truth.push(TruthRow {
-                system: "court_order",
-                record_id,
-                person_id: p.id,
-                noise: noise_text(&applied),
-            });
+            out.tie(System::CourtOrder, record_id, p.id, &applied);
         }
     }
 
@@ -538,9 +540,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         0.08
     };
     if rng.random_bool(custody_chance) {
-        let mut applied = Vec::new();
-        let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-        let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+        let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
         let booked = spec.today - Duration::days(rng.random_range(0..900));
         let record_id = make_record_id(spec.seed, System::Custody, p.id, 0);
         let updated = updated_on(&mut rng, spec, &mut applied);
@@ -562,19 +562,12 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
                 .filter(|d| *d <= spec.today),
             updated_on: updated,
         });
-        out.truth.push(TruthRow {
-            system: "custody",
-            record_id,
-            person_id: p.id,
-            noise: noise_text(&applied),
-        });
+        out.tie(System::Custody, record_id, p.id, &applied);
     }
 
     // Criminal history: adults of any citizenship.
     if !minor && rng.random_bool(0.12) {
-        let mut applied = Vec::new();
-        let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-        let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+        let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
         let n = rng.random_range(1..=4);
         let offenses: Vec<String> = (0..n)
             .map(|_| {
@@ -609,12 +602,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             offenses: offenses.join(";"),
             updated_on: updated,
         });
-        out.truth.push(TruthRow {
-            system: "criminal_history",
-            record_id,
-            person_id: p.id,
-            noise: noise_text(&applied),
-        });
+        out.tie(System::CriminalHistory, record_id, p.id, &applied);
     }
 
     // Citizenship indicators.
@@ -630,9 +618,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         Citizenship::None => None,
     };
     if let Some(kind) = indicator {
-        let mut applied = Vec::new();
-        let name = noisy_name(&mut rng, p, &spec.noise, &mut applied);
-        let dob = noisy_dob(&mut rng, p, &spec.noise, &mut applied);
+        let (mut applied, name, dob) = draft(&mut rng, p, &spec.noise);
         let record_id = make_record_id(spec.seed, System::Citizenship, p.id, 0);
         let updated = updated_on(&mut rng, spec, &mut applied);
         let issued = (p.dob + Duration::days(rng.random_range(1..3650))).min(spec.today);
@@ -647,12 +633,7 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             issued_on: issued,
             updated_on: updated,
         });
-        out.truth.push(TruthRow {
-            system: "citizenship",
-            record_id,
-            person_id: p.id,
-            noise: noise_text(&applied),
-        });
+        out.tie(System::Citizenship, record_id, p.id, &applied);
     }
     out
 }
