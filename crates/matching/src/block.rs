@@ -1,0 +1,339 @@
+//! Candidate generation: the keys a record is filed under, and the keys a query looks up.
+//!
+//! No single key survives every error, so a record is filed under several, and a query expands
+//! its own keys to cover the errors files make:
+//! - each name word's sound (or its variant group) with the full birth date: survives an error
+//!   in every other word;
+//! - each pair of name words with the birth year, order-free: survives any date error except
+//!   in the year, and swapped or missing names; the query also asks the years either side (a
+//!   year one digit off) and, with no date, every year;
+//! - each identifier exactly; the query also asks each adjacent transposition.
+//!
+//! Keys are 32-bit hashes: a collision only adds a candidate that scoring then rejects.
+
+use crate::compare::{Kind, Ymd};
+use crate::model::{Field, Row, Value};
+
+/// A 32-bit key from its parts (FNV-1a, folded).
+pub fn key(parts: &[&[u8]]) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ (h >> 32)) as u32
+}
+
+/// The codes a name contributes to blocking: a word's variant groups when it has any (so
+/// "Pepe" meets "José" and "Wong" meets "Wang"), its primary Double Metaphone code otherwise.
+fn name_codes(row: &Row, fields: &[Field]) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        if f.kind != Kind::Name {
+            continue;
+        }
+        if let Value::Name(n) = &row[i] {
+            for t in &n.tokens {
+                let groups = t.groups();
+                if groups.is_empty() {
+                    if !t.primary.is_empty() {
+                        codes.push(t.primary.clone());
+                    }
+                } else {
+                    codes.extend(groups.iter().map(|g| format!("~{g}")));
+                }
+            }
+            for g in n.phrase_groups() {
+                codes.push(format!("~{g}"));
+            }
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    codes.truncate(8);
+    codes
+}
+
+fn first_date(row: &Row, fields: &[Field]) -> Option<Option<Ymd>> {
+    fields
+        .iter()
+        .position(|f| f.kind == Kind::Date)
+        .map(|i| match &row[i] {
+            Value::Date(d) => *d,
+            _ => None,
+        })
+}
+
+fn date_bytes(d: Ymd) -> [u8; 6] {
+    let y = d.year.to_le_bytes();
+    [y[0], y[1], y[2], y[3], d.month, d.day]
+}
+
+fn pairs(codes: &[String]) -> impl Iterator<Item = (&String, &String)> {
+    codes
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, a)| codes[i + 1..].iter().map(move |b| (a, b)))
+}
+
+fn pair_key(a: &str, b: &str, year: Option<i32>) -> u32 {
+    match year {
+        Some(y) => key(&[b"n2", a.as_bytes(), b.as_bytes(), &y.to_le_bytes()]),
+        None => key(&[b"n2", a.as_bytes(), b.as_bytes(), b"-"]),
+    }
+}
+
+/// The keys a record is filed under.
+pub fn index_keys(fields: &[Field], row: &Row, out: &mut Vec<u32>) {
+    out.clear();
+    let codes = name_codes(row, fields);
+    let date = first_date(row, fields).flatten();
+    if let Some(d) = date {
+        let db = date_bytes(d);
+        for c in &codes {
+            out.push(key(&[b"n1", c.as_bytes(), &db]));
+        }
+    }
+    let year = date.map(|d| d.year);
+    for (a, b) in pairs(&codes) {
+        out.push(pair_key(a, b, year));
+    }
+    if codes.len() == 1 {
+        out.push(pair_key(&codes[0], "", year));
+    }
+    identifier_keys(fields, row, out, false);
+    out.sort_unstable();
+    out.dedup();
+}
+
+fn identifier_keys(fields: &[Field], row: &Row, out: &mut Vec<u32>, expand: bool) {
+    for (i, f) in fields.iter().enumerate() {
+        let tag = (i as u32).to_le_bytes();
+        match &row[i] {
+            Value::Identifier(s) if !s.is_empty() => {
+                out.push(key(&[b"id", &tag, s.as_bytes()]));
+                if expand {
+                    let b = s.as_bytes();
+                    for j in 0..b.len().saturating_sub(1) {
+                        if b[j] != b[j + 1] {
+                            let mut v = b.to_vec();
+                            v.swap(j, j + 1);
+                            out.push(key(&[b"id", &tag, &v]));
+                        }
+                    }
+                }
+            }
+            Value::Code(s) if !s.is_empty() && f.kind == Kind::Code => {
+                out.push(key(&[b"code", &tag, s.as_bytes()]));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The keys a query looks up: its own keys, expanded for the errors files make. `years` is the
+/// range of birth years on file, asked in full when the query has no date.
+pub fn query_keys(
+    fields: &[Field],
+    row: &Row,
+    years: std::ops::RangeInclusive<i32>,
+    out: &mut Vec<u32>,
+) {
+    out.clear();
+    let codes = name_codes(row, fields);
+    let has_date_field = first_date(row, fields).is_some();
+    let date = first_date(row, fields).flatten();
+    if let Some(d) = date {
+        for d in [d, d.day_month_swapped()] {
+            let db = date_bytes(d);
+            for c in &codes {
+                out.push(key(&[b"n1", c.as_bytes(), &db]));
+            }
+        }
+    }
+    let mut pair_list: Vec<(&str, &str)> = pairs(&codes)
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    if codes.len() == 1 {
+        pair_list.push((codes[0].as_str(), ""));
+    }
+    for (a, b) in pair_list {
+        match (has_date_field, date) {
+            (true, Some(d)) => {
+                for y in d.year - 1..=d.year + 1 {
+                    out.push(pair_key(a, b, Some(y)));
+                }
+                out.push(pair_key(a, b, None));
+            }
+            (true, None) => {
+                for y in years.clone() {
+                    out.push(pair_key(a, b, Some(y)));
+                }
+                out.push(pair_key(a, b, None));
+            }
+            (false, _) => out.push(pair_key(a, b, None)),
+        }
+    }
+    identifier_keys(fields, row, out, true);
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Postings: (key, row) pairs sorted by key, packed in one u64 each (8 bytes a posting).
+#[derive(Debug, Clone, Default)]
+pub struct BlockIndex {
+    postings: Vec<u64>,
+}
+
+impl BlockIndex {
+    pub fn from_postings(mut postings: Vec<u64>) -> Self {
+        postings.sort_unstable();
+        postings.dedup();
+        postings.shrink_to_fit();
+        Self { postings }
+    }
+
+    pub fn posting(key: u32, row: u32) -> u64 {
+        u64::from(key) << 32 | u64::from(row)
+    }
+
+    pub fn len(&self) -> usize {
+        self.postings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.postings.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.postings.capacity() * 8
+    }
+
+    /// The rows filed under `key`.
+    pub fn rows(&self, key: u32) -> impl Iterator<Item = u32> + '_ {
+        let lo = self
+            .postings
+            .partition_point(|p| (p >> 32) < u64::from(key));
+        let hi = self.postings[lo..].partition_point(|p| (p >> 32) == u64::from(key)) + lo;
+        self.postings[lo..hi].iter().map(|p| *p as u32)
+    }
+
+    /// Every row filed under any of `keys`, deduplicated; a key with more than `max_block` rows
+    /// is skipped (it says too little to be worth scoring) and counted in the return value.
+    pub fn candidates(&self, keys: &[u32], max_block: usize, out: &mut Vec<u32>) -> usize {
+        out.clear();
+        let mut skipped = 0;
+        for &k in keys {
+            let lo = self.postings.partition_point(|p| (p >> 32) < u64::from(k));
+            let hi = self.postings[lo..].partition_point(|p| (p >> 32) == u64::from(k)) + lo;
+            if hi - lo > max_block {
+                skipped += 1;
+                continue;
+            }
+            out.extend(self.postings[lo..hi].iter().map(|p| *p as u32));
+        }
+        out.sort_unstable();
+        out.dedup();
+        skipped
+    }
+
+    /// Groups of rows sharing a key, for training samples: calls `f` with each group.
+    pub fn groups(&self, mut f: impl FnMut(&[u64])) {
+        let mut start = 0;
+        while start < self.postings.len() {
+            let k = self.postings[start] >> 32;
+            let end = self.postings[start..].partition_point(|p| (p >> 32) == k) + start;
+            f(&self.postings[start..end]);
+            start = end;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FieldSpec, ModelSpec, prepare};
+
+    fn fields() -> Vec<Field> {
+        let f = |n: &str, k: Kind| FieldSpec {
+            name: n.into(),
+            kind: k,
+            column: None,
+            term_frequency: None,
+            swap_with: None,
+            format: None,
+        };
+        ModelSpec {
+            id_column: None,
+            fields: vec![
+                f("given", Kind::Name),
+                f("family", Kind::Name),
+                f("dob", Kind::Date),
+                f("a_number", Kind::Identifier),
+            ],
+        }
+        .bind(&["given", "family", "dob", "a_number"].map(String::from))
+        .unwrap()
+    }
+
+    fn row(fields: &[Field], v: [&str; 4]) -> Row {
+        fields
+            .iter()
+            .zip(v)
+            .map(|(f, raw)| prepare(f, raw, &mut crate::text::phonetic))
+            .collect()
+    }
+
+    fn meets(a: [&str; 4], b: [&str; 4]) -> bool {
+        let f = fields();
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        index_keys(&f, &row(&f, a), &mut ka);
+        query_keys(&f, &row(&f, b), 1900..=2026, &mut kb);
+        ka.iter().any(|k| kb.contains(k))
+    }
+
+    #[test]
+    fn every_kind_of_error_still_meets_its_record() {
+        let truth = ["José Luis", "García López", "1988-03-04", "204815672"];
+        let variants: &[[&str; 4]] = &[
+            ["Jose Luis", "Garcia Lopez", "1988-03-04", ""],
+            ["José Luis", "Garcai López", "1988-03-04", ""],
+            ["Jsoé Luis", "Garcai Lopze", "1988-03-04", ""],
+            ["José Luis", "García", "1988-04-03", ""],
+            ["José Luis", "López García", "1989-03-04", ""],
+            ["García López", "José Luis", "1988-03-05", ""],
+            ["Pepe Luis", "García López", "", ""],
+            ["Xavier", "Smith", "1950-01-01", "204815672"],
+            ["Xavier", "Smith", "1950-01-01", "208415672"],
+            ["Xavier", "Smith", "1950-01-01", "240815672"],
+        ];
+        for v in variants {
+            assert!(meets(truth, *v), "{v:?} should meet {truth:?}");
+        }
+        assert!(!meets(truth, ["Ana", "Smith", "1950-01-01", ""]));
+    }
+
+    #[test]
+    fn postings_find_their_rows_and_skip_huge_blocks() {
+        let mut p = Vec::new();
+        for r in 0..10u32 {
+            p.push(BlockIndex::posting(7, r));
+        }
+        p.push(BlockIndex::posting(3, 42));
+        p.push(BlockIndex::posting(3, 42));
+        let idx = BlockIndex::from_postings(p);
+        assert_eq!(idx.len(), 11);
+        assert_eq!(idx.rows(3).collect::<Vec<_>>(), vec![42]);
+        assert_eq!(idx.rows(5).count(), 0);
+        let mut out = Vec::new();
+        assert_eq!(idx.candidates(&[3, 7], 5, &mut out), 1);
+        assert_eq!(out, vec![42]);
+        let mut sizes = Vec::new();
+        idx.groups(|g| sizes.push(g.len()));
+        assert_eq!(sizes, vec![1, 10]);
+    }
+}

@@ -1,0 +1,302 @@
+//! Normalising names before they are compared: fold to lower-case ASCII, split into tokens,
+//! drop particles, know which spellings are the same name (nicknames, transliterations) and
+//! what a name sounds like (Double Metaphone).
+//!
+//! Everything downstream works on the folded form: the phonetic encoders assume ASCII, and a
+//! record typed without accents must compare equal to one typed with them.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rphonetic::DoubleMetaphone;
+
+/// Lower-case ASCII with every run of non-alphanumeric characters turned into one space;
+/// "St." and "Ste." become "saint" and "sainte" so that "St. Louis" equals "Saint-Louis".
+pub fn fold(s: &str) -> String {
+    let ascii = deunicode::deunicode(s).to_ascii_lowercase();
+    let mut out = String::with_capacity(ascii.len());
+    for word in ascii.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(match word {
+            "st" => "saint",
+            "ste" => "sainte",
+            w => w,
+        });
+    }
+    out
+}
+
+/// Words that join a surname to what follows ("de la Cruz", "dos Santos", "Al-Masri", "van der
+/// Berg"). They are kept in the joined form but do not count as tokens of their own, so "Cruz"
+/// and "de la Cruz" agree.
+const PARTICLES: &[&str] = &[
+    "de", "del", "la", "las", "los", "da", "das", "do", "dos", "di", "du", "van", "der", "den",
+    "von", "y", "e", "bin", "ibn", "al", "el", "le",
+];
+
+pub fn is_particle(token: &str) -> bool {
+    PARTICLES.contains(&token)
+}
+
+/// Groups of spellings that name the same given name or surname: familiar forms, and the
+/// romanisations different files use. A spelling may belong to several groups ("beto" is both
+/// Roberto and Alberto; "wong" is both Wang and Huang). Entries are folded.
+const VARIANT_GROUPS: &[&[&str]] = &[
+    // Spanish familiar forms.
+    &["jose", "pepe", "chepe"],
+    &["francisco", "pancho", "paco", "chico", "frank"],
+    &["guadalupe", "lupe", "lupita"],
+    &["jesus", "chuy"],
+    &["alejandro", "alex", "ale"],
+    &["alejandra", "alex", "ale"],
+    &["roberto", "beto", "robert", "bob", "rob", "bobby"],
+    &["alberto", "beto"],
+    &["ricardo", "richi", "richard", "rick"],
+    &["eduardo", "lalo"],
+    &["enrique", "quique"],
+    &["rosa", "rosita"],
+    &["maria jose", "majo"],
+    &["juan carlos", "juanca"],
+    &["jose luis", "pepe luis"],
+    &["ignacio", "nacho"],
+    &["manuel", "manolo", "manny"],
+    &["dolores", "lola"],
+    &["concepcion", "concha", "conchita"],
+    // Portuguese.
+    &["antonio", "toninho", "tony", "anthony"],
+    &["joao", "joaozinho", "john"],
+    &["luiz", "luis"],
+    &["souza", "sousa"],
+    // English.
+    &["william", "bill", "will", "billy"],
+    &["michael", "mike"],
+    &["elizabeth", "liz", "beth", "betty"],
+    &["jennifer", "jen", "jenny"],
+    &[
+        "joseph", "joe", "joey", "jose", "youssef", "yousef", "yusuf",
+    ],
+    &["christopher", "chris"],
+    &["james", "jim", "jimmy"],
+    &["margaret", "maggie", "peggy"],
+    // Arabic romanisations.
+    &[
+        "mohammed", "muhammad", "mohamed", "mohammad", "mohamad", "mo", "hamoudi",
+    ],
+    &["ahmed", "ahmad"],
+    &["mustafa", "moustafa", "mostafa"],
+    &["hassan", "hasan"],
+    &["khaled", "khalid"],
+    &["fatima", "fatma", "fatimah"],
+    &["aisha", "aicha", "ayesha"],
+    &["masri", "almasri"],
+    // Chinese: pinyin, Wade-Giles and Cantonese spellings.
+    &["zhang", "chang", "cheung"],
+    &["wang", "wong"],
+    &["li", "lee", "lei"],
+    &["liu", "lau", "lew"],
+    &["chen", "chan", "chin"],
+    &["yang", "yeung", "young"],
+    &["huang", "hwang", "wong"],
+    &["zhao", "chao", "chiu"],
+    &["wu", "woo", "ng"],
+    &["zhou", "chou", "chow"],
+    &["xu", "hsu", "tsui"],
+    &["zhu", "chu"],
+    &["guo", "kuo", "kwok"],
+    &["lin", "lam"],
+    &["he", "ho"],
+    &["gao", "kao"],
+    &["luo", "lo", "law"],
+    &["xiuying", "hsiuying", "xiu ying", "hsiu ying"],
+    &["zhiwei", "chihwei", "zhi wei", "chih wei"],
+    // Vietnamese.
+    &["nguyen", "ngyuen", "nguyn"],
+    &["huynh", "hoang"],
+    &["vo", "vu"],
+];
+
+static VARIANTS: LazyLock<HashMap<&'static str, Vec<u16>>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, Vec<u16>> = HashMap::new();
+    for (i, group) in VARIANT_GROUPS.iter().enumerate() {
+        for s in *group {
+            map.entry(s).or_default().push(i as u16);
+        }
+    }
+    map
+});
+
+/// The variant groups a folded token or phrase belongs to (empty when it has no known variant).
+pub fn variant_groups(folded: &str) -> &'static [u16] {
+    VARIANTS.get(folded).map(Vec::as_slice).unwrap_or(&[])
+}
+
+static DOUBLE_METAPHONE: LazyLock<DoubleMetaphone> = LazyLock::new(DoubleMetaphone::default);
+
+/// The Double Metaphone codes (primary, alternate) of a folded token.
+pub fn phonetic(token: &str) -> (String, String) {
+    let r = DOUBLE_METAPHONE.double_metaphone(token);
+    (r.primary(), r.alternate())
+}
+
+/// One significant word of a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub text: String,
+    pub primary: String,
+    pub alternate: String,
+}
+
+impl Token {
+    pub fn new(text: &str) -> Self {
+        let (primary, alternate) = phonetic(text);
+        Self {
+            text: text.to_owned(),
+            primary,
+            alternate,
+        }
+    }
+
+    pub fn sounds_like(&self, other: &Token) -> bool {
+        let codes = |t: &Token| [t.primary.clone(), t.alternate.clone()];
+        let (a, b) = (codes(self), codes(other));
+        a.iter().any(|x| !x.is_empty() && b.iter().any(|y| y == x))
+    }
+
+    pub fn groups(&self) -> &'static [u16] {
+        variant_groups(&self.text)
+    }
+}
+
+/// A name (given names, or surnames) ready to compare.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameValue {
+    /// The folded name as written, particles included ("de la cruz").
+    pub folded: String,
+    /// Its words without spaces ("delacruz"): compound names written together or apart agree.
+    pub joined: String,
+    /// The significant words: particles dropped unless nothing else is left.
+    pub tokens: Vec<Token>,
+}
+
+impl NameValue {
+    /// Prepares a name, computing phonetic codes through `codes` (a cache, when many names are
+    /// prepared at once).
+    pub fn with(raw: &str, codes: &mut dyn FnMut(&str) -> (String, String)) -> Self {
+        let folded = fold(raw);
+        let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+        let significant: Vec<&str> = if words.iter().all(|w| is_particle(w)) {
+            words.clone()
+        } else {
+            words.iter().copied().filter(|w| !is_particle(w)).collect()
+        };
+        let tokens = significant
+            .into_iter()
+            .map(|w| {
+                let (primary, alternate) = codes(w);
+                Token {
+                    text: w.to_owned(),
+                    primary,
+                    alternate,
+                }
+            })
+            .collect();
+        Self {
+            joined: words.concat(),
+            folded,
+            tokens,
+        }
+    }
+
+    pub fn new(raw: &str) -> Self {
+        Self::with(raw, &mut |w| phonetic(w))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// The variant groups of the whole name ("juan carlos" is Juanca's).
+    pub fn phrase_groups(&self) -> &'static [u16] {
+        let phrase: Vec<&str> = self.tokens.iter().map(|t| t.text.as_str()).collect();
+        variant_groups(&phrase.join(" "))
+    }
+
+    /// Keys a blocking pass can use: the primary code of each token, plus its variant groups,
+    /// so that "Pepe" and "José" or "Wang" and "Wong" land in the same block.
+    pub fn blocking_codes(&self, out: &mut Vec<String>) {
+        for t in &self.tokens {
+            if !t.primary.is_empty() {
+                out.push(t.primary.clone());
+            }
+            for g in t.groups() {
+                out.push(format!("~{g}"));
+            }
+        }
+        for g in self.phrase_groups() {
+            out.push(format!("~{g}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_is_what_every_file_agrees_on() {
+        for (raw, folded) in [
+            ("García", "garcia"),
+            ("NGUYỄN", "nguyen"),
+            ("Jean-Baptiste", "jean baptiste"),
+            ("St. Louis", "saint louis"),
+            ("Saint-Louis", "saint louis"),
+            ("  O'Brien  ", "o brien"),
+            ("GARCIA LOPEZ, JOSE", "garcia lopez jose"),
+            ("Müller", "muller"),
+            ("", ""),
+        ] {
+            assert_eq!(fold(raw), folded, "{raw}");
+        }
+    }
+
+    #[test]
+    fn particles_join_but_do_not_count() {
+        let n = NameValue::new("de la Cruz");
+        assert_eq!(n.joined, "delacruz");
+        assert_eq!(n.tokens.len(), 1);
+        assert_eq!(n.tokens[0].text, "cruz");
+        let only = NameValue::new("De La");
+        assert_eq!(only.tokens.len(), 2, "a name of particles alone keeps them");
+        assert_eq!(NameValue::new("Al-Masri").tokens[0].text, "masri");
+    }
+
+    #[test]
+    fn variants_and_sounds() {
+        assert!(
+            variant_groups("pepe")
+                .iter()
+                .any(|g| variant_groups("jose").contains(g))
+        );
+        assert!(
+            variant_groups("wong")
+                .iter()
+                .any(|g| variant_groups("wang").contains(g))
+        );
+        assert!(
+            variant_groups("wong")
+                .iter()
+                .any(|g| variant_groups("huang").contains(g))
+        );
+        assert!(variant_groups("smith").is_empty());
+        assert!(Token::new("gonzalez").sounds_like(&Token::new("gonsales")));
+        assert!(Token::new("catherine").sounds_like(&Token::new("kathryn")));
+        assert!(!Token::new("garcia").sounds_like(&Token::new("lopez")));
+        let jc = NameValue::new("Juan Carlos");
+        assert!(!jc.phrase_groups().is_empty());
+    }
+}
