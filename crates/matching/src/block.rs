@@ -224,7 +224,14 @@ impl BlockIndex {
 
     /// Every row filed under any of `keys`, deduplicated; a key with more than `max_block` rows
     /// is skipped (it says too little to be worth scoring) and counted in the return value.
-    pub fn candidates(&self, keys: &[u32], max_block: usize, out: &mut Vec<u32>) -> usize {
+    /// When more than `max_rows` rows qualify, those filed under the most of the keys are kept.
+    pub fn candidates(
+        &self,
+        keys: &[u32],
+        max_block: usize,
+        max_rows: usize,
+        out: &mut Vec<u32>,
+    ) -> usize {
         out.clear();
         let mut skipped = 0;
         for &k in keys {
@@ -237,8 +244,50 @@ impl BlockIndex {
             out.extend(self.postings[lo..hi].iter().map(|p| *p as u32));
         }
         out.sort_unstable();
+        if out.len() > max_rows {
+            let mut counted: Vec<(u32, u32)> = Vec::new();
+            for &r in out.iter() {
+                match counted.last_mut() {
+                    Some((row, n)) if *row == r => *n += 1,
+                    _ => counted.push((r, 1)),
+                }
+            }
+            if counted.len() > max_rows {
+                counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                counted.truncate(max_rows);
+            }
+            *out = counted.into_iter().map(|(r, _)| r).collect();
+            out.sort_unstable();
+        }
         out.dedup();
         skipped
+    }
+
+    /// Up to `n` random pairs of different rows that share a key (a pair is drawn by picking a
+    /// posting at random, then another of the same key).
+    pub fn sample_pairs(&self, rng: &mut crate::train::SplitMix, n: usize) -> Vec<(u32, u32)> {
+        let mut out = Vec::with_capacity(n);
+        if self.postings.len() < 2 {
+            return out;
+        }
+        for _ in 0..n * 4 {
+            if out.len() >= n {
+                break;
+            }
+            let i = rng.below(self.postings.len());
+            let k = self.postings[i] >> 32;
+            let lo = self.postings[..i].partition_point(|p| (p >> 32) < k);
+            let hi = self.postings[i..].partition_point(|p| (p >> 32) == k) + i;
+            if hi - lo < 2 {
+                continue;
+            }
+            let j = lo + rng.below(hi - lo);
+            let (a, b) = (self.postings[i] as u32, self.postings[j] as u32);
+            if a != b {
+                out.push((a.min(b), a.max(b)));
+            }
+        }
+        out
     }
 
     /// Groups of rows sharing a key, for training samples: calls `f` with each group.
@@ -330,8 +379,17 @@ mod tests {
         assert_eq!(idx.rows(3).collect::<Vec<_>>(), vec![42]);
         assert_eq!(idx.rows(5).count(), 0);
         let mut out = Vec::new();
-        assert_eq!(idx.candidates(&[3, 7], 5, &mut out), 1);
+        assert_eq!(idx.candidates(&[3, 7], 5, 100, &mut out), 1);
         assert_eq!(out, vec![42]);
+        // Over the row budget, rows under more keys win.
+        let two = BlockIndex::from_postings(vec![
+            BlockIndex::posting(1, 5),
+            BlockIndex::posting(2, 5),
+            BlockIndex::posting(1, 6),
+            BlockIndex::posting(2, 7),
+        ]);
+        two.candidates(&[1, 2], 10, 1, &mut out);
+        assert_eq!(out, vec![5]);
         let mut sizes = Vec::new();
         idx.groups(|g| sizes.push(g.len()));
         assert_eq!(sizes, vec![1, 10]);

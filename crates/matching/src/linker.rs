@@ -55,6 +55,12 @@ impl Band {
     }
 }
 
+/// The fewest pairs with a field filled on both sides from which a session learns its m.
+const MIN_OBSERVED: usize = 500;
+
+/// The most records one query compares.
+pub const MAX_CANDIDATES: usize = 400;
+
 /// The expected precision the strong band is chosen for.
 pub const STRONG_PRECISION: f64 = 0.999;
 /// The strong threshold is never below this, whatever the data.
@@ -130,6 +136,8 @@ pub struct SessionReport {
     pub pairs: usize,
     pub iterations: usize,
     pub converged: bool,
+    /// The share of the session's pairs EM judged matches.
+    pub match_share: f64,
 }
 
 /// Trains m and u (and term frequencies) on `left` × `right` (`same` for one table against
@@ -167,54 +175,104 @@ pub fn train(
     report.random_pairs = randoms.len();
     train::estimate_u(&mut model, &train::tally(randoms));
 
-    // m by EM, one session per blocking rule, each learning the fields it did not block on.
-    let mut learned: Vec<Vec<Vec<f64>>> = vec![Vec::new(); fields.len()];
-    for session in sessions(&fields) {
-        let pairs = sample_pairs(&fields, &session, left, right, same, &mut rng, 200_000);
-        if pairs.len() < 50 {
-            continue;
-        }
-        let gammas: Vec<Gamma> = pairs
-            .iter()
-            .map(|&(i, j)| gamma(&fields, &left[i as usize], &right[j as usize]))
-            .collect();
-        let learn: Vec<bool> = (0..fields.len())
-            .map(|f| !session.excludes.contains(&f))
-            .collect();
-        let mut m = model.clone();
-        let r = train::em(&mut m, &train::tally(gammas), &learn, 200);
-        for (f, l) in learn.iter().enumerate() {
-            if *l {
-                learned[f].push(m.params[f].m.clone());
-            }
-        }
-        report.sessions.push(SessionReport {
-            blocked_on: session.name.clone(),
-            pairs: pairs.len(),
-            iterations: r.iterations,
-            converged: r.converged,
-        });
-    }
-    for (f, ms) in learned.iter().enumerate() {
-        if ms.is_empty() {
-            report.unlearned.push(fields[f].name.clone());
-            continue;
-        }
-        let n = ms.len() as f64;
-        model.params[f].m = (0..ms[0].len())
-            .map(|l| ms.iter().map(|m| m[l]).sum::<f64>() / n)
-            .collect();
-    }
+    let (sessions, unlearned) = learn_m(&mut model, left, right, same, &mut rng);
+    report.sessions = sessions;
+    report.unlearned = unlearned;
     (model, report)
 }
 
-/// A blocking rule for a training session.
+/// Learns m by EM, one session per blocking rule, each session learning only the fields it did
+/// not block on; u must already be set. Returns the sessions run and the fields none could
+/// learn.
+pub fn learn_m(
+    model: &mut Model,
+    left: &[Row],
+    right: &[Row],
+    same: bool,
+    rng: &mut SplitMix,
+) -> (Vec<SessionReport>, Vec<String>) {
+    let fields = model.fields.clone();
+    let runs: Vec<(Session, Vec<Gamma>)> = sessions(&fields)
+        .into_iter()
+        .map(|session| {
+            let pairs = sample_pairs(&fields, &session, left, right, same, rng, 200_000);
+            let gammas = pairs
+                .iter()
+                .map(|&(i, j)| gamma(&fields, &left[i as usize], &right[j as usize]))
+                .collect();
+            (session, gammas)
+        })
+        .collect();
+    learn_m_from(model, runs)
+}
+
+/// Runs EM for each session over its pairs' comparison vectors; see [`learn_m`].
+pub fn learn_m_from(
+    model: &mut Model,
+    runs: Vec<(Session, Vec<Gamma>)>,
+) -> (Vec<SessionReport>, Vec<String>) {
+    let fields = model.fields.clone();
+    let mut reports = Vec::new();
+    let mut unlearned = Vec::new();
+    // Per field: (the session's match share, the m it learned).
+    let mut learned: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); fields.len()];
+    for (session, gammas) in runs {
+        let pairs = gammas.len();
+        if pairs < 50 {
+            continue;
+        }
+        let learn: Vec<bool> = (0..fields.len())
+            .map(|f| !session.excludes.contains(&f))
+            .collect();
+        let mut seen = vec![0usize; fields.len()];
+        for g in &gammas {
+            for (f, &l) in g.levels.iter().enumerate() {
+                seen[f] += usize::from(l != NULL);
+            }
+        }
+        let mut m = model.clone();
+        let r = train::em(&mut m, &train::tally(gammas), &learn, 200);
+        for (f, l) in learn.iter().enumerate() {
+            // A session that saw a field on both sides of too few pairs cannot teach its m.
+            if *l && seen[f] >= MIN_OBSERVED {
+                learned[f].push((r.prior, m.params[f].m.clone()));
+            }
+        }
+        reports.push(SessionReport {
+            blocked_on: session.name.clone(),
+            pairs,
+            iterations: r.iterations,
+            converged: r.converged,
+            match_share: r.prior,
+        });
+    }
+    // Each field takes its m from the session whose pairs were richest in matches: there the
+    // match class dominates and EM cannot mistake a sub-population (relatives sharing a
+    // surname and an address) for it.
+    for (f, ms) in learned.iter().enumerate() {
+        match ms.iter().max_by(|a, b| a.0.total_cmp(&b.0)) {
+            Some((_, m)) => model.params[f].m = m.clone(),
+            None => unlearned.push(fields[f].name.clone()),
+        }
+    }
+    (reports, unlearned)
+}
+
+/// A blocking rule for a training session: pairs sharing its key teach EM about every field
+/// but the ones it blocks on.
 #[derive(Debug, Clone)]
-struct Session {
-    name: String,
-    excludes: Vec<usize>,
+pub struct Session {
+    pub name: String,
+    pub excludes: Vec<usize>,
     keys: fn(&[Field], &Row, &mut Vec<u32>, usize),
     field: usize,
+}
+
+impl Session {
+    /// The keys `row` is filed under for this session.
+    pub fn keys(&self, fields: &[Field], row: &Row, out: &mut Vec<u32>) {
+        (self.keys)(fields, row, out, self.field);
+    }
 }
 
 fn date_key(fields: &[Field], row: &Row, out: &mut Vec<u32>, f: usize) {
@@ -228,20 +286,23 @@ fn date_key(fields: &[Field], row: &Row, out: &mut Vec<u32>, f: usize) {
     }
 }
 
-fn name_pair_keys(fields: &[Field], row: &Row, out: &mut Vec<u32>, _f: usize) {
+/// The whole name's sound, order-free: records that sound alike in every word. (Pairs of words
+/// would also pair siblings, who share surnames, and EM would learn "same family" instead of
+/// "same person".)
+fn full_name_key(fields: &[Field], row: &Row, out: &mut Vec<u32>, _f: usize) {
     let mut codes: Vec<&str> = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         if let (Kind::Name, crate::model::Value::Name(n)) = (f.kind, &row[i]) {
             codes.extend(n.tokens.iter().map(|t| t.primary.as_str()));
         }
     }
+    if codes.len() < 2 {
+        return;
+    }
     codes.sort_unstable();
     codes.dedup();
-    for (i, a) in codes.iter().enumerate() {
-        for b in &codes[i + 1..] {
-            out.push(block::key(&[b"np", a.as_bytes(), b.as_bytes()]));
-        }
-    }
+    let joined = codes.join(" ");
+    out.push(block::key(&[b"nm", joined.as_bytes()]));
 }
 
 fn identifier_key(_fields: &[Field], row: &Row, out: &mut Vec<u32>, f: usize) {
@@ -252,7 +313,8 @@ fn identifier_key(_fields: &[Field], row: &Row, out: &mut Vec<u32>, f: usize) {
     }
 }
 
-fn sessions(fields: &[Field]) -> Vec<Session> {
+/// The training sessions a model's fields allow.
+pub fn sessions(fields: &[Field]) -> Vec<Session> {
     let mut out = Vec::new();
     if let Some(d) = fields.iter().position(|f| f.kind == Kind::Date) {
         out.push(Session {
@@ -267,9 +329,9 @@ fn sessions(fields: &[Field]) -> Vec<Session> {
         .collect();
     if !names.is_empty() {
         out.push(Session {
-            name: "name words".into(),
+            name: "full name".into(),
             excludes: names,
-            keys: name_pair_keys,
+            keys: full_name_key,
             field: 0,
         });
     }
@@ -455,7 +517,7 @@ fn run(fields: Vec<Field>, l: Prepared, r: Prepared, same: bool) -> Linked {
     let mut cands = Vec::new();
     for (i, row) in l.rows.iter().enumerate() {
         block::query_keys(&fields, row, years.clone(), &mut keys);
-        skipped += index.candidates(&keys, 5_000, &mut cands);
+        skipped += index.candidates(&keys, 5_000, MAX_CANDIDATES, &mut cands);
         for &j in &cands {
             if same {
                 if j as usize != i {

@@ -40,6 +40,9 @@ impl SplitMix {
     }
 }
 
+/// The least m any level is given.
+pub const M_FLOOR: f64 = 1e-3;
+
 /// Comparison vectors with how many pairs showed each.
 pub type Patterns = Vec<(Vec<u8>, f64)>;
 
@@ -69,10 +72,10 @@ pub fn estimate_u(model: &mut Model, random_pairs: &Patterns) {
     }
 }
 
-fn posterior(m: &[Params], u: &[Params], prior: f64, levels: &[u8]) -> f64 {
+fn posterior(m: &[Params], u: &[Params], prior: f64, levels: &[u8], used: &[bool]) -> f64 {
     let mut w = (prior / (1.0 - prior)).log2();
     for (i, &l) in levels.iter().enumerate() {
-        if l != NULL {
+        if l != NULL && used[i] {
             w += (m[i].m[l as usize] / u[i].u[l as usize]).log2();
         }
     }
@@ -88,7 +91,8 @@ pub struct EmReport {
 }
 
 /// Runs EM over `patterns`, learning m for the fields marked in `learn` and the session's
-/// prior; other fields' m and every u stay fixed. Returns the session's prior (which describes
+/// prior; every u stays fixed. Fields not marked are left out entirely: a session blocked on a
+/// field sees it agree on every pair, which says nothing about matches. Returns the session's prior (which describes
 /// only this session's pairs, so callers usually discard it).
 pub fn em(model: &mut Model, patterns: &Patterns, learn: &[bool], max_iter: usize) -> EmReport {
     let mut prior = 0.1;
@@ -101,7 +105,7 @@ pub fn em(model: &mut Model, patterns: &Patterns, learn: &[bool], max_iter: usiz
         let mut total = 0.0;
         let mut acc: Vec<Vec<f64>> = model.params.iter().map(|p| vec![0.0; p.m.len()]).collect();
         for (levels, c) in patterns {
-            let p = posterior(&model.params, &fixed, prior, levels);
+            let p = posterior(&model.params, &fixed, prior, levels, learn);
             matched += p * c;
             total += c;
             for (i, &l) in levels.iter().enumerate() {
@@ -120,8 +124,8 @@ pub fn em(model: &mut Model, patterns: &Patterns, learn: &[bool], max_iter: usiz
                 continue;
             }
             // A floor keeps every level possible among matches: a level no match showed in this
-            // sample is rare, not impossible.
-            let floored: Vec<f64> = a.iter().map(|x| (x / sum).max(1e-5)).collect();
+            // sample is rare, not impossible (files do record the wrong sex, now and then).
+            let floored: Vec<f64> = a.iter().map(|x| (x / sum).max(M_FLOOR)).collect();
             let s: f64 = floored.iter().sum();
             for (l, x) in floored.iter().enumerate() {
                 let v = x / s;
@@ -147,11 +151,12 @@ pub fn em(model: &mut Model, patterns: &Patterns, learn: &[bool], max_iter: usiz
 /// Estimates the prior alone (m and u fixed) over the pairs lookups see.
 pub fn estimate_prior(model: &Model, patterns: &Patterns, max_iter: usize) -> f64 {
     let mut prior: f64 = 0.1;
+    let all = vec![true; model.params.len()];
     for _ in 0..max_iter {
         let mut matched = 0.0;
         let mut total = 0.0;
         for (levels, c) in patterns {
-            matched += posterior(&model.params, &model.params, prior, levels) * c;
+            matched += posterior(&model.params, &model.params, prior, levels, &all) * c;
             total += c;
         }
         let next = (matched / total.max(1.0)).clamp(1e-9, 1.0 - 1e-9);

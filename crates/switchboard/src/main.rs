@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench_matching;
 mod config;
 mod simulate;
 mod synth_cmd;
@@ -95,6 +96,15 @@ enum Command {
     Synth(synth_cmd::SynthArgs),
     /// Print the effective configuration (after file, environment and flags) and exit.
     Config,
+    /// Measure a part of the system and print the figures (release build recommended).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Identity resolution: index build, lookup latency and accuracy against the truth.
+    Matching(bench_matching::MatchingBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -239,6 +249,9 @@ async fn run(
                 None
             };
             synth_cmd::run(&args, store).await
+        }
+        Command::Bench(BenchCommand::Matching(args)) => {
+            tokio::task::spawn_blocking(move || bench_matching::run(&args)).await?
         }
     }
 }

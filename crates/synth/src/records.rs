@@ -638,6 +638,53 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
     out
 }
 
+/// A person as an officer in the field describes them: the name and birth date as the
+/// person gave them or a document shows them (with the same kinds of error files carry), sex,
+/// often the country of birth, and an identifier when one is at hand.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    pub person_id: u64,
+    pub given: String,
+    pub family: String,
+    pub dob: Option<Date>,
+    pub sex: &'static str,
+    pub country_of_birth: Option<String>,
+    pub a_number: Option<String>,
+    pub fbi_number: Option<String>,
+    /// Noise kinds applied, separated by `;`.
+    pub noise: String,
+}
+
+/// Describes `p` as an officer would, given the records the person has (an A-number is known
+/// only if an A-file exists, and then half the time; an FBI number a third of the time).
+pub fn describe(spec: &RecordSpec, p: &Person, records: &PersonRecords) -> Description {
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed.wrapping_add(0xde5c_0001));
+    rng.set_stream(p.id);
+    let (applied, name, dob) = draft(&mut rng, p, &spec.noise);
+    let country = rng.random_bool(0.7).then(|| p.country_of_birth.to_owned());
+    let a_number = records
+        .identity
+        .first()
+        .filter(|_| rng.random_bool(0.5))
+        .map(|r| r.a_number.clone());
+    let fbi_number = records
+        .criminal_history
+        .first()
+        .filter(|_| rng.random_bool(0.33))
+        .map(|r| r.fbi_number.clone());
+    Description {
+        person_id: p.id,
+        given: name.given,
+        family: name.surnames.join(" "),
+        dob,
+        sex: sex(p),
+        country_of_birth: country,
+        a_number,
+        fbi_number,
+        noise: noise_text(&applied),
+    }
+}
+
 /// A handful of made-up class injunctions, the same for a seed.
 pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC1A5_5000);
