@@ -650,8 +650,12 @@ impl RecordIndex {
                 (gamma(&self.fields, &ra, &rb), rb)
             })
             .collect();
-        let patterns = train::tally(scored.iter().map(|(g, _)| g.clone()));
-        self.model.prior = train::estimate_prior(&self.model, &patterns, 200);
+        self.model.prior = 0.5;
+        let bits: Vec<f64> = scored
+            .iter()
+            .map(|(g, r)| self.model.score(g, r).match_weight)
+            .collect();
+        self.model.prior = train::estimate_random_prior(&bits, seeds.len(), n - 1);
         let probs: Vec<f64> = scored
             .iter()
             .map(|(g, r)| self.model.score(g, r).probability)
@@ -923,9 +927,8 @@ impl RecordIndex {
         if lv(DOB) == NULL {
             w.push(Warning {
                 code: "no_date_of_birth_compared",
-                message: "no date of birth to compare: the match rests on names".into(),
+                message: "no date of birth to compare".into(),
             });
-            cap = cap.max(Band::Probable);
         }
         if lv(SEX) == 1 {
             w.push(Warning {

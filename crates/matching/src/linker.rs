@@ -59,7 +59,7 @@ impl Band {
 const MIN_OBSERVED: usize = 500;
 
 /// The most records one query compares.
-pub const MAX_CANDIDATES: usize = 400;
+pub const MAX_CANDIDATES: usize = 200;
 
 /// The expected precision the strong band is chosen for.
 pub const STRONG_PRECISION: f64 = 0.999;
@@ -161,19 +161,46 @@ pub fn train(
         return (model, report);
     }
 
-    // u from random pairs.
-    let n_random = 100_000.min(left.len() * right.len());
-    let mut randoms = Vec::with_capacity(n_random);
+    // u from random pairs; the exact level from the values' frequencies, which a sample of
+    // random pairs sees too rarely to measure (two records share a birth date about once in
+    // thirty thousand pairs).
+    let n_random = 40_000.min(left.len() * right.len());
+    let mut picks = Vec::with_capacity(n_random);
     for _ in 0..n_random {
         let i = rng.below(left.len());
         let mut j = rng.below(right.len());
         if same && j == i {
             j = (j + 1) % right.len();
         }
-        randoms.push(gamma(&fields, &left[i], &right[j]));
+        picks.push((i as u32, j as u32));
     }
+    let randoms = compare_pairs(&fields, left, right, &picks);
     report.random_pairs = randoms.len();
     train::estimate_u(&mut model, &train::tally(randoms));
+    for f in 0..fields.len() {
+        let share = |rows: &[Row]| {
+            let mut counts: HashMap<String, f64> = HashMap::new();
+            let mut n = 0.0;
+            for r in rows {
+                if let Some(k) = r[f].tf_key() {
+                    *counts.entry(k).or_default() += 1.0;
+                    n += 1.0;
+                }
+            }
+            counts.values_mut().for_each(|c| *c /= f64::max(n, 1.0));
+            (counts, n)
+        };
+        let (a, na) = share(left);
+        let (b, nb) = if same { (a.clone(), na) } else { share(right) };
+        if na == 0.0 || nb == 0.0 {
+            continue;
+        }
+        let exact: f64 = a
+            .iter()
+            .map(|(k, x)| x * b.get(k).copied().unwrap_or(0.0))
+            .sum();
+        set_exact_u(&mut model.params[f].u, exact.max(1.0 / (na * nb)));
+    }
 
     let (sessions, unlearned) = learn_m(&mut model, left, right, same, &mut rng);
     report.sessions = sessions;
@@ -196,10 +223,7 @@ pub fn learn_m(
         .into_iter()
         .map(|session| {
             let pairs = sample_pairs(&fields, &session, left, right, same, rng, 200_000);
-            let gammas = pairs
-                .iter()
-                .map(|&(i, j)| gamma(&fields, &left[i as usize], &right[j as usize]))
-                .collect();
+            let gammas = compare_pairs(&fields, left, right, &pairs);
             (session, gammas)
         })
         .collect();
@@ -256,6 +280,55 @@ pub fn learn_m_from(
         }
     }
     (reports, unlearned)
+}
+
+/// Sets the exact level's u, rescaling the other levels so that u still sums to one.
+pub fn set_exact_u(u: &mut [f64], exact: f64) {
+    let exact = exact.clamp(1e-12, 0.999);
+    let rest: f64 = u[1..].iter().sum();
+    if rest <= 0.0 {
+        return;
+    }
+    u[0] = exact;
+    let scale = (1.0 - exact) / rest;
+    for x in &mut u[1..] {
+        *x *= scale;
+    }
+}
+
+/// Compares many pairs, on every core: the comparisons are independent and pure.
+pub fn compare_pairs(
+    fields: &[Field],
+    left: &[Row],
+    right: &[Row],
+    pairs: &[(u32, u32)],
+) -> Vec<Gamma> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || pairs.len() < 2_000 {
+        return pairs
+            .iter()
+            .map(|&(i, j)| gamma(fields, &left[i as usize], &right[j as usize]))
+            .collect();
+    }
+    let chunk = pairs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&(i, j)| gamma(fields, &left[i as usize], &right[j as usize]))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a comparison thread panicked"))
+            .collect()
+    })
 }
 
 /// A blocking rule for a training session: pairs sharing its key teach EM about every field
@@ -530,11 +603,20 @@ fn run(fields: Vec<Field>, l: Prepared, r: Prepared, same: bool) -> Linked {
     }
     found.sort_unstable();
     found.dedup();
-    let gammas: Vec<Gamma> = found
+    let gammas: Vec<Gamma> = compare_pairs(&fields, &l.rows, &r.rows, &found);
+    model.prior = 0.5;
+    let bits: Vec<f64> = found
         .iter()
-        .map(|&(i, j)| gamma(&fields, &l.rows[i as usize], &r.rows[j as usize]))
+        .zip(&gammas)
+        .map(|(&(_, j), g)| model.score(g, &r.rows[j as usize]).match_weight)
         .collect();
-    model.prior = train::estimate_prior(&model, &train::tally(gammas.iter().cloned()), 200);
+    // In a dedupe each pair was found once but is a match for both of its rows.
+    let (queries, others) = if same {
+        (l.rows.len() / 2, r.rows.len() - 1)
+    } else {
+        (l.rows.len(), r.rows.len())
+    };
+    model.prior = train::estimate_random_prior(&bits, queries.max(1), others.max(1));
     let mut pairs: Vec<ScoredPair> = found
         .iter()
         .zip(gammas)
@@ -562,6 +644,17 @@ fn run(fields: Vec<Field>, l: Prepared, r: Prepared, same: bool) -> Linked {
         left_ids: l.ids,
         right_ids: r.ids,
     }
+}
+
+/// The band of a scored pair: by its probability, but never strong when a name, a date or an
+/// identifier present on both sides disagrees (conflicting data is never a strong match).
+pub fn band(fields: &[Field], p: &ScoredPair, threshold: f64) -> Band {
+    let b = Band::of(p.probability, threshold);
+    let conflict = fields.iter().enumerate().any(|(i, f)| {
+        matches!(f.kind, Kind::Name | Kind::Date | Kind::Identifier)
+            && disagrees(fields, &p.gamma, i)
+    });
+    if conflict { b.max(Band::Possible) } else { b }
 }
 
 /// Whether a comparison vector shows a field with a value on both sides that disagrees.

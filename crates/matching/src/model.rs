@@ -107,7 +107,8 @@ impl Value {
         }
     }
 
-    /// The key term frequencies are counted under.
+    /// The key term frequencies (and the chance two random values agree exactly) are counted
+    /// under.
     pub fn tf_key(&self) -> Option<String> {
         match self {
             Value::Name(n) if !n.is_empty() => {
@@ -117,6 +118,12 @@ impl Value {
             }
             Value::Identifier(s) | Value::Code(s) | Value::Category(s) if !s.is_empty() => {
                 Some(s.clone())
+            }
+            Value::Date(Some(d)) => Some(d.to_string()),
+            Value::Text(w) if !w.is_empty() => {
+                let mut w = w.clone();
+                w.sort_unstable();
+                Some(w.join(" "))
             }
             _ => None,
         }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use crate::compare::NULL;
-use crate::model::{Gamma, Model, Params, probability_of};
+use crate::model::{Gamma, Model, Params, log2_odds, probability_of};
 
 /// A small deterministic random source (SplitMix64): training must give the same model for the
 /// same data, and this crate takes no dependency for so little.
@@ -168,6 +168,34 @@ pub fn estimate_prior(model: &Model, patterns: &Patterns, max_iter: usize) -> f6
     prior
 }
 
+/// The prior as the chance that two records drawn at random are a match, estimated without
+/// labels from the candidates of a sample of queries: given a prior, each candidate's
+/// probability follows from its evidence (`bits`: every field's weight, without the prior);
+/// their sum over the queries is the expected number of matches per query; divided by the
+/// records each query could have met, that is the next prior. Repeated to a fixed point.
+///
+/// This is the prior the weights are for: u comes from random pairs, so the prior must too.
+/// (The share of matches among candidate pairs would count the names twice: candidates were
+/// found by their names already.)
+pub fn estimate_random_prior(bits: &[f64], queries: usize, others: usize) -> f64 {
+    if bits.is_empty() || queries == 0 || others == 0 {
+        return 1.0 / (others.max(1) as f64 + 1.0);
+    }
+    let mut per_query = 1.0f64;
+    for _ in 0..200 {
+        let prior = (per_query / others as f64).clamp(1e-12, 0.5);
+        let lo = log2_odds(prior);
+        let sum: f64 = bits.iter().map(|b| probability_of(lo + b)).sum();
+        let next = (sum / queries as f64).max(1e-6);
+        if (next - per_query).abs() < 1e-6 * per_query.max(1e-3) {
+            per_query = next;
+            break;
+        }
+        per_query = next;
+    }
+    (per_query / others as f64).clamp(1e-12, 0.5)
+}
+
 /// The lowest probability threshold at which the expected precision of everything at or above
 /// it (the mean of its probabilities) is still at least `target`. Uses no labels: only the
 /// model's own probabilities. Never below `floor`; 1.0 when nothing qualifies.
@@ -257,6 +285,20 @@ mod tests {
         }
         let prior = estimate_prior(&model, &tally(Vec::<Gamma>::new()), 10);
         assert!(prior > 0.0);
+    }
+
+    #[test]
+    fn random_prior_finds_the_matches_per_query() {
+        // 100 queries, each with one overwhelming match (+40 bits) and nine clear non-matches
+        // (-10 bits), among a million records: about one match per query.
+        let mut bits = Vec::new();
+        for _ in 0..100 {
+            bits.push(40.0);
+            bits.extend([-10.0; 9]);
+        }
+        let prior = estimate_random_prior(&bits, 100, 1_000_000);
+        assert!((prior * 1e6 - 1.0).abs() < 0.05, "{prior}");
+        assert!(estimate_random_prior(&[], 0, 10) > 0.0);
     }
 
     #[test]

@@ -180,10 +180,9 @@ pub fn run(args: &MatchingBench) -> anyhow::Result<()> {
                 own_probable += 1;
             }
             let shares_id = |given: &Option<String>, held: &Option<String>| matches!((given, held), (Some(a), Some(b)) if a == b);
-            if mine
-                && (shares_id(&q.a_number, &c.record.a_number)
-                    || shares_id(&q.fbi_number, &c.record.fbi_number))
-            {
+            let agrees = shares_id(&q.a_number, &c.record.a_number)
+                || shares_id(&q.fbi_number, &c.record.fbi_number);
+            if mine && agrees {
                 corroborable += 1;
                 corroborable_strong += usize::from(c.band == Band::Strong);
             }
@@ -200,12 +199,13 @@ pub fn run(args: &MatchingBench) -> anyhow::Result<()> {
                 codes.sort_unstable();
                 codes.dedup();
                 let key = format!(
-                    "{} {}: {}",
+                    "{}{} {}: {}",
                     if mine {
                         "own, not strong"
                     } else {
                         "other, p>=0.9"
                     },
+                    if agrees { " (identifier agrees)" } else { "" },
                     if c.probability >= 0.9 {
                         "p>=0.9"
                     } else {
@@ -297,7 +297,11 @@ pub fn run(args: &MatchingBench) -> anyhow::Result<()> {
     println!(
         "warnings on the person's records outside the strong band, and on others' records at p >= 0.9:"
     );
-    for (k, n) in why.iter().take(25) {
+    for (k, n) in why
+        .iter()
+        .filter(|w| w.0.contains("agrees") || w.1 >= 50)
+        .take(40)
+    {
         println!("  {n:>6}  {k}");
     }
     for m in misses {

@@ -5,6 +5,7 @@
 
 mod bench_matching;
 mod config;
+mod link_cmd;
 mod simulate;
 mod synth_cmd;
 
@@ -96,6 +97,16 @@ enum Command {
     Synth(synth_cmd::SynthArgs),
     /// Print the effective configuration (after file, environment and flags) and exit.
     Config,
+    /// Link two CSV files with a model described in TOML; writes scored pairs.
+    ///
+    /// The model is trained on the files themselves (u from random pairs, m by EM), and the
+    /// strong threshold is chosen without labels and printed.
+    Link(link_cmd::LinkArgs),
+    /// Find the rows of one CSV file that are the same entity; writes scored pairs.
+    Dedupe(link_cmd::DedupeArgs),
+    /// Score a pairs file against a truth file: precision, recall, F1, false positives and
+    /// false negatives.
+    Eval(link_cmd::EvalArgs),
     /// Measure a part of the system and print the figures (release build recommended).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -250,6 +261,11 @@ async fn run(
             };
             synth_cmd::run(&args, store).await
         }
+        Command::Link(args) => tokio::task::spawn_blocking(move || link_cmd::link(&args)).await?,
+        Command::Dedupe(args) => {
+            tokio::task::spawn_blocking(move || link_cmd::dedupe(&args)).await?
+        }
+        Command::Eval(args) => tokio::task::spawn_blocking(move || link_cmd::eval(&args)).await?,
         Command::Bench(BenchCommand::Matching(args)) => {
             tokio::task::spawn_blocking(move || bench_matching::run(&args)).await?
         }
