@@ -41,7 +41,7 @@ fn name_codes(row: &Row, fields: &[Field]) -> Vec<String> {
                 let groups = t.groups();
                 if groups.is_empty() {
                     if !t.primary.is_empty() {
-                        codes.push(t.primary.clone());
+                        codes.push(t.primary.as_str().to_owned());
                     }
                 } else {
                     codes.extend(groups.iter().map(|g| format!("~{g}")));

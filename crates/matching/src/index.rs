@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use serde::Serialize;
 use switchboard_domain::records::{SourceRecord, System};
 use time::Date;
@@ -115,21 +117,86 @@ struct Stored {
 }
 
 /// Text fields of a stored record, in arena order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct RecordText {
-    record_id: String,
-    given: String,
-    family: String,
-    aliases: String,
-    dob: String,
-    sex: String,
-    country: String,
-    place: String,
-    a_number: String,
-    fbi: String,
-    state_id: String,
-    fin: String,
-    document: String,
+/// Owned (`String`) while a record is filed, borrowed from the arena (`&str`) when read back,
+/// so a lookup allocates nothing to read a candidate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RecordText<S = String> {
+    record_id: S,
+    given: S,
+    family: S,
+    aliases: S,
+    dob: S,
+    sex: S,
+    country: S,
+    place: S,
+    a_number: S,
+    fbi: S,
+    state_id: S,
+    fin: S,
+    document: S,
+}
+
+type RecordView<'a> = RecordText<&'a str>;
+
+impl<S: AsRef<str>> RecordText<S> {
+    fn fields(&self) -> [&str; RecordText::<String>::FIELDS] {
+        [
+            self.record_id.as_ref(),
+            self.given.as_ref(),
+            self.family.as_ref(),
+            self.aliases.as_ref(),
+            self.dob.as_ref(),
+            self.sex.as_ref(),
+            self.country.as_ref(),
+            self.place.as_ref(),
+            self.a_number.as_ref(),
+            self.fbi.as_ref(),
+            self.state_id.as_ref(),
+            self.fin.as_ref(),
+            self.document.as_ref(),
+        ]
+    }
+
+    fn view(&self) -> RecordView<'_> {
+        let f = self.fields();
+        RecordText {
+            record_id: f[0],
+            given: f[1],
+            family: f[2],
+            aliases: f[3],
+            dob: f[4],
+            sex: f[5],
+            country: f[6],
+            place: f[7],
+            a_number: f[8],
+            fbi: f[9],
+            state_id: f[10],
+            fin: f[11],
+            document: f[12],
+        }
+    }
+}
+
+impl<'a> RecordText<&'a str> {
+    fn read(s: &'a str) -> Self {
+        let mut it = s.split('\u{1f}');
+        let mut next = || it.next().unwrap_or_default();
+        Self {
+            record_id: next(),
+            given: next(),
+            family: next(),
+            aliases: next(),
+            dob: next(),
+            sex: next(),
+            country: next(),
+            place: next(),
+            a_number: next(),
+            fbi: next(),
+            state_id: next(),
+            fin: next(),
+            document: next(),
+        }
+    }
 }
 
 impl RecordText {
@@ -210,24 +277,6 @@ impl RecordText {
         }
     }
 
-    fn fields(&self) -> [&str; Self::FIELDS] {
-        [
-            &self.record_id,
-            &self.given,
-            &self.family,
-            &self.aliases,
-            &self.dob,
-            &self.sex,
-            &self.country,
-            &self.place,
-            &self.a_number,
-            &self.fbi,
-            &self.state_id,
-            &self.fin,
-            &self.document,
-        ]
-    }
-
     fn write(&self, arena: &mut String) {
         for (i, f) in self.fields().iter().enumerate() {
             if i > 0 {
@@ -235,26 +284,6 @@ impl RecordText {
             }
             // The separator cannot appear inside a field.
             arena.extend(f.chars().map(|c| if c == '\u{1f}' { ' ' } else { c }));
-        }
-    }
-
-    fn read(s: &str) -> Self {
-        let mut it = s.split('\u{1f}').map(str::to_owned);
-        let mut next = || it.next().unwrap_or_default();
-        Self {
-            record_id: next(),
-            given: next(),
-            family: next(),
-            aliases: next(),
-            dob: next(),
-            sex: next(),
-            country: next(),
-            place: next(),
-            a_number: next(),
-            fbi: next(),
-            state_id: next(),
-            fin: next(),
-            document: next(),
         }
     }
 }
@@ -282,34 +311,34 @@ fn sex_code(s: &str) -> &'static str {
 
 /// Phonetic codes, remembered: names repeat, and Double Metaphone is the costly step.
 #[derive(Debug, Default)]
-struct Codes(HashMap<String, (String, String)>);
+struct Codes(FxHashMap<String, crate::text::Codes>);
 
 impl Codes {
-    fn get(&mut self, w: &str) -> (String, String) {
+    fn get(&mut self, w: &str) -> crate::text::Codes {
         if let Some(c) = self.0.get(w) {
-            return c.clone();
+            return *c;
         }
         let c = crate::text::phonetic(w);
-        self.0.insert(w.to_owned(), c.clone());
+        self.0.insert(w.to_owned(), c);
         c
     }
 }
 
 fn prepare_text(
     fields: &[Field],
-    t: &RecordText,
-    codes: &mut dyn FnMut(&str) -> (String, String),
+    t: &RecordView<'_>,
+    codes: &mut dyn FnMut(&str) -> crate::text::Codes,
 ) -> Row {
     let raw = [
-        t.given.as_str(),
-        t.family.as_str(),
-        t.dob.as_str(),
+        t.given,
+        t.family,
+        t.dob,
         sex_code(&t.sex),
-        t.country.as_str(),
-        t.place.as_str(),
-        t.a_number.as_str(),
-        t.fbi.as_str(),
-        t.state_id.as_str(),
+        t.country,
+        t.place,
+        t.a_number,
+        t.fbi,
+        t.state_id,
     ];
     fields
         .iter()
@@ -324,7 +353,7 @@ fn alias_rows(
     fields: &[Field],
     base: &Row,
     aliases: &str,
-    codes: &mut dyn FnMut(&str) -> (String, String),
+    codes: &mut dyn FnMut(&str) -> crate::text::Codes,
 ) -> Vec<(String, Row)> {
     aliases
         .split(';')
@@ -443,7 +472,7 @@ pub struct RecordIndex {
     blocks: BlockIndex,
     years: std::ops::RangeInclusive<i32>,
     threshold: f64,
-    codes: HashMap<String, (String, String)>,
+    codes: FxHashMap<String, crate::text::Codes>,
     /// Records holding an A-number, an FBI number, a state id.
     id_counts: [u64; 3],
     report: BuildReport,
@@ -481,7 +510,7 @@ impl RecordIndex {
                 system: r.system() as u8,
                 updated: days(r.updated_on()),
             });
-            let row = prepare_text(&fields, &text, &mut |w| codes.get(w));
+            let row = prepare_text(&fields, &text.view(), &mut |w| codes.get(w));
             for (k, f) in [A_NUMBER, FBI, STATE_ID].into_iter().enumerate() {
                 id_counts[k] += u64::from(!row[f].is_null());
             }
@@ -541,15 +570,15 @@ impl RecordIndex {
         index
     }
 
-    fn text(&self, i: u32) -> RecordText {
+    fn text(&self, i: u32) -> RecordView<'_> {
         let s = self.stored[i as usize];
         RecordText::read(&self.arena[s.start as usize..s.start as usize + s.len as usize])
     }
 
-    fn row(&self, i: u32, memo: &mut Codes) -> (RecordText, Row) {
+    fn row(&self, i: u32, memo: &mut Codes) -> (RecordView<'_>, Row) {
         let t = self.text(i);
         let row = prepare_text(&self.fields, &t, &mut |w| match self.codes.get(w) {
-            Some(c) => c.clone(),
+            Some(c) => *c,
             None => memo.get(w),
         });
         (t, row)
@@ -725,9 +754,9 @@ impl RecordIndex {
         let skipped = self
             .blocks
             .candidates(&keys, MAX_BLOCK, linker::MAX_CANDIDATES, &mut cands);
-        struct Hit {
+        struct Hit<'a> {
             row_no: u32,
-            text: RecordText,
+            text: RecordView<'a>,
             row: Row,
             gamma: Gamma,
             weight: f64,
@@ -739,24 +768,26 @@ impl RecordIndex {
                 let (text, row) = self.row(i, &mut memo);
                 let g = gamma(&self.fields, &qrow, &row);
                 let w = self.model.score(&g, &row).match_weight;
-                let mut best = (g, w, None, row.clone());
-                for (alias, arow) in
-                    alias_rows(&self.fields, &row, &text.aliases, &mut |w| memo.get(w))
-                {
-                    let g = gamma(&self.fields, &qrow, &arow);
-                    let w = self.model.score(&g, &arow).match_weight;
-                    if w > best.1 {
-                        best = (g, w, Some(alias), arow);
-                    }
-                }
-                Hit {
+                let mut hit = Hit {
                     row_no: i,
                     text,
-                    row: best.3,
-                    gamma: best.0,
-                    weight: best.1,
-                    alias: best.2,
+                    row,
+                    gamma: g,
+                    weight: w,
+                    alias: None,
+                };
+                if !text.aliases.is_empty() {
+                    for (alias, arow) in
+                        alias_rows(&self.fields, &hit.row, text.aliases, &mut |w| memo.get(w))
+                    {
+                        let g = gamma(&self.fields, &qrow, &arow);
+                        let w = self.model.score(&g, &arow).match_weight;
+                        if w > hit.weight {
+                            (hit.gamma, hit.weight, hit.alias, hit.row) = (g, w, Some(alias), arow);
+                        }
+                    }
                 }
+                hit
             })
             .collect();
         hits.sort_by(|a, b| b.weight.total_cmp(&a.weight));
@@ -773,7 +804,7 @@ impl RecordIndex {
             })
             .collect();
         // Only a clean, likely candidate makes another file's candidates ambiguous.
-        let contenders: Vec<(&RecordText, &Gamma, bool)> = hits
+        let contenders: Vec<(&RecordView<'_>, &Gamma, bool)> = hits
             .iter()
             .zip(&checked)
             .map(|(h, (_, cap))| {
@@ -844,7 +875,7 @@ impl RecordIndex {
         &self,
         q: &Row,
         g: &Gamma,
-        t: &RecordText,
+        t: &RecordView<'_>,
         s: Stored,
         today: Date,
         opts: &LookupOptions,
@@ -995,9 +1026,9 @@ impl RecordIndex {
     /// (p ≥ 0.8, nothing conflicting) are grouped into files by shared identifiers, and two files whose identifiers of the
     /// same kind are all different are different people. When two such files both fit and the
     /// officer's identifiers do not rule one out, every likely hit is ambiguous.
-    fn ambiguity(&self, q: &Row, hits: &[(&RecordText, &Gamma, bool)]) -> Vec<Option<String>> {
+    fn ambiguity(&self, q: &Row, hits: &[(&RecordView<'_>, &Gamma, bool)]) -> Vec<Option<String>> {
         let likely: Vec<usize> = (0..hits.len()).filter(|&k| hits[k].2).collect();
-        let ids = |t: &RecordText| -> [String; 5] {
+        let ids = |t: &RecordView<'_>| -> [String; 5] {
             [
                 crate::compare::normalise_a_number(&t.a_number),
                 crate::compare::normalise_identifier(&t.fin),
@@ -1086,13 +1117,13 @@ impl RecordIndex {
     }
 }
 
-fn summary(system: System, t: &RecordText, s: Stored) -> RecordSummary {
+fn summary(system: System, t: &RecordView<'_>, s: Stored) -> RecordSummary {
     let o = |v: &str| (!v.is_empty()).then(|| v.to_owned());
     RecordSummary {
         system,
-        record_id: t.record_id.clone(),
-        given_name: t.given.clone(),
-        family_name: t.family.clone(),
+        record_id: t.record_id.to_owned(),
+        given_name: t.given.to_owned(),
+        family_name: t.family.to_owned(),
         date_of_birth: o(&t.dob),
         sex: o(&t.sex),
         country_of_birth: o(&t.country),

@@ -59,7 +59,7 @@ impl Band {
 const MIN_OBSERVED: usize = 500;
 
 /// The most records one query compares.
-pub const MAX_CANDIDATES: usize = 200;
+pub const MAX_CANDIDATES: usize = 150;
 
 /// The expected precision the strong band is chosen for.
 pub const STRONG_PRECISION: f64 = 0.999;
@@ -93,13 +93,13 @@ pub fn prepare_table(
         })?),
         None => None,
     };
-    let mut cache: HashMap<String, (String, String)> = HashMap::new();
-    let mut codes = |w: &str| -> (String, String) {
+    let mut cache: HashMap<String, crate::text::Codes> = HashMap::new();
+    let mut codes = |w: &str| -> crate::text::Codes {
         if let Some(c) = cache.get(w) {
-            return c.clone();
+            return *c;
         }
         let c = crate::text::phonetic(w);
-        cache.insert(w.to_owned(), c.clone());
+        cache.insert(w.to_owned(), c);
         c
     };
     let mut ids = Vec::with_capacity(t.rows.len());

@@ -304,7 +304,11 @@ impl ModelSpec {
 }
 
 /// Prepares one raw value for a field.
-pub fn prepare(field: &Field, raw: &str, codes: &mut dyn FnMut(&str) -> (String, String)) -> Value {
+pub fn prepare(
+    field: &Field,
+    raw: &str,
+    codes: &mut dyn FnMut(&str) -> crate::text::Codes,
+) -> Value {
     match field.kind {
         Kind::Name => Value::Name(NameValue::with(raw, codes)),
         Kind::Date => Value::Date(Ymd::parse(raw)),

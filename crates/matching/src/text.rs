@@ -5,7 +5,7 @@
 //! Everything downstream works on the folded form: the phonetic encoders assume ASCII, and a
 //! record typed without accents must compare equal to one typed with them.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use rphonetic::DoubleMetaphone;
@@ -13,20 +13,27 @@ use rphonetic::DoubleMetaphone;
 /// Lower-case ASCII with every run of non-alphanumeric characters turned into one space;
 /// "St." and "Ste." become "saint" and "sainte" so that "St. Louis" equals "Saint-Louis".
 pub fn fold(s: &str) -> String {
-    let ascii = deunicode::deunicode(s).to_ascii_lowercase();
-    let mut out = String::with_capacity(ascii.len());
-    for word in ascii.split(|c: char| !c.is_ascii_alphanumeric()) {
+    // Most names in files are already ASCII: skip the transliteration's allocation for them.
+    let src: std::borrow::Cow<'_, str> = if s.is_ascii() {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(deunicode::deunicode(s))
+    };
+    let mut out = String::with_capacity(src.len());
+    for word in src.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.is_empty() {
             continue;
         }
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(match word {
-            "st" => "saint",
-            "ste" => "sainte",
-            w => w,
-        });
+        if word.eq_ignore_ascii_case("st") {
+            out.push_str("saint");
+        } else if word.eq_ignore_ascii_case("ste") {
+            out.push_str("sainte");
+        } else {
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        }
     }
     out
 }
@@ -120,8 +127,8 @@ const VARIANT_GROUPS: &[&[&str]] = &[
     &["vo", "vu"],
 ];
 
-static VARIANTS: LazyLock<HashMap<&'static str, Vec<u16>>> = LazyLock::new(|| {
-    let mut map: HashMap<&'static str, Vec<u16>> = HashMap::new();
+static VARIANTS: LazyLock<FxHashMap<&'static str, Vec<u16>>> = LazyLock::new(|| {
+    let mut map: FxHashMap<&'static str, Vec<u16>> = FxHashMap::default();
     for (i, group) in VARIANT_GROUPS.iter().enumerate() {
         for s in *group {
             map.entry(s).or_default().push(i as u16);
@@ -137,38 +144,75 @@ pub fn variant_groups(folded: &str) -> &'static [u16] {
 
 static DOUBLE_METAPHONE: LazyLock<DoubleMetaphone> = LazyLock::new(DoubleMetaphone::default);
 
+/// A Double Metaphone code: at most four ASCII letters, kept inline (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Code {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl Code {
+    pub fn new(s: &str) -> Self {
+        let mut c = Self::default();
+        for (i, b) in s.bytes().take(4).enumerate() {
+            c.bytes[i] = b;
+            c.len = i as u8 + 1;
+        }
+        c
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A token's two Double Metaphone codes (primary, alternate).
+pub type Codes = (Code, Code);
+
 /// The Double Metaphone codes (primary, alternate) of a folded token.
-pub fn phonetic(token: &str) -> (String, String) {
+pub fn phonetic(token: &str) -> Codes {
     let r = DOUBLE_METAPHONE.double_metaphone(token);
-    (r.primary(), r.alternate())
+    (Code::new(&r.primary()), Code::new(&r.alternate()))
 }
 
 /// One significant word of a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub text: String,
-    pub primary: String,
-    pub alternate: String,
+    pub primary: Code,
+    pub alternate: Code,
+    /// Its variant groups, looked up once.
+    groups: &'static [u16],
 }
 
 impl Token {
     pub fn new(text: &str) -> Self {
-        let (primary, alternate) = phonetic(text);
+        Self::with_codes(text, phonetic(text))
+    }
+
+    pub fn with_codes(text: &str, (primary, alternate): Codes) -> Self {
         Self {
             text: text.to_owned(),
             primary,
             alternate,
+            groups: variant_groups(text),
         }
     }
 
     pub fn sounds_like(&self, other: &Token) -> bool {
-        let codes = |t: &Token| [t.primary.clone(), t.alternate.clone()];
-        let (a, b) = (codes(self), codes(other));
-        a.iter().any(|x| !x.is_empty() && b.iter().any(|y| y == x))
+        let (a, b) = (
+            [self.primary, self.alternate],
+            [other.primary, other.alternate],
+        );
+        a.iter().any(|x| !x.is_empty() && b.contains(x))
     }
 
     pub fn groups(&self) -> &'static [u16] {
-        variant_groups(&self.text)
+        self.groups
     }
 }
 
@@ -181,12 +225,14 @@ pub struct NameValue {
     pub joined: String,
     /// The significant words: particles dropped unless nothing else is left.
     pub tokens: Vec<Token>,
+    /// The variant groups of the whole name, looked up once.
+    phrase: &'static [u16],
 }
 
 impl NameValue {
     /// Prepares a name, computing phonetic codes through `codes` (a cache, when many names are
     /// prepared at once).
-    pub fn with(raw: &str, codes: &mut dyn FnMut(&str) -> (String, String)) -> Self {
+    pub fn with(raw: &str, codes: &mut dyn FnMut(&str) -> Codes) -> Self {
         let folded = fold(raw);
         let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
         let significant: Vec<&str> = if words.iter().all(|w| is_particle(w)) {
@@ -194,21 +240,25 @@ impl NameValue {
         } else {
             words.iter().copied().filter(|w| !is_particle(w)).collect()
         };
-        let tokens = significant
+        let phrase = if significant.len() > 1 {
+            variant_groups(&significant.join(" "))
+        } else {
+            &[]
+        };
+        let tokens: Vec<Token> = significant
             .into_iter()
-            .map(|w| {
-                let (primary, alternate) = codes(w);
-                Token {
-                    text: w.to_owned(),
-                    primary,
-                    alternate,
-                }
-            })
+            .map(|w| Token::with_codes(w, codes(w)))
             .collect();
+        let phrase = if tokens.len() == 1 {
+            tokens[0].groups
+        } else {
+            phrase
+        };
         Self {
             joined: words.concat(),
             folded,
             tokens,
+            phrase,
         }
     }
 
@@ -222,8 +272,7 @@ impl NameValue {
 
     /// The variant groups of the whole name ("juan carlos" is Juanca's).
     pub fn phrase_groups(&self) -> &'static [u16] {
-        let phrase: Vec<&str> = self.tokens.iter().map(|t| t.text.as_str()).collect();
-        variant_groups(&phrase.join(" "))
+        self.phrase
     }
 
     /// Keys a blocking pass can use: the primary code of each token, plus its variant groups,
@@ -231,7 +280,7 @@ impl NameValue {
     pub fn blocking_codes(&self, out: &mut Vec<String>) {
         for t in &self.tokens {
             if !t.primary.is_empty() {
-                out.push(t.primary.clone());
+                out.push(t.primary.as_str().to_owned());
             }
             for g in t.groups() {
                 out.push(format!("~{g}"));
