@@ -333,7 +333,7 @@ fn prepare_text(
         t.given,
         t.family,
         t.dob,
-        sex_code(&t.sex),
+        sex_code(t.sex),
         t.country,
         t.place,
         t.a_number,
@@ -1030,11 +1030,11 @@ impl RecordIndex {
         let likely: Vec<usize> = (0..hits.len()).filter(|&k| hits[k].2).collect();
         let ids = |t: &RecordView<'_>| -> [String; 5] {
             [
-                crate::compare::normalise_a_number(&t.a_number),
-                crate::compare::normalise_identifier(&t.fin),
-                crate::compare::normalise_identifier(&t.fbi),
-                crate::compare::normalise_identifier(&t.state_id),
-                crate::compare::normalise_identifier(&t.document),
+                crate::compare::normalise_a_number(t.a_number),
+                crate::compare::normalise_identifier(t.fin),
+                crate::compare::normalise_identifier(t.fbi),
+                crate::compare::normalise_identifier(t.state_id),
+                crate::compare::normalise_identifier(t.document),
             ]
         };
         // Union-find over likely hits sharing any identifier value.
@@ -1124,13 +1124,13 @@ fn summary(system: System, t: &RecordView<'_>, s: Stored) -> RecordSummary {
         record_id: t.record_id.to_owned(),
         given_name: t.given.to_owned(),
         family_name: t.family.to_owned(),
-        date_of_birth: o(&t.dob),
-        sex: o(&t.sex),
-        country_of_birth: o(&t.country),
-        place_of_birth: o(&t.place),
-        a_number: o(&t.a_number),
-        fbi_number: o(&t.fbi),
-        state_id: o(&t.state_id),
+        date_of_birth: o(t.dob),
+        sex: o(t.sex),
+        country_of_birth: o(t.country),
+        place_of_birth: o(t.place),
+        a_number: o(t.a_number),
+        fbi_number: o(t.fbi),
+        state_id: o(t.state_id),
         updated_on: Date::from_julian_day(s.updated).unwrap_or(Date::MIN),
     }
 }
