@@ -599,7 +599,8 @@ impl RecordIndex {
         let mut rng = SplitMix::new(seed ^ 0x1dea);
         let mut memo = Codes::default();
         // u: random pairs over the whole index.
-        let randoms: Vec<Gamma> = (0..200_000.min(n * (n - 1)))
+        // Samples grow with the index up to a fixed size: enough for every level to show.
+        let randoms: Vec<Gamma> = (0..200_000.min(n.saturating_mul(20)))
             .map(|_| {
                 let i = rng.below(n) as u32;
                 let mut j = rng.below(n) as u32;
@@ -638,7 +639,7 @@ impl RecordIndex {
         let runs: Vec<(linker::Session, Vec<Gamma>)> = session_blocks
             .iter()
             .map(|(session, blocks)| {
-                let pairs = blocks.sample_pairs(&mut rng, 100_000);
+                let pairs = blocks.sample_pairs(&mut rng, 100_000.min(n.saturating_mul(10)));
                 let gammas = pairs
                     .iter()
                     .map(|&(a, b)| {
@@ -658,7 +659,9 @@ impl RecordIndex {
         report.unlearned = unlearned;
 
         // Pairs as lookups see them: random records against their candidates.
-        let seeds: Vec<u32> = (0..4_000.min(n)).map(|_| rng.below(n) as u32).collect();
+        let seeds: Vec<u32> = (0..4_000.min(n / 2 + 1))
+            .map(|_| rng.below(n) as u32)
+            .collect();
         let mut keys = Vec::new();
         let mut cands = Vec::new();
         let mut seed_pairs: Vec<(u32, u32)> = Vec::new();

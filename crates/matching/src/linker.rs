@@ -492,7 +492,9 @@ fn sample_pairs(
         } else {
             for _ in 0..PER_BLOCK {
                 let (i, j) = (ls[rng.below(ls.len())], rs[rng.below(rs.len())]);
-                if !same || i != j {
+                if !same {
+                    out.push((i, j));
+                } else if i != j {
                     out.push((i.min(j), i.max(j)));
                 }
             }
