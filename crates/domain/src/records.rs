@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 /// The record sources a center checks.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum System {

@@ -405,6 +405,7 @@ impl Default for LookupOptions {
 }
 
 /// A record as a candidate shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordSummary {
     pub system: System,
@@ -422,17 +423,20 @@ pub struct RecordSummary {
 }
 
 /// Something a call-taker must see beside a candidate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// Stable code: conflicting_identifier, name_differs, date_of_birth_differs,
     /// date_of_birth_partial, no_date_of_birth_compared, identifier_partial, not_corroborated,
     /// sex_differs, birthplace_differs, us_birthplace, missing, stale,
     /// ambiguous, alias, name_order_swapped.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: &'static str,
     pub message: String,
 }
 
 /// One ranked candidate record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {
     pub record: RecordSummary,

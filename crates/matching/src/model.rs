@@ -192,6 +192,7 @@ pub struct Gamma {
 }
 
 /// How one field contributed to a score.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     pub field: String,

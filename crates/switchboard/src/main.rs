@@ -272,6 +272,9 @@ async fn run(
     }
 }
 
+/// Seed of the index's training samples: the same records always give the same model.
+const INDEX_SEED: u64 = 2026;
+
 fn registry_spec(seed: u64, agencies: usize) -> anyhow::Result<RegistrySpec> {
     if !(1..=registry::MAX_AGENCIES).contains(&agencies) {
         bail!(
@@ -361,6 +364,17 @@ async fn serve(
     let addr = listener.local_addr()?;
     let backend = store.backend();
     let state = AppState::new(store);
+    // The record index builds in the background: everything but lookups is served at once,
+    // and lookups answer 503 with the progress until it is ready.
+    let (slot, records) = (state.index.clone(), state.store.clone());
+    tokio::spawn(async move {
+        if let Err(e) = slot.load(records, INDEX_SEED).await {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "the record index could not be built"
+            );
+        }
+    });
     tracing::info!(%addr, database = backend, "switchboard listening");
     println!("Switchboard is up at http://{addr}/ ({backend} database)");
     if let Some(reg) = demo {

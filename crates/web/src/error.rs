@@ -81,6 +81,26 @@ impl ApiError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, "conflict", message)
     }
+
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "unavailable",
+            message,
+        )
+    }
+
+    /// A failure of ours: the detail goes to the log, a generic message to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
 }
 
 impl From<Invalid> for ApiError {

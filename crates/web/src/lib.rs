@@ -13,6 +13,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod lookup_index;
 mod ops;
 
 use std::future::Future;
@@ -39,6 +40,8 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// The record index lookups use; filled once it is built.
+    pub index: Arc<lookup_index::IndexSlot>,
     clock: Clock,
 }
 
@@ -56,7 +59,11 @@ impl AppState {
     }
 
     pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            index: Arc::default(),
+            clock,
+        }
     }
 
     /// Now, at the microsecond precision every backend stores.
@@ -81,14 +88,15 @@ impl AppState {
     tags(
         (name = "registry", description = "Partner agencies, 287(g) agreements and officers"),
         (name = "callers", description = "Caller identification by phone number"),
-        (name = "calls", description = "Calls into the center")
+        (name = "calls", description = "Calls into the center"),
+        (name = "lookups", description = "Identity resolution: the subject against the record systems")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{callers, calls, registry};
+    use api::{callers, calls, lookups, registry};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -102,6 +110,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(callers::lookup_caller))
         .routes(routes!(calls::list_calls))
         .routes(routes!(calls::get_call))
+        .routes(routes!(lookups::lookup))
         .split_for_parts()
 }
 

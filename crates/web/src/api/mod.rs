@@ -2,6 +2,7 @@
 
 pub mod callers;
 pub mod calls;
+pub mod lookups;
 pub mod registry;
 
 use serde::{Deserialize, Deserializer, Serialize};

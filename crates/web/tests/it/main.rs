@@ -27,12 +27,22 @@ impl Drop for TestApp {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| async {}).await
+}
+
+/// Starts the app after `prepare` has had the state (to seed records, build the index).
+async fn spawn_app_with<F, Fut>(prepare: F) -> TestApp
+where
+    F: FnOnce(AppState) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
     let state = AppState::with_clock(
         Arc::new(store),
         Arc::new(|| datetime!(2026-11-21 12:00 UTC)),
     );
+    prepare(state.clone()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel();
@@ -798,4 +808,133 @@ async fn malformed_input_gets_clear_4xx_and_changes_nothing() {
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
     let (_, officers) = app.get("/api/v1/officers").await;
     assert_eq!(officers["items"].as_array().unwrap().len(), 0);
+}
+
+/// Seeds made-up records of `people` people into the store and builds the index from it.
+async fn seed_records(
+    state: &AppState,
+    people: u64,
+) -> Vec<switchboard_synth::records::PersonRecords> {
+    use switchboard_synth::noise::NoiseSpec;
+    use switchboard_synth::people::{PeopleSpec, people as generate};
+    use switchboard_synth::records::{RecordSpec, records_for};
+    let today = time::macros::date!(2026 - 11 - 21);
+    let rspec = RecordSpec {
+        seed: 9,
+        noise: NoiseSpec::default(),
+        today,
+    };
+    let mut kept = Vec::new();
+    let mut all = Vec::new();
+    for p in generate(PeopleSpec::new(9, people, today)) {
+        let mut r = records_for(&rspec, &p);
+        kept.push(r.clone());
+        r.drain_into(&mut all);
+    }
+    state.store.put_source_records(&all).await.unwrap();
+    state.index.load(state.store.clone(), 1).await.unwrap();
+    kept
+}
+
+#[tokio::test]
+async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
+    let mut seeded = Vec::new();
+    let app = spawn_app_with(|state| {
+        let seeded = &mut seeded;
+        async move {
+            *seeded = seed_records(&state, 2_000).await;
+        }
+    })
+    .await;
+    let person = seeded
+        .iter()
+        .find(|r| !r.identity.is_empty() && r.identity[0].dob.is_some())
+        .unwrap();
+    let idn = &person.identity[0];
+    let subject = json!({
+        "family_names": [idn.family_name],
+        "given_names": [idn.given_name],
+        "date_of_birth": idn.dob.unwrap().to_string(),
+        "a_number": format!("A{}", idn.a_number),
+    });
+    let (s, b) = app
+        .post("/api/v1/lookups", json!({"subject": subject}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let top = &b["candidates"][0];
+    assert_eq!(top["record"]["record_id"], idn.record_id.as_str(), "{b}");
+    assert_eq!(top["band"], "strong", "{top}");
+    assert_eq!(top["corroborated"], true);
+    assert_eq!(top["evidence"].as_array().unwrap().len(), 9);
+    assert!(b["index_records"].as_u64().unwrap() > 2_000);
+
+    // Without the A-number the same record is no longer strong, and says why.
+    let mut bare = subject.clone();
+    bare.as_object_mut().unwrap().remove("a_number");
+    let (s, b) = app
+        .post("/api/v1/lookups", json!({"subject": bare, "limit": 5}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let same = b["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["record"]["record_id"] == idn.record_id.as_str())
+        .unwrap();
+    assert_ne!(same["band"], "strong");
+    assert!(
+        same["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "not_corroborated")
+    );
+    assert!(b["candidates"].as_array().unwrap().len() <= 5);
+
+    // Bad input is refused with the field named.
+    let (s, b) = app
+        .post("/api/v1/lookups", json!({"subject": subject, "limit": 0}))
+        .await;
+    assert_eq!(
+        (s, b["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"subject": {"family_names": [], "given_names": ["Ana"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"subject": {"family_names": ["Ruiz"], "given_names": ["Ana"], "date_of_birth": "1850-01-01"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"subject": subject, "colour": "red"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+}
+
+#[tokio::test]
+async fn lookups_wait_for_the_index() {
+    let app = spawn_app().await;
+    let (s, b) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"subject": {"family_names": ["Ruiz"], "given_names": ["Ana"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(b["code"], "index_not_ready");
+    let (s, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/lookups"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["Candidate"].is_object());
 }

@@ -1,0 +1,88 @@
+//! Subject lookups: who, in the record systems, is the person the officer asks about?
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use switchboard_domain::Subject;
+use switchboard_matching::index::{Candidate, LookupOptions, Query};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::lookup_index::IndexState;
+
+/// A lookup: the subject as the officer describes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    pub subject: Subject,
+    /// At most this many candidates (1 to 100, default 20).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Ranked candidate records, each with its probability, band, evidence and warnings.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LookupResponse {
+    pub candidates: Vec<Candidate>,
+    /// Records compared to the subject.
+    pub compared: usize,
+    /// The probability at or above which a candidate with no conflicting data, no rival file
+    /// and an agreeing identifier is a strong match (chosen without labels).
+    pub strong_threshold: f64,
+    /// Records in the index.
+    pub index_records: usize,
+}
+
+/// Look a subject up in every record system.
+///
+/// A candidate is `strong` only when its probability reaches the strong threshold, nothing on
+/// file conflicts with what the officer said, no other file fits as well, and an identifier
+/// the officer gave agrees. Everything that kept a candidate from being strong is in its
+/// `warnings`. Answers 503 while the index is still being built.
+#[utoipa::path(post, path = "/lookups", tag = "lookups",
+    request_body = LookupRequest,
+    responses((status = 200, body = LookupResponse), (status = 400, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn lookup(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<LookupRequest>,
+) -> ApiResult<Json<LookupResponse>> {
+    req.subject.validate()?;
+    let limit = req.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("must be between 1 and 100, got {limit}"),
+        ));
+    }
+    let Some(index) = app.index.get() else {
+        let what = match app.index.state() {
+            IndexState::Loading { records } => {
+                format!("the record index is being built ({records} records read so far)")
+            }
+            IndexState::Failed(why) => format!("the record index could not be built: {why}"),
+            _ => "the record index is not loaded".to_owned(),
+        };
+        return Err(ApiError::unavailable("index_not_ready", what));
+    };
+    let query = Query::from_subject(&req.subject);
+    let today = app.today();
+    let opts = LookupOptions {
+        limit: limit as usize,
+        ..LookupOptions::default()
+    };
+    let started = std::time::Instant::now();
+    // Lookups take milliseconds of CPU: off the async workers.
+    let (res, records) =
+        tokio::task::spawn_blocking(move || (index.lookup(&query, today, &opts), index.len()))
+            .await
+            .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    metrics::histogram!("switchboard_lookup_seconds").record(started.elapsed().as_secs_f64());
+    Ok(Json(LookupResponse {
+        compared: res.compared,
+        strong_threshold: res.strong_threshold,
+        candidates: res.candidates,
+        index_records: records,
+    }))
+}
