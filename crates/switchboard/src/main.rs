@@ -194,6 +194,7 @@ async fn run(
                 switchboard_domain::stored_precision(OffsetDateTime::now_utc()),
             );
             seed_registry(store.as_ref(), &reg).await?;
+            let mut sample_subject = None;
             if people > 0 {
                 let today = OffsetDateTime::now_utc().date();
                 let people_spec =
@@ -203,15 +204,21 @@ async fn run(
                     noise: switchboard_synth::noise::NoiseSpec::default(),
                     today,
                 };
-                let s =
-                    synth_cmd::generate(people_spec, record_spec, None, Some(store.clone()), false)
-                        .await?;
+                let s = synth_cmd::generate(
+                    people_spec,
+                    record_spec.clone(),
+                    None,
+                    Some(store.clone()),
+                    false,
+                )
+                .await?;
                 tracing::info!(
                     people = s.people,
                     records = s.records,
                     seconds = s.seconds,
                     "demo records generated"
                 );
+                sample_subject = demo_subject(people_spec, &record_spec);
             }
             let sim = simulate::CallerSim {
                 known: reg
@@ -224,7 +231,7 @@ async fn run(
                 seed,
             };
             let callers = tokio::spawn(sim.run(store.clone()));
-            let served = serve(store, config.listen, Some(reg)).await;
+            let served = serve(store, config.listen, Some((reg, sample_subject))).await;
             callers.abort();
             served
         }
@@ -356,7 +363,7 @@ pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::
 async fn serve(
     store: Arc<dyn Store>,
     listen: SocketAddr,
-    demo: Option<Registry>,
+    demo: Option<(Registry, Option<String>)>,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
@@ -377,8 +384,8 @@ async fn serve(
     });
     tracing::info!(%addr, database = backend, "switchboard listening");
     println!("Switchboard is up at http://{addr}/ ({backend} database)");
-    if let Some(reg) = demo {
-        print_demo_tour(addr, &reg);
+    if let Some((reg, subject)) = demo {
+        print_demo_tour(addr, &reg, subject.as_deref());
     }
     switchboard_web::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("switchboard stopped");
@@ -386,7 +393,31 @@ async fn serve(
 }
 
 /// Shows a newcomer where to look and which numbers demonstrate each caller situation.
-fn print_demo_tour(addr: SocketAddr, reg: &Registry) {
+/// A subject from the demo's records, as JSON for a lookup: the first person with an A-file,
+/// described with the A-number so the answer is a strong match.
+fn demo_subject(
+    people: switchboard_synth::people::PeopleSpec,
+    records: &switchboard_synth::records::RecordSpec,
+) -> Option<String> {
+    switchboard_synth::people::people(people)
+        .take(1_000)
+        .find_map(|p| {
+            let r = switchboard_synth::records::records_for(records, &p);
+            let idn = r.identity.first()?.clone();
+            let dob = idn.dob?;
+            Some(serde_json::json!({
+                "subject": {
+                    "family_names": [idn.family_name],
+                    "given_names": [idn.given_name],
+                    "date_of_birth": dob.to_string(),
+                    "a_number": format!("A{}", idn.a_number),
+                }
+            }))
+        })
+        .map(|v| v.to_string())
+}
+
+fn print_demo_tour(addr: SocketAddr, reg: &Registry, subject: Option<&str>) {
     let today = OffsetDateTime::now_utc().date();
     println!(
         "Demo registry: {} agencies, {} agreements, {} officers (all made up).",
@@ -430,6 +461,14 @@ fn print_demo_tour(addr: SocketAddr, reg: &Registry) {
         .iter()
         .filter(|o| o.certification_on(today) == CertificationStatus::Current)
         .count();
+    if let Some(subject) = subject {
+        println!(
+            "Look a subject up in the record systems (the index builds in the background; 503 until it is ready):"
+        );
+        println!(
+            "  curl -s -X POST http://{addr}/api/v1/lookups -H 'content-type: application/json' -d '{subject}'"
+        );
+    }
     println!(
         "({active} agreements in effect, {certified} officers currently certified.) Press Ctrl-C to stop."
     );

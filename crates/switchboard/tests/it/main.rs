@@ -67,6 +67,16 @@ impl Running {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
     fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()
     }
@@ -134,6 +144,36 @@ async fn demo_seeds_a_fresh_database_and_serves_it() {
             assert_eq!(card["problems"][0]["code"], label, "{line}: {card}");
         }
     }
+    // The tour's lookup answers with a strong match once the index is built.
+    let lookup = demo
+        .lines
+        .iter()
+        .find(|l| l.contains("/api/v1/lookups"))
+        .expect("the tour shows a lookup");
+    let body: Value = serde_json::from_str(
+        lookup
+            .split("-d '")
+            .nth(1)
+            .and_then(|r| r.strip_suffix('\''))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut answer = None;
+    for _ in 0..240 {
+        let (s, b) = demo.post("/api/v1/lookups", body.clone()).await;
+        if s == 200 {
+            answer = Some(b);
+            break;
+        }
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (503, Some("index_not_ready")),
+            "{b}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let answer = answer.expect("the index was built within two minutes");
+    assert_eq!(answer["candidates"][0]["band"], "strong", "{answer}");
     assert!(demo.stop().success(), "a SIGTERM stops the demo cleanly");
     // The demo database holds the generated record systems too.
     let store = switchboard_store_sqlite::SqliteStore::open(&dir.path().join("data/demo.db"))
@@ -471,4 +511,209 @@ async fn synth_into_the_database_matches_the_truth_file() {
         .sum();
     assert_eq!(total, want.values().sum::<u64>());
     store.close().await;
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const MODEL: &str = r#"
+id_column = "record_id"
+[[field]]
+name = "given_name"
+kind = "name"
+swap_with = "family_name"
+[[field]]
+name = "family_name"
+kind = "name"
+[[field]]
+name = "dob"
+kind = "date"
+[[field]]
+name = "a_number"
+kind = "identifier"
+format = "a_number"
+"#;
+
+#[test]
+fn link_dedupe_and_eval_work_on_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = synth(d, &["--people", "3000", "--seed", "8", "--out", "s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(d.join("m.toml"), MODEL).unwrap();
+    let (ok, stdout, stderr) = run_in(
+        d,
+        &[
+            "link",
+            "--model",
+            "m.toml",
+            "--left",
+            "s/identity.csv",
+            "--right",
+            "s/immigration_case.csv",
+            "--out",
+            "pairs.csv",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("threshold for the strong band, chosen without labels"),
+        "{stdout}"
+    );
+    let header = std::fs::read_to_string(d.join("pairs.csv")).unwrap();
+    assert!(header.starts_with(
+        "left_id,right_id,probability,match_weight,band,given_name_level,family_name_level,dob_level,a_number_level"
+    ));
+    let (ok, stdout, stderr) = run_in(
+        d,
+        &[
+            "eval",
+            "--truth",
+            "s/truth.csv",
+            "--pairs",
+            "pairs.csv",
+            "--left",
+            "s/identity.csv",
+            "--right",
+            "s/immigration_case.csv",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let number = |label: &str| -> f64 {
+        stdout
+            .split_whitespace()
+            .skip_while(|w| *w != label)
+            .nth(1)
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+    };
+    assert!(number("precision") >= 0.999, "{stdout}");
+    assert!(number("recall") >= 0.9, "{stdout}");
+    assert!(stdout.contains("false negatives"), "{stdout}");
+
+    // Dedupe of one file: the identity file holds people with two A-files.
+    let (ok, stdout, stderr) = run_in(
+        d,
+        &[
+            "dedupe",
+            "--model",
+            "m.toml",
+            "--input",
+            "s/identity.csv",
+            "--out",
+            "dd.csv",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("wrote"), "{stdout}");
+    let (ok, stdout, stderr) = run_in(
+        d,
+        &[
+            "eval",
+            "--truth",
+            "s/truth.csv",
+            "--pairs",
+            "dd.csv",
+            "--input",
+            "s/identity.csv",
+            "--min-probability",
+            "0.5",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("probability at least 0.5"), "{stdout}");
+}
+
+#[test]
+fn link_refuses_bad_models_and_files_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("m.toml"), MODEL).unwrap();
+    std::fs::write(
+        d.join("a.csv"),
+        "record_id,given_name,family_name,dob,a_number\n1,Ana,Ruiz,1990-01-02,A123456789\n",
+    )
+    .unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        // (file to write, its content, what the error must say)
+        ("b.csv", "", "is empty"),
+        (
+            "b.csv",
+            "record_id,given_name,family_name,dob,a_number\n",
+            "has no rows",
+        ),
+        (
+            "b.csv",
+            "record_id,given_name,family_name,dob,a_number\n1,Ana,Ruiz\n",
+            "line 2: 3 fields where the header has 5",
+        ),
+        (
+            "b.csv",
+            "record_id,given,family_name,dob,a_number\n1,Ana,Ruiz,1990-01-02,1\n",
+            "column \"given_name\" (field \"given_name\") is not in the input",
+        ),
+        (
+            "b.csv",
+            "record_id,record_id,family_name,dob,a_number\n1,1,Ruiz,1990-01-02,1\n",
+            "appears twice",
+        ),
+    ];
+    for (file, content, want) in cases {
+        std::fs::write(d.join(file), content).unwrap();
+        let (ok, _, stderr) = run_in(
+            d,
+            &[
+                "link", "--model", "m.toml", "--left", "a.csv", "--right", file, "--out", "p.csv",
+            ],
+        );
+        assert!(!ok && stderr.contains(want), "{content:?}: {stderr}");
+    }
+    for (model, want) in [
+        (
+            "[[field]]\nname = \"x\"\nkind = \"name\"\ncolum = \"y\"\n",
+            "unknown field `colum`",
+        ),
+        (
+            "[[field]]\nname = \"x\"\nkind = \"nickname\"\n",
+            "unknown variant `nickname`",
+        ),
+        ("field = []\n", "the model has no fields"),
+        ("not toml at all", "is not a valid model"),
+    ] {
+        std::fs::write(d.join("bad.toml"), model).unwrap();
+        let (ok, _, stderr) = run_in(
+            d,
+            &[
+                "link", "--model", "bad.toml", "--left", "a.csv", "--right", "a.csv", "--out",
+                "p.csv",
+            ],
+        );
+        assert!(!ok && stderr.contains(want), "{model:?}: {stderr}");
+    }
+    let (ok, _, stderr) = run_in(
+        d,
+        &[
+            "dedupe", "--model", "m.toml", "--input", "a.csv", "--out", "p.csv",
+        ],
+    );
+    assert!(!ok && stderr.contains("two rows or more"), "{stderr}");
+    let (ok, _, stderr) = run_in(d, &["eval", "--truth", "a.csv", "--pairs", "a.csv"]);
+    assert!(
+        !ok && stderr.contains("no column \"person_id\""),
+        "{stderr}"
+    );
 }
