@@ -723,11 +723,16 @@ impl RecordIndex {
         self.threshold
     }
 
-    /// Heap bytes held: arena, records, postings.
+    /// Heap bytes held: arena, records, postings and the phonetic code cache (its table and
+    /// keys; allocator overhead not counted).
     pub fn bytes(&self) -> usize {
+        let codes = self.codes.capacity()
+            * (std::mem::size_of::<(String, crate::text::Codes)>() + 1)
+            + self.codes.keys().map(String::capacity).sum::<usize>();
         self.arena.capacity()
             + self.stored.capacity() * std::mem::size_of::<Stored>()
             + self.blocks.bytes()
+            + codes
     }
 
     fn query_row(&self, q: &Query, memo: &mut Codes) -> Row {
