@@ -309,17 +309,6 @@ impl BlockIndex {
         }
         out
     }
-
-    /// Groups of rows sharing a key, for training samples: calls `f` with each group.
-    pub fn groups(&self, mut f: impl FnMut(&[u64])) {
-        let mut start = 0;
-        while start < self.postings.len() {
-            let k = self.postings[start] >> 32;
-            let end = self.postings[start..].partition_point(|p| (p >> 32) == k) + start;
-            f(&self.postings[start..end]);
-            start = end;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -432,8 +421,5 @@ mod tests {
         ]);
         two.candidates(&[1, 2], 10, 1, &mut out);
         assert_eq!(out, vec![5]);
-        let mut sizes = Vec::new();
-        idx.groups(|g| sizes.push(g.len()));
-        assert_eq!(sizes, vec![1, 10]);
     }
 }

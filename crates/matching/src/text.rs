@@ -274,22 +274,6 @@ impl NameValue {
     pub fn phrase_groups(&self) -> &'static [u16] {
         self.phrase
     }
-
-    /// Keys a blocking pass can use: the primary code of each token, plus its variant groups,
-    /// so that "Pepe" and "José" or "Wang" and "Wong" land in the same block.
-    pub fn blocking_codes(&self, out: &mut Vec<String>) {
-        for t in &self.tokens {
-            if !t.primary.is_empty() {
-                out.push(t.primary.as_str().to_owned());
-            }
-            for g in t.groups() {
-                out.push(format!("~{g}"));
-            }
-        }
-        for g in self.phrase_groups() {
-            out.push(format!("~{g}"));
-        }
-    }
 }
 
 #[cfg(test)]
