@@ -45,12 +45,23 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve requests: its database answers.
+/// The process can serve requests: its database answers. The record index is reported beside
+/// it (lookups wait for it; everything else does not).
 async fn readyz(State(app): State<AppState>) -> Response {
+    use crate::lookup_index::IndexState;
+    let index = match app.index.state() {
+        IndexState::NotStarted => json!({ "state": "not_started" }),
+        IndexState::Loading { records } => json!({ "state": "loading", "records": records }),
+        IndexState::Ready { records } => json!({ "state": "ready", "records": records }),
+        IndexState::Failed(why) => json!({ "state": "failed", "reason": why }),
+    };
     match app.store.ping().await {
-        Ok(()) => {
-            Json(json!({ "status": "ready", "database": app.store.backend() })).into_response()
-        }
+        Ok(()) => Json(json!({
+            "status": "ready",
+            "database": app.store.backend(),
+            "record_index": index,
+        }))
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
             ApiError::new(

@@ -867,6 +867,8 @@ async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
     assert_eq!(top["corroborated"], true);
     assert_eq!(top["evidence"].as_array().unwrap().len(), 9);
     assert!(b["index_records"].as_u64().unwrap() > 2_000);
+    let (_, ready) = app.get("/readyz").await;
+    assert_eq!(ready["record_index"]["state"], "ready", "{ready}");
 
     // Without the A-number the same record is no longer strong, and says why.
     let mut bare = subject.clone();
@@ -933,6 +935,8 @@ async fn lookups_wait_for_the_index() {
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
     assert_eq!(b["code"], "index_not_ready");
+    let (_, ready) = app.get("/readyz").await;
+    assert_eq!(ready["record_index"]["state"], "not_started", "{ready}");
     let (s, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["paths"]["/lookups"]["post"].is_object());
