@@ -239,8 +239,8 @@ pub fn learn_m_from(
     let fields = model.fields.clone();
     let mut reports = Vec::new();
     let mut unlearned = Vec::new();
-    // Per field: (the session's match share, the m it learned).
-    let mut learned: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); fields.len()];
+    // Per field: (whether the session's EM converged, its match share, the m it learned).
+    let mut learned: Vec<Vec<(bool, f64, Vec<f64>)>> = vec![Vec::new(); fields.len()];
     for (session, gammas) in runs {
         let pairs = gammas.len();
         if pairs < 50 {
@@ -260,7 +260,7 @@ pub fn learn_m_from(
         for (f, l) in learn.iter().enumerate() {
             // A session that saw a field on both sides of too few pairs cannot teach its m.
             if *l && seen[f] >= MIN_OBSERVED {
-                learned[f].push((r.prior, m.params[f].m.clone()));
+                learned[f].push((r.converged, r.prior, m.params[f].m.clone()));
             }
         }
         reports.push(SessionReport {
@@ -271,12 +271,16 @@ pub fn learn_m_from(
             match_share: r.prior,
         });
     }
-    // Each field takes its m from the session whose pairs were richest in matches: there the
-    // match class dominates and EM cannot mistake a sub-population (relatives sharing a
-    // surname and an address) for it.
+    // Each field takes its m from a session whose EM converged, the one richest in matches:
+    // there the match class dominates and EM cannot mistake a sub-population (relatives sharing
+    // a surname) for it. A session that did not converge had found no stable split (many
+    // different people share a common name's sound) and is used only when nothing else is.
     for (f, ms) in learned.iter().enumerate() {
-        match ms.iter().max_by(|a, b| a.0.total_cmp(&b.0)) {
-            Some((_, m)) => model.params[f].m = m.clone(),
+        match ms
+            .iter()
+            .max_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        {
+            Some((_, _, m)) => model.params[f].m = m.clone(),
             None => unlearned.push(fields[f].name.clone()),
         }
     }
