@@ -233,8 +233,10 @@ async fn demo_calls_arrive_are_identified_and_recorded() {
     }
     assert!(calls.len() >= 20, "{} calls", calls.len());
     for c in &calls {
+        // "arriving" is the moment between the call's insert and its queueing (two writes);
+        // a listing can catch a call in it, the more so while the demo builds its index.
         assert!(
-            ["queued", "abandoned"].contains(&c["state"].as_str().unwrap()),
+            ["arriving", "queued", "abandoned"].contains(&c["state"].as_str().unwrap()),
             "{c}"
         );
         if c["state"] == "abandoned" {
