@@ -12,8 +12,6 @@
 
 use std::collections::HashMap;
 
-use rustc_hash::FxHashMap;
-
 use serde::Serialize;
 use switchboard_domain::records::{SourceRecord, System};
 use time::Date;
@@ -22,6 +20,7 @@ use crate::block::{self, BlockIndex};
 use crate::compare::{Kind, NULL, Ymd, name_level};
 use crate::linker::{self, Band, SessionReport};
 use crate::model::{Evidence, Field, Gamma, Model, Row, TermFrequencies, Value, gamma};
+use crate::text::PhoneticCache;
 use crate::train::{self, SplitMix};
 
 /// Fields of the record model, in order.
@@ -309,21 +308,6 @@ fn sex_code(s: &str) -> &'static str {
     }
 }
 
-/// Phonetic codes, remembered: names repeat, and Double Metaphone is the costly step.
-#[derive(Debug, Default)]
-struct Codes(FxHashMap<String, crate::text::Codes>);
-
-impl Codes {
-    fn get(&mut self, w: &str) -> crate::text::Codes {
-        if let Some(c) = self.0.get(w) {
-            return *c;
-        }
-        let c = crate::text::phonetic(w);
-        self.0.insert(w.to_owned(), c);
-        c
-    }
-}
-
 fn prepare_text(
     fields: &[Field],
     t: &RecordView<'_>,
@@ -476,7 +460,7 @@ pub struct RecordIndex {
     blocks: BlockIndex,
     years: std::ops::RangeInclusive<i32>,
     threshold: f64,
-    codes: FxHashMap<String, crate::text::Codes>,
+    codes: PhoneticCache,
     /// Records holding an A-number, an FBI number, a state id.
     id_counts: [u64; 3],
     report: BuildReport,
@@ -492,7 +476,7 @@ impl RecordIndex {
     /// Builds the index from every record and trains its model on them.
     pub fn build(records: impl IntoIterator<Item = SourceRecord>, seed: u64) -> Self {
         let fields = record_fields();
-        let mut codes = Codes::default();
+        let mut codes = PhoneticCache::default();
         let mut arena = String::new();
         let mut stored = Vec::new();
         let mut postings = Vec::new();
@@ -552,19 +536,12 @@ impl RecordIndex {
             blocks,
             years,
             threshold: 1.0,
-            codes: codes.0,
+            codes,
             id_counts,
             report: BuildReport::default(),
         };
-        let tf = |m: HashMap<String, u64>| {
-            let total = m.values().sum::<u64>().max(1) as f64;
-            TermFrequencies {
-                share: m.into_iter().map(|(k, c)| (k, c as f64 / total)).collect(),
-                unseen: 0.5 / total,
-            }
-        };
-        index.model.tf[GIVEN] = Some(tf(tf_given));
-        index.model.tf[FAMILY] = Some(tf(tf_family));
+        index.model.tf[GIVEN] = Some(TermFrequencies::from_counts(tf_given));
+        index.model.tf[FAMILY] = Some(TermFrequencies::from_counts(tf_family));
         let session_blocks: Vec<(linker::Session, BlockIndex)> = sessions
             .into_iter()
             .zip(session_postings)
@@ -579,10 +556,10 @@ impl RecordIndex {
         RecordText::read(&self.arena[s.start as usize..s.start as usize + s.len as usize])
     }
 
-    fn row(&self, i: u32, memo: &mut Codes) -> (RecordView<'_>, Row) {
+    fn row(&self, i: u32, memo: &mut PhoneticCache) -> (RecordView<'_>, Row) {
         let t = self.text(i);
-        let row = prepare_text(&self.fields, &t, &mut |w| match self.codes.get(w) {
-            Some(c) => *c,
+        let row = prepare_text(&self.fields, &t, &mut |w| match self.codes.known(w) {
+            Some(c) => c,
             None => memo.get(w),
         });
         (t, row)
@@ -601,7 +578,7 @@ impl RecordIndex {
             return;
         }
         let mut rng = SplitMix::new(seed ^ 0x1dea);
-        let mut memo = Codes::default();
+        let mut memo = PhoneticCache::default();
         // u: random pairs over the whole index.
         // Samples grow with the index up to a fixed size: enough for every level to show.
         let randoms: Vec<Gamma> = (0..200_000.min(n.saturating_mul(20)))
@@ -726,16 +703,13 @@ impl RecordIndex {
     /// Heap bytes held: arena, records, postings and the phonetic code cache (its table and
     /// keys; allocator overhead not counted).
     pub fn bytes(&self) -> usize {
-        let codes = self.codes.capacity()
-            * (std::mem::size_of::<(String, crate::text::Codes)>() + 1)
-            + self.codes.keys().map(String::capacity).sum::<usize>();
         self.arena.capacity()
             + self.stored.capacity() * std::mem::size_of::<Stored>()
             + self.blocks.bytes()
-            + codes
+            + self.codes.bytes()
     }
 
-    fn query_row(&self, q: &Query, memo: &mut Codes) -> Row {
+    fn query_row(&self, q: &Query, memo: &mut PhoneticCache) -> Row {
         let d = q.dob.map(|d| Ymd::of(d).to_string()).unwrap_or_default();
         let o = |s: &Option<String>| s.clone().unwrap_or_default();
         let raw = [
@@ -758,7 +732,7 @@ impl RecordIndex {
 
     /// Looks a subject up: ranked candidates with explanations.
     pub fn lookup(&self, q: &Query, today: Date, opts: &LookupOptions) -> Lookup {
-        let mut memo = Codes::default();
+        let mut memo = PhoneticCache::default();
         let qrow = self.query_row(q, &mut memo);
         let mut keys = Vec::new();
         block::query_keys(&self.fields, &qrow, self.years.clone(), &mut keys);

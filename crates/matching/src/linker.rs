@@ -3,13 +3,13 @@
 //!
 //! Tables arrive already read (the binary reads CSV); this module does no I/O.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::block::{self, BlockIndex};
 use crate::compare::{Kind, NULL};
-use crate::model::{Field, Gamma, Model, ModelError, ModelSpec, Row, gamma, prepare};
+use crate::model::{
+    Field, Gamma, Model, ModelError, ModelSpec, Row, TermFrequencies, gamma, prepare,
+};
 use crate::train::{self, SplitMix};
 
 /// A table of text cells with named columns.
@@ -94,15 +94,8 @@ pub fn prepare_table(
         })?),
         None => None,
     };
-    let mut cache: HashMap<String, crate::text::Codes> = HashMap::new();
-    let mut codes = |w: &str| -> crate::text::Codes {
-        if let Some(c) = cache.get(w) {
-            return *c;
-        }
-        let c = crate::text::phonetic(w);
-        cache.insert(w.to_owned(), c);
-        c
-    };
+    let mut cache = crate::text::PhoneticCache::default();
+    let mut codes = |w: &str| cache.get(w);
     let mut ids = Vec::with_capacity(t.rows.len());
     let mut rows = Vec::with_capacity(t.rows.len());
     for (n, r) in t.rows.iter().enumerate() {
@@ -179,28 +172,19 @@ pub fn train(
     report.random_pairs = randoms.len();
     train::estimate_u(&mut model, &train::tally(randoms));
     for f in 0..fields.len() {
-        let share = |rows: &[Row]| {
-            let mut counts: HashMap<String, f64> = HashMap::new();
-            let mut n = 0.0;
-            for r in rows {
-                if let Some(k) = r[f].tf_key() {
-                    *counts.entry(k).or_default() += 1.0;
-                    n += 1.0;
-                }
-            }
-            counts.values_mut().for_each(|c| *c /= f64::max(n, 1.0));
-            (counts, n)
-        };
-        let (a, na) = share(left);
-        let (b, nb) = if same { (a.clone(), na) } else { share(right) };
-        if na == 0.0 || nb == 0.0 {
+        let values =
+            |rows: &[Row]| -> Vec<String> { rows.iter().filter_map(|r| r[f].tf_key()).collect() };
+        let a = values(left);
+        let b = if same { a.clone() } else { values(right) };
+        if a.is_empty() || b.is_empty() {
             continue;
         }
-        let exact: f64 = a
-            .iter()
-            .map(|(k, x)| x * b.get(k).copied().unwrap_or(0.0))
-            .sum();
-        set_exact_u(&mut model.params[f].u, exact.max(1.0 / (na * nb)));
+        let share = |v: &[String]| TermFrequencies::count(v.iter().map(String::as_str));
+        let exact = share(&a).agreement(&share(&b));
+        set_exact_u(
+            &mut model.params[f].u,
+            exact.max(1.0 / (a.len() * b.len()) as f64),
+        );
     }
 
     let (sessions, unlearned) = learn_m(&mut model, left, right, same, &mut rng);
@@ -638,7 +622,13 @@ fn run(fields: Vec<Field>, l: Prepared, r: Prepared, same: bool) -> Linked {
             }
         })
         .collect();
-    pairs.sort_by(|a, b| b.match_weight.total_cmp(&a.match_weight));
+    // Ties in weight are ordered by row, so the same inputs always write the same file.
+    pairs.sort_by(|a, b| {
+        b.match_weight
+            .total_cmp(&a.match_weight)
+            .then(a.left.cmp(&b.left))
+            .then(a.right.cmp(&b.right))
+    });
     let probs: Vec<f64> = pairs.iter().map(|p| p.probability).collect();
     let threshold = train::choose_threshold(&probs, STRONG_PRECISION, STRONG_FLOOR);
     Linked {

@@ -153,12 +153,14 @@ pub struct TermFrequencies {
 impl TermFrequencies {
     pub fn count<'a>(keys: impl Iterator<Item = &'a str>) -> Self {
         let mut counts: HashMap<String, u64> = HashMap::new();
-        let mut total = 0u64;
         for k in keys {
             *counts.entry(k.to_owned()).or_default() += 1;
-            total += 1;
         }
-        let total = total.max(1) as f64;
+        Self::from_counts(counts)
+    }
+
+    pub fn from_counts(counts: HashMap<String, u64>) -> Self {
+        let total = counts.values().sum::<u64>().max(1) as f64;
         Self {
             share: counts
                 .into_iter()
@@ -166,6 +168,19 @@ impl TermFrequencies {
                 .collect(),
             unseen: 0.5 / total,
         }
+    }
+
+    /// The chance that a value drawn from `self` equals one drawn from `other`. Summed in key
+    /// order: a sum in hash order differs in its last bits from run to run, and so would every
+    /// weight trained from it.
+    pub fn agreement(&self, other: &Self) -> f64 {
+        let mut terms: Vec<(&String, f64)> = self
+            .share
+            .iter()
+            .map(|(k, x)| (k, x * other.share.get(k).copied().unwrap_or(0.0)))
+            .collect();
+        terms.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        terms.iter().map(|t| t.1).sum()
     }
 
     pub fn of(&self, key: &str) -> f64 {

@@ -173,6 +173,33 @@ impl Code {
 /// A token's two Double Metaphone codes (primary, alternate).
 pub type Codes = (Code, Code);
 
+/// Phonetic codes, remembered: names repeat, and Double Metaphone is the costly step of
+/// preparing one.
+#[derive(Debug, Default, Clone)]
+pub struct PhoneticCache(FxHashMap<String, Codes>);
+
+impl PhoneticCache {
+    pub fn get(&mut self, w: &str) -> Codes {
+        if let Some(c) = self.0.get(w) {
+            return *c;
+        }
+        let c = phonetic(w);
+        self.0.insert(w.to_owned(), c);
+        c
+    }
+
+    /// Codes already known, without computing.
+    pub fn known(&self, w: &str) -> Option<Codes> {
+        self.0.get(w).copied()
+    }
+
+    /// Heap bytes held (table and keys; allocator overhead not counted).
+    pub fn bytes(&self) -> usize {
+        self.0.capacity() * (std::mem::size_of::<(String, Codes)>() + 1)
+            + self.0.keys().map(String::capacity).sum::<usize>()
+    }
+}
+
 /// The Double Metaphone codes (primary, alternate) of a folded token.
 pub fn phonetic(token: &str) -> Codes {
     let r = DOUBLE_METAPHONE.double_metaphone(token);

@@ -269,6 +269,9 @@ fn ids_of(path: &Path, id_column: &str) -> anyhow::Result<HashSet<String>> {
 }
 
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    if let Some(p) = args.min_probability {
+        check_probability(p)?;
+    }
     let truth = read_table(&args.truth)?;
     let tid = column(&truth, &args.truth_id_column, &args.truth)?;
     let tent = column(&truth, &args.truth_entity_column, &args.truth)?;

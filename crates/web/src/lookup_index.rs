@@ -85,11 +85,18 @@ impl IndexSlot {
         }
         .await;
         drop(tx);
-        let index = builder.await?;
-        if let Err(e) = outcome {
-            self.set_state(IndexState::Failed(format!("{e:#}")));
-            return Err(e);
-        }
+        // A failed read leaves the builder with part of the records: wait for it to stop, but
+        // never install what it made.
+        let built = builder
+            .await
+            .map_err(|e| anyhow::anyhow!("the index builder failed: {e}"));
+        let index = match (outcome, built) {
+            (Ok(()), Ok(index)) => index,
+            (Err(e), _) | (_, Err(e)) => {
+                self.set_state(IndexState::Failed(format!("{e:#}")));
+                return Err(e);
+            }
+        };
         tracing::info!(
             records = index.len(),
             seconds = started.elapsed().as_secs_f64(),

@@ -244,7 +244,7 @@ fn a_strong_match_needs_an_identifier_and_is_explained() {
 }
 
 #[test]
-fn nobody_like_the_subject_gives_no_candidates() {
+fn a_stranger_is_never_more_than_a_possible_match() {
     let w = world(PeopleSpec::new(5, 1_000, today()), NoiseSpec::default());
     let q = Query {
         given: "Zebulon".into(),

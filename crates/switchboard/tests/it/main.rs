@@ -436,20 +436,18 @@ fn synth_refuses_bad_arguments_clearly() {
 #[tokio::test]
 async fn synth_into_the_database_matches_the_truth_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = synth(
-        dir.path(),
-        &[
-            "--people",
-            "1500",
-            "--seed",
-            "9",
-            "--out",
-            "csv",
-            "--database",
-            "--database-url",
-            "sqlite://db/records.db",
-        ],
-    );
+    let args = [
+        "--people",
+        "1500",
+        "--seed",
+        "9",
+        "--out",
+        "csv",
+        "--database",
+        "--database-url",
+        "sqlite://db/records.db",
+    ];
+    let out = synth(dir.path(), &args);
     assert!(
         out.status.success(),
         "{}",
@@ -487,20 +485,7 @@ async fn synth_into_the_database_matches_the_truth_file() {
     store.close().await;
 
     // Running it again replaces rather than duplicates.
-    let again = synth(
-        dir.path(),
-        &[
-            "--people",
-            "1500",
-            "--seed",
-            "9",
-            "--out",
-            "csv",
-            "--database",
-            "--database-url",
-            "sqlite://db/records.db",
-        ],
-    );
+    let again = synth(dir.path(), &args);
     assert!(again.status.success());
     let store = switchboard_store_sqlite::SqliteStore::open(&dir.path().join("db/records.db"))
         .await
@@ -575,6 +560,26 @@ fn link_dedupe_and_eval_work_on_csv_files() {
     assert!(
         stdout.contains("threshold for the strong band, chosen without labels"),
         "{stdout}"
+    );
+    // The same files and model always give the same pairs file, byte for byte.
+    let (ok, _, stderr) = run_in(
+        d,
+        &[
+            "link",
+            "--model",
+            "m.toml",
+            "--left",
+            "s/identity.csv",
+            "--right",
+            "s/immigration_case.csv",
+            "--out",
+            "again.csv",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        std::fs::read(d.join("pairs.csv")).unwrap(),
+        std::fs::read(d.join("again.csv")).unwrap()
     );
     let header = std::fs::read_to_string(d.join("pairs.csv")).unwrap();
     assert!(header.starts_with(
@@ -713,6 +718,19 @@ fn link_refuses_bad_models_and_files_clearly() {
         ],
     );
     assert!(!ok && stderr.contains("two rows or more"), "{stderr}");
+    let (ok, _, stderr) = run_in(
+        d,
+        &[
+            "eval",
+            "--truth",
+            "a.csv",
+            "--pairs",
+            "a.csv",
+            "--min-probability",
+            "1.5",
+        ],
+    );
+    assert!(!ok && stderr.contains("between 0 and 1"), "{stderr}");
     let (ok, _, stderr) = run_in(d, &["eval", "--truth", "a.csv", "--pairs", "a.csv"]);
     assert!(
         !ok && stderr.contains("no column \"person_id\""),
