@@ -22,7 +22,8 @@ use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
 };
 use switchboard_store::{
-    AgencyFilter, AgreementFilter, OfficerFilter, Page, PageRequest, Result, Store, StoreError,
+    ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter, OfficerFilter,
+    Page, PageRequest, Result, Store, StoreError, acd_log_limit,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -917,5 +918,111 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|d| rows::class_injunction(d)).collect()
+    }
+
+    async fn append_acd_log(&self, entries: &[AcdLogEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // The whole batch is one statement (so one transaction and one round trip): a
+        // duplicate `seq`, in the batch or already stored, fails all of it.
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+        let at: Vec<i64> = entries.iter().map(|e| e.at_ms).collect();
+        let docs: Vec<String> = entries
+            .iter()
+            .map(|e| rows::acd_json_text(&e.entry))
+            .collect();
+        sqlx::query!(
+            "INSERT INTO acd_log (seq, at_ms, entry)
+             SELECT t.seq, t.at_ms, CAST(t.entry AS jsonb)
+             FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS t (seq, at_ms, entry)",
+            &seqs,
+            &at,
+            &docs
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn acd_log_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AcdLogEntry>> {
+        let limit = acd_log_limit(limit);
+        let rows = sqlx::query!(
+            r#"SELECT seq, at_ms, entry::text AS "entry!"
+               FROM acd_log WHERE seq > $1 ORDER BY seq LIMIT $2"#,
+            after_seq,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AcdLogEntry {
+                    seq: r.seq,
+                    at_ms: r.at_ms,
+                    entry: rows::acd_json(&r.entry, "ACD log entry")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_acd_seq(&self) -> Result<i64> {
+        sqlx::query_scalar!(r#"SELECT COALESCE(MAX(seq), 0)::bigint AS "seq!" FROM acd_log"#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn put_acd_snapshot(&self, snapshot: &AcdSnapshot) -> Result<()> {
+        let state = rows::acd_json_text(&snapshot.state);
+        let kept = i64::from(ACD_SNAPSHOTS_KEPT);
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO acd_snapshots (seq, at_ms, state) VALUES ($1, $2, CAST($3::text AS jsonb))
+             ON CONFLICT (seq) DO UPDATE SET
+                 at_ms = excluded.at_ms, state = excluded.state, taken_at = excluded.taken_at",
+            snapshot.seq,
+            snapshot.at_ms,
+            state
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "DELETE FROM acd_snapshots
+             WHERE seq NOT IN (SELECT seq FROM acd_snapshots ORDER BY seq DESC LIMIT $1)",
+            kept
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn latest_acd_snapshot(&self) -> Result<Option<AcdSnapshot>> {
+        let row = sqlx::query!(
+            r#"SELECT seq, at_ms, state::text AS "state!"
+               FROM acd_snapshots ORDER BY seq DESC LIMIT 1"#
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(AcdSnapshot {
+                seq: r.seq,
+                at_ms: r.at_ms,
+                state: rows::acd_json(&r.state, "ACD snapshot")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn acd_snapshot_seqs(&self) -> Result<Vec<i64>> {
+        sqlx::query_scalar!("SELECT seq FROM acd_snapshots ORDER BY seq DESC")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
     }
 }

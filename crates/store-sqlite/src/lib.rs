@@ -23,7 +23,8 @@ use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
 };
 use switchboard_store::{
-    AgencyFilter, AgreementFilter, OfficerFilter, Page, PageRequest, Result, Store, StoreError,
+    ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter, OfficerFilter,
+    Page, PageRequest, Result, Store, StoreError, acd_log_limit,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -956,5 +957,107 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|d| rows::class_injunction(d)).collect()
+    }
+
+    async fn append_acd_log(&self, entries: &[AcdLogEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // One statement per entry inside one transaction: SQLite runs them in-process, and the
+        // commit (WAL, synchronous=FULL) is the one fsync of the batch.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for e in entries {
+            let entry = rows::acd_json_text(&e.entry);
+            sqlx::query!(
+                "INSERT INTO acd_log (seq, at_ms, entry) VALUES (?1, ?2, ?3)",
+                e.seq,
+                e.at_ms,
+                entry
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn acd_log_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AcdLogEntry>> {
+        let limit = acd_log_limit(limit);
+        let rows = sqlx::query!(
+            r#"SELECT seq AS "seq!: i64", at_ms AS "at_ms!: i64", entry AS "entry!: String"
+               FROM acd_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"#,
+            after_seq,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AcdLogEntry {
+                    seq: r.seq,
+                    at_ms: r.at_ms,
+                    entry: rows::acd_json(&r.entry, "ACD log entry")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_acd_seq(&self) -> Result<i64> {
+        sqlx::query_scalar!(r#"SELECT COALESCE(MAX(seq), 0) AS "seq!: i64" FROM acd_log"#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn put_acd_snapshot(&self, snapshot: &AcdSnapshot) -> Result<()> {
+        let state = rows::acd_json_text(&snapshot.state);
+        let kept = i64::from(ACD_SNAPSHOTS_KEPT);
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO acd_snapshots (seq, at_ms, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT (seq) DO UPDATE SET
+                 at_ms = excluded.at_ms, state = excluded.state, taken_at = excluded.taken_at",
+            snapshot.seq,
+            snapshot.at_ms,
+            state
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "DELETE FROM acd_snapshots
+             WHERE seq NOT IN (SELECT seq FROM acd_snapshots ORDER BY seq DESC LIMIT ?1)",
+            kept
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn latest_acd_snapshot(&self) -> Result<Option<AcdSnapshot>> {
+        let row = sqlx::query!(
+            r#"SELECT seq AS "seq!: i64", at_ms AS "at_ms!: i64", state AS "state!: String"
+               FROM acd_snapshots ORDER BY seq DESC LIMIT 1"#
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(AcdSnapshot {
+                seq: r.seq,
+                at_ms: r.at_ms,
+                state: rows::acd_json(&r.state, "ACD snapshot")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn acd_snapshot_seqs(&self) -> Result<Vec<i64>> {
+        sqlx::query_scalar!(r#"SELECT seq AS "seq!: i64" FROM acd_snapshots ORDER BY seq DESC"#)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
     }
 }

@@ -14,6 +14,8 @@ pub mod rows;
 #[cfg(feature = "story")]
 pub mod story;
 
+pub use rows::{AcdLogEntry, AcdSnapshot};
+
 use async_trait::async_trait;
 use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
 use switchboard_domain::{
@@ -127,6 +129,18 @@ impl<T> Page<T> {
     }
 }
 
+/// The most ACD log entries one [`Store::acd_log_after`] call returns.
+pub const ACD_LOG_MAX_LIMIT: u32 = 10_000;
+
+/// How many ACD snapshots the store keeps: the newest, and two to fall back on.
+pub const ACD_SNAPSHOTS_KEPT: u32 = 3;
+
+/// The number of log entries backends fetch for a requested `limit` (clamped to
+/// 1..=[`ACD_LOG_MAX_LIMIT`]).
+pub fn acd_log_limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, ACD_LOG_MAX_LIMIT))
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgencyFilter {
     pub kind: Option<AgencyKind>,
@@ -235,6 +249,26 @@ pub trait Store: Send + Sync + 'static {
     /// Stores class injunctions, replacing any with the same order id.
     async fn put_class_injunctions(&self, orders: &[ClassInjunction]) -> Result<()>;
     async fn class_injunctions(&self) -> Result<Vec<ClassInjunction>>;
+
+    /// Appends entries to the call distributor's event log, all of them in one transaction or
+    /// none. An entry whose `seq` the log already holds (or that appears twice in `entries`)
+    /// fails the whole call with [`StoreError::Conflict`] on `seq` and writes nothing. An empty
+    /// slice is a no-op. Entries are never updated or deleted once appended.
+    async fn append_acd_log(&self, entries: &[AcdLogEntry]) -> Result<()>;
+    /// Log entries with `seq > after_seq`, in `seq` order, at most `limit` of them (clamped to
+    /// 1..=[`ACD_LOG_MAX_LIMIT`]). Pass the last `seq` returned to read the next page; an empty
+    /// result means the reader has caught up.
+    async fn acd_log_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AcdLogEntry>>;
+    /// The highest `seq` in the log, 0 when the log is empty.
+    async fn last_acd_seq(&self) -> Result<i64>;
+    /// Stores a snapshot of the call distributor (replacing one with the same `seq`), then
+    /// keeps only the [`ACD_SNAPSHOTS_KEPT`] newest by `seq`, in one transaction. A snapshot
+    /// older than all of those is therefore not kept. The log is never pruned.
+    async fn put_acd_snapshot(&self, snapshot: &AcdSnapshot) -> Result<()>;
+    /// The snapshot with the highest `seq`, if any.
+    async fn latest_acd_snapshot(&self) -> Result<Option<AcdSnapshot>>;
+    /// The `seq` of every snapshot kept, newest first (for diagnostics and the story tests).
+    async fn acd_snapshot_seqs(&self) -> Result<Vec<i64>>;
 }
 
 impl StoreError {
@@ -242,7 +276,12 @@ impl StoreError {
     /// `UNIQUE constraint failed: agencies.ori`, or PostgreSQL's constraint name, such as
     /// `agencies_ori_key`). Both backends use the same table and column names.
     pub fn unique_violation(text: &str) -> Self {
-        let (field, message) = if text.contains("officer_phones") {
+        let (field, message) = if text.contains("acd_log") {
+            (
+                "seq",
+                "the ACD log already holds an entry with this sequence number",
+            )
+        } else if text.contains("officer_phones") {
             (
                 "phones",
                 "a number listed already identifies another officer",

@@ -268,3 +268,38 @@ pub fn system_counts(
         })
         .collect()
 }
+
+/// One entry of the call distributor's event log, as the ACD wrote it.
+///
+/// The store does not look inside `entry`: the `acd` crate owns its shape. `seq` is assigned by
+/// the writer, starts at 1 and strictly increases; the store refuses a `seq` it already holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AcdLogEntry {
+    /// The entry's place in the log.
+    pub seq: i64,
+    /// When it happened, in milliseconds since the Unix epoch (the ACD's own clock).
+    pub at_ms: i64,
+    pub entry: serde_json::Value,
+}
+
+/// The call distributor's whole state after applying the log up to and including `seq`:
+/// recovery loads the newest snapshot and replays the entries after it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AcdSnapshot {
+    /// The last log entry the snapshot includes.
+    pub seq: i64,
+    /// The instant of the state, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    pub state: serde_json::Value,
+}
+
+/// A JSON document of the ACD (a log entry or a snapshot's state) as the text both backends
+/// store.
+pub fn acd_json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+/// Decodes a stored ACD document; `entity` names it in [`StoreError::Corrupt`].
+pub fn acd_json(text: &str, entity: &'static str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).or_corrupt(entity)
+}

@@ -18,7 +18,10 @@ use switchboard_domain::records::{
     ClassInjunction, IdentityRecord, ImmigrationCaseRecord, SourceRecord, System,
 };
 
-use crate::{AgencyFilter, AgreementFilter, OfficerFilter, PageRequest, Store, StoreError};
+use crate::{
+    ACD_LOG_MAX_LIMIT, ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter,
+    OfficerFilter, PageRequest, Store, StoreError,
+};
 
 /// A fresh database behind a store, cleaned up when dropped.
 pub trait Fixture: Send {
@@ -49,11 +52,21 @@ macro_rules! story_tests {
             concurrent_updates_one_wins,
             source_records_round_trip_and_upsert,
             registry_import_is_all_or_nothing,
+            acd_log_appends_and_pages_in_order,
+            acd_log_read_limit_is_clamped,
+            acd_log_duplicate_seq_writes_nothing,
+            acd_snapshots_keep_the_three_newest,
+            acd_json_round_trips_exactly,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
             let mut fx = $make().await;
             $crate::story::writes_survive_reopen(&mut fx).await;
+        }
+        #[tokio::test]
+        async fn acd_log_survives_reopen() {
+            let mut fx = $make().await;
+            $crate::story::acd_log_survives_reopen(&mut fx).await;
         }
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1087,5 +1100,283 @@ pub async fn registry_import_is_all_or_nothing(s: &dyn Store) {
     assert_eq!(
         s.officer_by_phone(&phone("+18035550111")).await.unwrap(),
         Some(a)
+    );
+}
+
+/// Log entries `seqs`, each a small document naming its own `seq`.
+fn acd_entries(seqs: impl IntoIterator<Item = i64>) -> Vec<AcdLogEntry> {
+    seqs.into_iter()
+        .map(|seq| AcdLogEntry {
+            seq,
+            at_ms: 1_795_766_400_000 + seq * 250,
+            entry: serde_json::json!({
+                "event": "call_arrived",
+                "call": format!("call-{seq}"),
+                "queue": {"name": "partners", "priority": seq % 3},
+            }),
+        })
+        .collect()
+}
+
+pub async fn acd_log_appends_and_pages_in_order(s: &dyn Store) {
+    assert_eq!(s.last_acd_seq().await.unwrap(), 0, "empty log");
+    assert!(s.acd_log_after(0, 100).await.unwrap().is_empty());
+    s.append_acd_log(&[]).await.unwrap();
+    assert_eq!(s.last_acd_seq().await.unwrap(), 0);
+
+    let all = acd_entries(1..=23);
+    s.append_acd_log(&all[..10]).await.unwrap();
+    assert_eq!(s.last_acd_seq().await.unwrap(), 10);
+    s.append_acd_log(&all[10..]).await.unwrap();
+    s.append_acd_log(&[]).await.unwrap();
+    assert_eq!(s.last_acd_seq().await.unwrap(), 23);
+
+    assert_eq!(s.acd_log_after(0, 100).await.unwrap(), all);
+    assert_eq!(s.acd_log_after(i64::MIN, 100).await.unwrap(), all);
+    // Paging by the last seq read returns every entry once, in order.
+    let mut seen = Vec::new();
+    let mut after = 0;
+    let mut pages = 0;
+    loop {
+        let page = s.acd_log_after(after, 5).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 5);
+        after = page.last().unwrap().seq;
+        seen.extend(page);
+        pages += 1;
+    }
+    assert_eq!(seen, all);
+    assert_eq!(pages, 5);
+    assert_eq!(s.acd_log_after(17, 3).await.unwrap(), all[17..20]);
+    assert_eq!(s.acd_log_after(20, 100).await.unwrap(), all[20..]);
+    assert!(s.acd_log_after(23, 100).await.unwrap().is_empty());
+    assert!(s.acd_log_after(1_000, 100).await.unwrap().is_empty());
+    // A limit of 0 is read as 1.
+    assert_eq!(s.acd_log_after(4, 0).await.unwrap(), all[4..5]);
+
+    // Gaps are the writer's business: the log keeps whatever seqs it was given, in order.
+    let later = acd_entries([30, 31, 40]);
+    s.append_acd_log(&later).await.unwrap();
+    assert_eq!(s.last_acd_seq().await.unwrap(), 40);
+    assert_eq!(s.acd_log_after(23, 100).await.unwrap(), later);
+    assert_eq!(s.acd_log_after(30, 100).await.unwrap(), later[1..]);
+}
+
+pub async fn acd_log_read_limit_is_clamped(s: &dyn Store) {
+    let max = i64::from(ACD_LOG_MAX_LIMIT);
+    let all = acd_entries(1..=max + 5);
+    s.append_acd_log(&all).await.unwrap();
+    assert_eq!(s.last_acd_seq().await.unwrap(), max + 5);
+    let page = s.acd_log_after(0, u32::MAX).await.unwrap();
+    assert_eq!(page.len(), ACD_LOG_MAX_LIMIT as usize);
+    assert_eq!(page, all[..ACD_LOG_MAX_LIMIT as usize]);
+    assert_eq!(
+        s.acd_log_after(max, u32::MAX).await.unwrap(),
+        all[ACD_LOG_MAX_LIMIT as usize..]
+    );
+}
+
+pub async fn acd_log_duplicate_seq_writes_nothing(s: &dyn Store) {
+    let first = acd_entries(1..=3);
+    s.append_acd_log(&first).await.unwrap();
+
+    // A seq repeated within the batch: the entries before the repeat are not kept either.
+    let repeated = acd_entries([4, 5, 6, 5, 7]);
+    match s.append_acd_log(&repeated).await {
+        Err(StoreError::Conflict { field: "seq", .. }) => {}
+        other => panic!("expected a seq conflict, got {other:?}"),
+    }
+    // A seq the log already holds, last in the batch.
+    let mut clash = acd_entries(4..=8);
+    clash.push(AcdLogEntry {
+        seq: 2,
+        at_ms: 0,
+        entry: serde_json::json!({"event": "rewrite history"}),
+    });
+    match s.append_acd_log(&clash).await {
+        Err(StoreError::Conflict { field: "seq", .. }) => {}
+        other => panic!("expected a seq conflict, got {other:?}"),
+    }
+    // A seq the log already holds, first in the batch.
+    match s.append_acd_log(&acd_entries([3, 4])).await {
+        Err(StoreError::Conflict { field: "seq", .. }) => {}
+        other => panic!("expected a seq conflict, got {other:?}"),
+    }
+
+    assert_eq!(
+        s.acd_log_after(0, 100).await.unwrap(),
+        first,
+        "nothing written"
+    );
+    assert_eq!(s.last_acd_seq().await.unwrap(), 3);
+
+    // The log goes on where it was.
+    let next = acd_entries(4..=8);
+    s.append_acd_log(&next).await.unwrap();
+    assert_eq!(
+        s.acd_log_after(0, 100).await.unwrap(),
+        [first, next].concat()
+    );
+    assert_eq!(s.last_acd_seq().await.unwrap(), 8);
+}
+
+fn acd_snapshot(seq: i64, label: &str) -> AcdSnapshot {
+    AcdSnapshot {
+        seq,
+        at_ms: 1_795_766_400_000 + seq,
+        state: serde_json::json!({
+            "label": label,
+            "queues": [{"name": "partners", "waiting": ["call-1", "call-2"]}],
+            "agents": {"a-1": {"state": "idle", "since_ms": 1_795_766_400_000_i64}},
+        }),
+    }
+}
+
+pub async fn acd_snapshots_keep_the_three_newest(s: &dyn Store) {
+    assert_eq!(ACD_SNAPSHOTS_KEPT, 3);
+    assert_eq!(s.latest_acd_snapshot().await.unwrap(), None);
+    assert!(s.acd_snapshot_seqs().await.unwrap().is_empty());
+
+    s.put_acd_snapshot(&acd_snapshot(10, "ten")).await.unwrap();
+    assert_eq!(
+        s.latest_acd_snapshot().await.unwrap(),
+        Some(acd_snapshot(10, "ten"))
+    );
+    s.put_acd_snapshot(&acd_snapshot(20, "twenty"))
+        .await
+        .unwrap();
+    s.put_acd_snapshot(&acd_snapshot(30, "thirty"))
+        .await
+        .unwrap();
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [30, 20, 10]);
+    s.put_acd_snapshot(&acd_snapshot(40, "forty"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.latest_acd_snapshot().await.unwrap(),
+        Some(acd_snapshot(40, "forty"))
+    );
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [40, 30, 20]);
+    s.put_acd_snapshot(&acd_snapshot(50, "fifty"))
+        .await
+        .unwrap();
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [50, 40, 30]);
+
+    // A second snapshot at the same seq replaces the first.
+    let again = AcdSnapshot {
+        at_ms: 1_795_766_499_999,
+        ..acd_snapshot(50, "fifty, retaken")
+    };
+    s.put_acd_snapshot(&again).await.unwrap();
+    assert_eq!(s.latest_acd_snapshot().await.unwrap(), Some(again.clone()));
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [50, 40, 30]);
+    // Replacing an older one keeps the set and the latest.
+    s.put_acd_snapshot(&acd_snapshot(30, "thirty, retaken"))
+        .await
+        .unwrap();
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [50, 40, 30]);
+    assert_eq!(s.latest_acd_snapshot().await.unwrap(), Some(again.clone()));
+
+    // A snapshot older than the three kept is not kept.
+    s.put_acd_snapshot(&acd_snapshot(5, "five")).await.unwrap();
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [50, 40, 30]);
+    assert_eq!(s.latest_acd_snapshot().await.unwrap(), Some(again));
+
+    // Snapshots never prune the log.
+    let log = acd_entries(1..=60);
+    s.append_acd_log(&log).await.unwrap();
+    s.put_acd_snapshot(&acd_snapshot(60, "sixty"))
+        .await
+        .unwrap();
+    assert_eq!(s.acd_snapshot_seqs().await.unwrap(), [60, 50, 40]);
+    assert_eq!(s.acd_log_after(0, 100).await.unwrap(), log);
+}
+
+/// JSON the ACD might write, with the cases text round trips get wrong: nesting, escapes,
+/// non-ASCII text, integers at the edge of what a double holds exactly.
+fn awkward_json(n: i64) -> serde_json::Value {
+    let p53: i64 = 1 << 53;
+    serde_json::json!({
+        "n": n,
+        "nested": {"a": {"b": {"c": [1, [2, [3, {"d": null}]], {}, []]}}},
+        "text": {
+            "accents": "María José Núñez de la Peña",
+            "scripts": "李小龍 · Владимир · محمد · שלום · ελληνικά",
+            "emoji": "📞☎️👮🏽‍♀️",
+            "combining": "e\u{301} vs é",
+            "escapes": "quote \" backslash \\ slash / newline \n tab \t cr \r bell \u{7} del \u{7f}",
+            "json_looking": "{\"not\": [\"parsed\"]}",
+            "empty": "",
+        },
+        "keys": {"ключ": 1, "🔑": 2, "with space": 3, "": 4, "Z": 5, "a": 6},
+        "ints": [0, 1, -1, p53, -p53, p53 - 1, -(p53 - 1), i64::from(i32::MAX), i64::from(u32::MAX)],
+        "floats": [0.5, -1.25, 0.1, 1024.0],
+        "bools": [true, false],
+        "none": null,
+    })
+}
+
+pub async fn acd_json_round_trips_exactly(s: &dyn Store) {
+    let p53: i64 = 1 << 53;
+    let entries = vec![
+        AcdLogEntry {
+            seq: 1,
+            at_ms: 0,
+            entry: awkward_json(1),
+        },
+        AcdLogEntry {
+            seq: 2,
+            at_ms: -1,
+            entry: serde_json::json!([1, "two", {"three": [3]}]),
+        },
+        AcdLogEntry {
+            seq: 3,
+            at_ms: p53,
+            entry: serde_json::json!("just a string: ünïcödé"),
+        },
+        AcdLogEntry {
+            seq: p53,
+            at_ms: i64::MAX,
+            entry: serde_json::json!(p53),
+        },
+    ];
+    s.append_acd_log(&entries).await.unwrap();
+    let back = s.acd_log_after(0, 10).await.unwrap();
+    assert_eq!(back, entries);
+    // Exactly: the same text once serialised again, not just equal as values.
+    for (b, e) in back.iter().zip(&entries) {
+        assert_eq!(b.entry.to_string(), e.entry.to_string());
+    }
+    assert_eq!(back[0].entry["ints"][3].as_i64(), Some(p53));
+    assert_eq!(back[0].entry["ints"][4].as_i64(), Some(-p53));
+    assert_eq!(s.last_acd_seq().await.unwrap(), p53);
+
+    let snap = AcdSnapshot {
+        seq: p53,
+        at_ms: p53,
+        state: awkward_json(2),
+    };
+    s.put_acd_snapshot(&snap).await.unwrap();
+    let got = s.latest_acd_snapshot().await.unwrap().unwrap();
+    assert_eq!(got, snap);
+    assert_eq!(got.state.to_string(), snap.state.to_string());
+}
+
+pub async fn acd_log_survives_reopen<F: Fixture>(fx: &mut F) {
+    let log = acd_entries(1..=5);
+    fx.store().append_acd_log(&log).await.unwrap();
+    fx.store()
+        .put_acd_snapshot(&acd_snapshot(3, "three"))
+        .await
+        .unwrap();
+    fx.reopen().await;
+    let s = fx.store();
+    assert_eq!(s.last_acd_seq().await.unwrap(), 5);
+    assert_eq!(s.acd_log_after(0, 100).await.unwrap(), log);
+    assert_eq!(
+        s.latest_acd_snapshot().await.unwrap(),
+        Some(acd_snapshot(3, "three"))
     );
 }
