@@ -81,7 +81,8 @@ pub enum CallState {
     Offered,
     /// Talking to an agent (including hold).
     Connected,
-    /// Finished after being answered.
+    /// Finished: after being answered, or without an answer by the center's choice (sent to
+    /// voicemail, withdrawn).
     Ended,
     /// The caller hung up before an agent answered.
     Abandoned,
@@ -106,8 +107,8 @@ impl CallState {
         matches!(
             (self, next),
             (Arriving, Queued | Abandoned | Ended)
-                | (Queued, Offered | Abandoned)
-                | (Offered, Connected | Queued | Abandoned)
+                | (Queued, Offered | Abandoned | Ended)
+                | (Offered, Connected | Queued | Abandoned | Ended)
                 | (Connected, Ended)
         )
     }
@@ -312,9 +313,11 @@ mod tests {
             (Arriving, Ended),
             (Queued, Offered),
             (Queued, Abandoned),
+            (Queued, Ended),
             (Offered, Connected),
             (Offered, Queued),
             (Offered, Abandoned),
+            (Offered, Ended),
             (Connected, Ended),
         ];
         for from in all {
