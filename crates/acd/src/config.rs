@@ -298,29 +298,29 @@ impl Hours {
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("queue {0:?} appears twice")]
+    #[error("queue {0} appears twice")]
     DuplicateQueue(QueueId),
-    #[error("agent {0:?} appears twice")]
+    #[error("agent {0} appears twice")]
     DuplicateAgent(AgentId),
-    #[error("queue {queue:?} sends calls to {to:?}, which is not a queue")]
+    #[error("queue {queue} sends calls to {to}, which is not a queue")]
     UnknownQueue { queue: QueueId, to: QueueId },
-    #[error("queue {0:?} sends calls to itself")]
+    #[error("queue {0} sends calls to itself")]
     SelfReference(QueueId),
-    #[error("queue {0:?} has a ring timeout of zero")]
+    #[error("queue {0} has a ring timeout of zero")]
     ZeroRingTimeout(QueueId),
-    #[error("queue {0:?} announces with a period of zero")]
+    #[error("queue {0} announces with a period of zero")]
     ZeroAnnouncementPeriod(QueueId),
-    #[error("queue {0:?}: an opening window must close after it opens")]
+    #[error("queue {0}: an opening window must close after it opens")]
     EmptyWindow(QueueId),
-    #[error("agent {agent:?} has proficiency {level} (1 to 10)")]
+    #[error("agent {agent} has proficiency {level} (1 to 10)")]
     Proficiency { agent: AgentId, level: u8 },
     #[error("unknown time zone {0:?}")]
     TimeZone(String),
     #[error("the statistics interval must be 15, 30 or 60 minutes, not {0} ms")]
     Interval(Millis),
-    #[error("queue {0:?} still holds calls and cannot be removed")]
+    #[error("queue {0} still holds calls and cannot be removed")]
     QueueInUse(QueueId),
-    #[error("agent {0:?} is logged in and cannot be removed")]
+    #[error("agent {0} is logged in and cannot be removed")]
     AgentInUse(AgentId),
 }
 

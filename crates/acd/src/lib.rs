@@ -36,6 +36,9 @@ pub use config::{
 pub use engine::{Acd, AgentStatus, CallView, Phase, QueueStatus, Snapshot};
 pub use stats::{AgentCounters, Counters, Measures, Scope};
 
+/// The date and time-zone types the configuration and statistics use, for the edges.
+pub use jiff::{Timestamp, civil, tz::TimeZone};
+
 /// Milliseconds since the Unix epoch, on the clock the events are stamped with.
 pub type Millis = u64;
 
@@ -47,6 +50,12 @@ macro_rules! id {
         )]
         #[serde(transparent)]
         pub struct $name(pub u64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
     };
 }
 id!(CallId, "A call, as the edge that reported it numbers it.");
@@ -254,15 +263,15 @@ pub enum CloseReason {
 /// Why an event was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
-    #[error("call {0:?} is already known")]
+    #[error("call {0} is already known")]
     DuplicateCall(CallId),
-    #[error("call {0:?} is not known")]
+    #[error("call {0} is not known")]
     UnknownCall(CallId),
-    #[error("agent {0:?} is not configured")]
+    #[error("agent {0} is not configured")]
     UnknownAgent(AgentId),
-    #[error("agent {agent:?} was not offered call {call:?}")]
+    #[error("agent {agent} was not offered call {call}")]
     NotOffered { agent: AgentId, call: CallId },
-    #[error("call {0:?} is not waiting with a caller on the line")]
+    #[error("call {0} is not waiting with a caller on the line")]
     NotWaiting(CallId),
     #[error("a break needs a reason of 1 to 64 characters")]
     BadReason,

@@ -22,6 +22,9 @@ pub struct Config {
     pub log: String,
     /// `text` for people, `json` for log collectors (`SWITCHBOARD_LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// The call distributor's configuration file (TOML, like `examples/acd.toml`, which is
+    /// the default when unset) (`SWITCHBOARD_ACD`).
+    pub acd: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +42,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
+            acd: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl Config {
                 "data_dir",
                 "log",
                 "log_format",
+                "acd",
             ]))
             .merge(Serialized::defaults(overrides))
     }
@@ -81,6 +86,34 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| sqlite_url(&self.data_dir.join("switchboard.db")))
+    }
+}
+
+/// The ACD configuration shipped with Switchboard: the 24/7 inquiry desk and the juvenile-
+/// liaison desk (weekdays 08:00-17:00 New York time), 24 call-takers and 3 liaisons.
+pub const DEFAULT_ACD: &str = include_str!("../../../examples/acd.toml");
+
+impl Config {
+    /// The call distributor's configuration: the named file, or the default.
+    pub fn acd_config(&self) -> anyhow::Result<switchboard_acd::Config> {
+        use anyhow::Context;
+        let (text, source) = match &self.acd {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the ACD configuration {}", path.display()))?,
+                path.display().to_string(),
+            ),
+            None => (
+                DEFAULT_ACD.to_owned(),
+                "the default ACD configuration".to_owned(),
+            ),
+        };
+        let config: switchboard_acd::Config =
+            toml::from_str(&text).with_context(|| format!("parsing {source}"))?;
+        config
+            .validate()
+            .with_context(|| format!("checking {source}"))?;
+        Ok(config)
     }
 }
 
@@ -126,6 +159,37 @@ mod tests {
             assert_eq!(c.listen.port(), 9200, "flags beat environment");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_default_acd_configuration_is_valid() {
+        let c = Config::default().acd_config().unwrap();
+        assert_eq!(c.queues.len(), 2);
+        assert_eq!(c.agents.len(), 27);
+        let juvenile = &c.queues[1];
+        assert_eq!(juvenile.hours.weekly[0].open, jiff_time(8));
+        assert_eq!(juvenile.hours.weekly[0].close, jiff_time(17));
+        assert!(!juvenile.hours.holidays.is_empty());
+    }
+
+    fn jiff_time(h: i8) -> switchboard_acd::civil::Time {
+        switchboard_acd::civil::time(h, 0, 0, 0)
+    }
+
+    #[test]
+    fn a_bad_acd_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acd.toml");
+        std::fs::write(&path, "time_zone = \"Mars/Base\"\n").unwrap();
+        let c = Config {
+            acd: Some(path.clone()),
+            ..Config::default()
+        };
+        let e = format!("{:#}", c.acd_config().unwrap_err());
+        assert!(e.contains("Mars/Base"), "{e}");
+        std::fs::write(&path, "queues = 3\n").unwrap();
+        let e = format!("{:#}", c.acd_config().unwrap_err());
+        assert!(e.contains("parsing"), "{e}");
     }
 
     #[test]

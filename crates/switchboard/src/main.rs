@@ -7,6 +7,7 @@ mod bench_matching;
 mod config;
 mod link_cmd;
 mod simulate;
+mod simulate_cmd;
 mod synth_cmd;
 
 use std::io::IsTerminal;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use switchboard_acd_host::AcdHost;
 use switchboard_domain::{AgreementStatus, CertificationStatus, assess_caller};
 use switchboard_store::Store;
 use switchboard_store_postgres::PgStore;
@@ -78,6 +80,9 @@ enum Command {
         /// Mean seconds a simulated caller waits before hanging up.
         #[arg(long, default_value_t = 90.0)]
         patience_secs: f64,
+        /// Mean seconds a simulated call-taker talks.
+        #[arg(long, default_value_t = 120.0)]
+        handle_secs: f64,
         /// People whose records (in the six record systems) are generated into the demo
         /// database (0 for none).
         #[arg(long, default_value_t = 100_000)]
@@ -107,6 +112,9 @@ enum Command {
     /// Score a pairs file against a truth file: precision, recall, F1, false positives and
     /// false negatives.
     Eval(link_cmd::EvalArgs),
+    /// Simulate days of calls through the real call distributor and report service level,
+    /// ASA, abandonment and occupancy per interval and for the run.
+    Simulate(simulate_cmd::SimulateArgs),
     /// Measure a part of the system and print the figures (release build recommended).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -163,23 +171,31 @@ async fn run(
 ) -> anyhow::Result<()> {
     match command {
         Command::Serve { .. } => {
+            let acd = config.acd_config()?;
             let store = open_store(&config.database_url()).await?;
-            serve(store, config.listen, None).await
+            let host = open_acd(store.clone(), acd).await?;
+            serve(store, host, config.listen, None).await
         }
         Command::Demo {
             seed,
             agencies,
             calls_per_hour,
             patience_secs,
+            handle_secs,
             people,
             ..
         } => {
             let spec = registry_spec(seed, agencies)?;
             if !(0.0..=360_000.0).contains(&calls_per_hour)
                 || !(0.1..=86_400.0).contains(&patience_secs)
+                || !(0.1..=86_400.0).contains(&handle_secs)
             {
-                bail!("--calls-per-hour must be 0 to 360000 and --patience-secs 0.1 to 86400");
+                bail!(
+                    "--calls-per-hour must be 0 to 360000, --patience-secs and --handle-secs \
+                     0.1 to 86400"
+                );
             }
+            let acd = config.acd_config()?;
             let url = match demo_database {
                 Some(url) => url,
                 None => {
@@ -228,11 +244,13 @@ async fn run(
                     .collect(),
                 calls_per_hour,
                 mean_patience: Duration::from_secs_f64(patience_secs),
+                mean_handle: Duration::from_secs_f64(handle_secs),
                 seed,
             };
-            let callers = tokio::spawn(sim.run(store.clone()));
-            let served = serve(store, config.listen, Some((reg, sample_subject))).await;
-            callers.abort();
+            let host = open_acd(store.clone(), acd).await?;
+            let people = tokio::spawn(sim.run(host.clone()));
+            let served = serve(store, host, config.listen, Some((reg, sample_subject))).await;
+            people.abort();
             served
         }
         Command::Migrate => {
@@ -267,6 +285,9 @@ async fn run(
                 None
             };
             synth_cmd::run(&args, store).await
+        }
+        Command::Simulate(args) => {
+            tokio::task::spawn_blocking(move || simulate_cmd::run(&args)).await?
         }
         Command::Link(args) => tokio::task::spawn_blocking(move || link_cmd::link(&args)).await?,
         Command::Dedupe(args) => {
@@ -360,8 +381,21 @@ pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::
         .context("seeding the registry")
 }
 
+/// The call distributor, restored from the store, with its ticker running.
+async fn open_acd(
+    store: Arc<dyn Store>,
+    config: switchboard_acd::Config,
+) -> anyhow::Result<Arc<AcdHost>> {
+    let host = AcdHost::open(store, config, switchboard_acd_host::system_clock())
+        .await
+        .context("starting the call distributor")?;
+    tokio::spawn(host.clone().run_ticker());
+    Ok(host)
+}
+
 async fn serve(
     store: Arc<dyn Store>,
+    host: Arc<AcdHost>,
     listen: SocketAddr,
     demo: Option<(Registry, Option<String>)>,
 ) -> anyhow::Result<()> {
@@ -370,7 +404,7 @@ async fn serve(
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let backend = store.backend();
-    let state = AppState::new(store);
+    let state = AppState::new(store).with_acd(host.clone());
     // The record index builds in the background: everything but lookups is served at once,
     // and lookups answer 503 with the progress until it is ready.
     let (slot, records) = (state.index.clone(), state.store.clone());
@@ -388,6 +422,10 @@ async fn serve(
         print_demo_tour(addr, &reg, subject.as_deref());
     }
     switchboard_web::serve(listener, state, shutdown_signal()).await?;
+    // Not needed for correctness (the log holds everything), but the next start replays less.
+    if let Err(e) = host.snapshot().await {
+        tracing::warn!(error = %e, "ACD snapshot at shutdown failed");
+    }
     tracing::info!("switchboard stopped");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Switchboard's HTTP face.
 //!
 //! This crate owns the axum routes: the JSON API under `/api/v1` (partner registry, caller
-//! lookup, calls), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
+//! lookup, calls, lookups, the call distributor with its event stream), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
 //! `/api/v1/openapi.json`, which is generated from the same handlers it describes.
 //!
 //! It must hold no business rule of its own (those live in `domain`) and no SQL (that lives in
@@ -42,6 +42,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The record index lookups use; filled once it is built.
     pub index: Arc<lookup_index::IndexSlot>,
+    /// The call distributor, when the server runs one.
+    pub acd: Option<Arc<switchboard_acd_host::AcdHost>>,
     clock: Clock,
 }
 
@@ -62,8 +64,15 @@ impl AppState {
         Self {
             store,
             index: Arc::default(),
+            acd: None,
             clock,
         }
+    }
+
+    /// With the call distributor behind the `/acd` routes.
+    pub fn with_acd(mut self, acd: Arc<switchboard_acd_host::AcdHost>) -> Self {
+        self.acd = Some(acd);
+        self
     }
 
     /// Now, at the microsecond precision every backend stores.
@@ -89,14 +98,15 @@ impl AppState {
         (name = "registry", description = "Partner agencies, 287(g) agreements and officers"),
         (name = "callers", description = "Caller identification by phone number"),
         (name = "calls", description = "Calls into the center"),
-        (name = "lookups", description = "Identity resolution: the subject against the record systems")
+        (name = "lookups", description = "Identity resolution: the subject against the record systems"),
+        (name = "acd", description = "The call distributor: queues, agents, calls, statistics, live events")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{callers, calls, lookups, registry};
+    use api::{acd, callers, calls, lookups, registry};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -111,6 +121,17 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::list_calls))
         .routes(routes!(calls::get_call))
         .routes(routes!(lookups::lookup))
+        .routes(routes!(acd::queues))
+        .routes(routes!(acd::agents))
+        .routes(routes!(acd::calls, acd::inject))
+        .routes(routes!(acd::hangup))
+        .routes(routes!(acd::callback))
+        .routes(routes!(acd::end))
+        .routes(routes!(acd::answer))
+        .routes(routes!(acd::reject))
+        .routes(routes!(acd::set_state))
+        .routes(routes!(acd::intervals))
+        .routes(routes!(acd::events))
         .split_for_parts()
 }
 

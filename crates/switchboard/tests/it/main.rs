@@ -235,8 +235,17 @@ async fn demo_calls_arrive_are_identified_and_recorded() {
     for c in &calls {
         // "arriving" is the moment between the call's insert and its queueing (two writes);
         // a listing can catch a call in it, the more so while the demo builds its index.
+        // The rest is the call distributor's doing, with simulated call-takers answering.
         assert!(
-            ["arriving", "queued", "abandoned"].contains(&c["state"].as_str().unwrap()),
+            [
+                "arriving",
+                "queued",
+                "offered",
+                "connected",
+                "ended",
+                "abandoned"
+            ]
+            .contains(&c["state"].as_str().unwrap()),
             "{c}"
         );
         if c["state"] == "abandoned" {
@@ -253,6 +262,20 @@ async fn demo_calls_arrive_are_identified_and_recorded() {
     }
     assert!(calls.iter().any(|c| c["officer_id"].is_string()));
     assert!(calls.iter().any(|c| c["state"] == "abandoned"));
+    // The demo's desks are staffed by simulated call-takers and count what happens.
+    let (s, queues) = demo.get("/api/v1/acd/queues").await;
+    assert_eq!(s, 200, "{queues}");
+    let inquiry = &queues[0];
+    assert_eq!(inquiry["name"], "inquiry desk");
+    assert!(inquiry["staffed"].as_u64().unwrap() >= 24, "{inquiry}");
+    assert!(
+        inquiry["today"]["entered"].as_u64().unwrap() >= 20,
+        "{inquiry}"
+    );
+    assert!(
+        inquiry["today"]["abandoned"].as_u64().unwrap() > 0,
+        "{inquiry}"
+    );
     let id = calls[0]["id"].as_str().unwrap();
     let (s, detail) = demo.get(&format!("/api/v1/calls/{id}")).await;
     assert_eq!(s, 200);

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod acd;
 pub mod callers;
 pub mod calls;
 pub mod lookups;

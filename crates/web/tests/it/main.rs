@@ -11,6 +11,8 @@ use switchboard_web::AppState;
 use time::macros::datetime;
 use tokio::sync::oneshot;
 
+mod acd;
+
 struct TestApp {
     addr: SocketAddr,
     http: reqwest::Client,
@@ -43,6 +45,11 @@ where
         Arc::new(|| datetime!(2026-11-21 12:00 UTC)),
     );
     prepare(state.clone()).await;
+    serve_state(state, dir).await
+}
+
+/// Serves `state` (whose store lives in `dir`) on an ephemeral port.
+async fn serve_state(state: AppState, dir: tempfile::TempDir) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel();

@@ -1,0 +1,255 @@
+//! The call distributor over HTTP: injected calls, agent actions, live status, statistics,
+//! clear errors, and the server-sent event stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
+use switchboard_acd_host::{AcdHost, system_clock};
+use switchboard_store_sqlite::SqliteStore;
+use switchboard_web::AppState;
+
+use super::{TestApp, assert_error, serve_state, spawn_app};
+
+fn config() -> Config {
+    Config {
+        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
+        agents: (1..=2)
+            .map(|i| AgentConfig {
+                id: AgentId(i),
+                name: format!("call-taker {i}"),
+                skills: vec![(SkillId(1), 5)],
+                after_call_limit: 0,
+            })
+            .collect(),
+        ..Config::default()
+    }
+}
+
+async fn spawn() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let host = AcdHost::open(store.clone(), config(), system_clock())
+        .await
+        .unwrap();
+    serve_state(AppState::new(store).with_acd(host), dir).await
+}
+
+fn commands(body: &Value) -> Vec<Value> {
+    body["commands"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn without_a_distributor_the_routes_say_so() {
+    let app = spawn_app().await;
+    let (s, b) = app.get("/api/v1/acd/queues").await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "acd_not_running",
+        None,
+    );
+}
+
+#[tokio::test]
+async fn an_injected_call_is_offered_answered_ended_and_counted() {
+    let app = spawn().await;
+    let (s, b) = app
+        .post("/api/v1/acd/agents/1/state", json!({"state": "log_in"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(commands(&b)[0]["command"], "agent_status");
+    let (s, b) = app
+        .post(
+            "/api/v1/acd/calls",
+            json!({"queue": 1, "ani": "+12025550123", "priority": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let call = b["call"].as_u64().unwrap();
+    let record = b["record"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        commands(&b)
+            .iter()
+            .any(|c| c["command"] == "offer_call" && c["agent"] == 1 && c["call"] == call),
+        "{b}"
+    );
+    let (_, calls) = app.get("/api/v1/acd/calls").await;
+    assert_eq!(calls[0]["call"], call);
+    assert_eq!(calls[0]["phase"]["phase"], "ringing");
+    assert_eq!(calls[0]["record"], record.as_str());
+    let (s, b) = app
+        .post("/api/v1/acd/agents/1/answer", json!({"call": call}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, rec) = app.get(&format!("/api/v1/calls/{record}")).await;
+    assert_eq!(rec["state"], "connected", "the call record follows the ACD");
+    let (_, agents) = app.get("/api/v1/acd/agents").await;
+    assert_eq!(agents[0]["state"]["state"], "on_call");
+    let (s, b) = app
+        .post(&format!("/api/v1/acd/calls/{call}/end"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        commands(&b)
+            .iter()
+            .any(|c| c["command"] == "close" && c["reason"] == "completed")
+    );
+    let (_, rec) = app.get(&format!("/api/v1/calls/{record}")).await;
+    assert_eq!(rec["state"], "ended");
+    let (_, queues) = app.get("/api/v1/acd/queues").await;
+    let today = &queues[0]["today"];
+    assert_eq!(today["answered"], 1, "{queues}");
+    assert_eq!(today["handled"], 1, "{queues}");
+    assert_eq!(queues[0]["today_measures"]["service_level"], 1.0);
+    assert_eq!(queues[0]["waiting"], 0);
+    // A second call waits (agent 2 is logged out; agent 1 is free again and takes it).
+    let (_, b) = app
+        .post("/api/v1/acd/calls", json!({"queue": 1, "ani": "anonymous"}))
+        .await;
+    let second = b["call"].as_u64().unwrap();
+    assert_eq!(second, call + 1);
+    // The caller hangs up while it rings: abandoned.
+    let (_, b) = app
+        .post(&format!("/api/v1/acd/calls/{second}/hangup"), json!({}))
+        .await;
+    assert!(
+        commands(&b).iter().any(|c| c["reason"] == "abandoned"),
+        "{b}"
+    );
+    let (s, rows) = app.get("/api/v1/acd/intervals?queue=1").await;
+    assert_eq!(s, StatusCode::OK, "{rows}");
+    let total: u64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["counters"]["entered"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2);
+    let (s, _) = app.get("/api/v1/acd/intervals?day=2026-11-20").await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors_and_change_nothing() {
+    let app = spawn().await;
+    let (s, b) = app
+        .post("/api/v1/acd/calls", json!({"queue": 7, "ani": "x"}))
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "unknown_queue", Some("queue"));
+    let (s, b) = app
+        .post(
+            "/api/v1/acd/calls",
+            json!({"queue": 1, "ani": "x", "priority": 10}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("priority"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/acd/calls",
+            json!({"queue": 1, "ani": "x", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app
+        .post("/api/v1/acd/agents/1/answer", json!({"call": 1}))
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "not_offered", None);
+    let (s, b) = app
+        .post("/api/v1/acd/agents/9/state", json!({"state": "available"}))
+        .await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "unknown_agent", None);
+    let (s, b) = app
+        .post("/api/v1/acd/agents/1/state", json!({"state": "asleep"}))
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("state"),
+    );
+    let (s, b) = app
+        .post("/api/v1/acd/agents/1/state", json!({"state": "break"}))
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("reason"),
+    );
+    let long = "x".repeat(65);
+    let (s, b) = app
+        .post(
+            "/api/v1/acd/agents/1/state",
+            json!({"state": "break", "reason": long}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("reason"),
+    );
+    let (s, b) = app.post("/api/v1/acd/calls/42/hangup", json!({})).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "unknown_call", None);
+    let (s, b) = app
+        .post_raw("/api/v1/acd/calls", "application/json", "{\"queue\": ")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app.get("/api/v1/acd/intervals?day=yesterday").await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some("day"));
+    // Nothing above reached the engine.
+    let (_, calls) = app.get("/api/v1/acd/calls").await;
+    assert_eq!(calls, json!([]));
+    let (_, agents) = app.get("/api/v1/acd/agents").await;
+    assert_eq!(agents[0]["state"]["state"], "logged_out");
+}
+
+#[tokio::test]
+async fn the_event_stream_carries_queue_status_and_every_entry() {
+    let app = spawn().await;
+    let mut res = app
+        .http
+        .get(app.url("/api/v1/acd/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let (_, b) = app
+        .post(
+            "/api/v1/acd/calls",
+            json!({"queue": 1, "ani": "+12025550123"}),
+        )
+        .await;
+    let call = b["call"].as_u64().unwrap();
+    let mut text = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = res.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains("event: entry") && text.contains("\"call_arrived\"") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{text}");
+    assert!(text.contains("event: queues"), "{text}");
+    assert!(text.contains(&format!("\"call\":{call}")), "{text}");
+}
