@@ -361,7 +361,16 @@ pub fn required_agents(traffic: &Traffic, targets: &Targets) -> Result<Performan
     }
     let load = traffic.load();
     if traffic.calls == 0.0 {
-        return Ok(traffic.performance(0, targets.threshold_seconds));
+        // Nobody calls: nobody is needed, and nothing waits.
+        return Ok(Performance {
+            agents: 0,
+            load: 0.0,
+            p_wait: 0.0,
+            service_level: 1.0,
+            asa_seconds: 0.0,
+            abandonment: 0.0,
+            occupancy: 0.0,
+        });
     }
     // Erlang C needs more agents than Erlangs; with patience any number is stable.
     let mut n = match traffic.patience_seconds {
@@ -477,7 +486,11 @@ mod tests {
             aht_seconds: 300.0,
             patience_seconds: None,
         };
-        assert_eq!(required_agents(&t, &Targets::default()).unwrap().agents, 0);
+        let idle = required_agents(&t, &Targets::default()).unwrap();
+        assert_eq!(
+            (idle.agents, idle.occupancy, idle.asa_seconds),
+            (0, 0.0, 0.0)
+        );
     }
 
     /// With very patient callers Erlang A tends to Erlang C; with impatient ones fewer calls

@@ -12,6 +12,7 @@
 pub mod erlang;
 pub mod forecast;
 pub mod plan;
+pub mod report;
 pub mod schedule;
 
 pub use erlang::{

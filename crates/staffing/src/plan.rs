@@ -112,7 +112,11 @@ pub fn plan(input: &PlanInput) -> Result<Plan, StaffingError> {
         .sum();
     let weighted = |f: &dyn Fn(&PlanRow) -> f64, w: &dyn Fn(&PlanRow) -> f64, total: f64| {
         if total > 0.0 {
-            rows.iter().map(|r| f(r) * w(r)).sum::<f64>() / total
+            rows.iter()
+                .filter(|r| w(r) > 0.0)
+                .map(|r| f(r) * w(r))
+                .sum::<f64>()
+                / total
         } else {
             0.0
         }

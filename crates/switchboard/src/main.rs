@@ -8,6 +8,7 @@ mod config;
 mod link_cmd;
 mod simulate;
 mod simulate_cmd;
+mod staffing_cmd;
 mod synth_cmd;
 
 use std::io::IsTerminal;
@@ -115,6 +116,9 @@ enum Command {
     /// Simulate days of calls through the real call distributor and report service level,
     /// ASA, abandonment and occupancy per interval and for the run.
     Simulate(simulate_cmd::SimulateArgs),
+    /// How many call-takers each interval needs (Erlang C, or Erlang A with --patience), the
+    /// staff to schedule with shrinkage, a shift schedule, CSV export, and a simulated check.
+    Staffing(staffing_cmd::StaffingArgs),
     /// Measure a part of the system and print the figures (release build recommended).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -285,6 +289,16 @@ async fn run(
                 None
             };
             synth_cmd::run(&args, store).await
+        }
+        Command::Staffing(args) => {
+            let acd = config.acd_config()?;
+            let tz = acd.validate()?;
+            let store = if args.needs_store() {
+                Some(open_store(&config.database_url()).await?)
+            } else {
+                None
+            };
+            staffing_cmd::run(&args, store, tz).await
         }
         Command::Simulate(args) => {
             tokio::task::spawn_blocking(move || simulate_cmd::run(&args)).await?

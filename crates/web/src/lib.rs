@@ -99,14 +99,15 @@ impl AppState {
         (name = "callers", description = "Caller identification by phone number"),
         (name = "calls", description = "Calls into the center"),
         (name = "lookups", description = "Identity resolution: the subject against the record systems"),
-        (name = "acd", description = "The call distributor: queues, agents, calls, statistics, live events")
+        (name = "acd", description = "The call distributor: queues, agents, calls, statistics, live events"),
+        (name = "staffing", description = "Staffing requirements, Erlang C and A, shift schedules")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{acd, callers, calls, lookups, registry};
+    use api::{acd, callers, calls, lookups, registry, staffing};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -132,6 +133,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(acd::set_state))
         .routes(routes!(acd::intervals))
         .routes(routes!(acd::events))
+        .routes(routes!(staffing::staffing))
         .split_for_parts()
 }
 

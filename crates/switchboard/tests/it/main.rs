@@ -760,3 +760,146 @@ fn link_refuses_bad_models_and_files_clearly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn simulate_reports_a_day_close_to_erlang_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run_in(
+        dir.path(),
+        &[
+            "simulate",
+            "--calls-per-day",
+            "6500",
+            "--agents",
+            "28",
+            "--days",
+            "3",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("3 day(s)"), "{out}");
+    let total = out.lines().find(|l| l.starts_with("total")).unwrap();
+    assert!(total.contains('%'), "{total}");
+    assert!(out.contains("daily service level"), "{out}");
+    for bad in [
+        &["simulate", "--days", "0"][..],
+        &["simulate", "--calls-per-day", "-3"][..],
+        &["simulate", "--agents", "1,2,3"][..],
+        &["simulate", "--interval", "7"][..],
+    ] {
+        let (ok, _, err) = run_in(dir.path(), bad);
+        assert!(!ok, "{bad:?} should fail");
+        assert!(!err.is_empty(), "{bad:?} says why");
+    }
+}
+
+#[test]
+fn staffing_prints_the_requirement_a_schedule_and_a_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run_in(
+        dir.path(),
+        &[
+            "staffing",
+            "--calls-per-day",
+            "6500",
+            "--shrinkage",
+            "0",
+            "--schedule",
+            "--simulate",
+            "2",
+            "--csv",
+            "plan.csv",
+        ],
+    );
+    assert!(ok, "{err}");
+    // The reference interval: 22.57 Erlangs need 28 agents for 80/20 (86.1%).
+    assert!(
+        out.lines().any(|l| l.starts_with("00:00")
+            && l.contains("22.57")
+            && l.contains(" 28 ")
+            && l.contains("86.1%")),
+        "{out}"
+    );
+    assert!(out.contains("efficient"), "{out}");
+    assert!(out.contains("simulated over 2 day(s)"), "{out}");
+    let csv = std::fs::read_to_string(dir.path().join("plan.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 49);
+    assert!(csv.starts_with("time,open,calls"));
+    // The juvenile-liaison desk: its hours only, Erlang A.
+    let (ok, out, err) = run_in(
+        dir.path(),
+        &[
+            "staffing",
+            "--calls-per-day",
+            "180",
+            "--aht",
+            "600",
+            "--hours",
+            "08:00-17:00",
+            "--patience",
+            "180",
+            "--schedule",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Erlang A"), "{out}");
+    assert!(out.contains("07:30  closed"), "{out}");
+    for (args, says) in [
+        (&["staffing"][..], "--calls-per-day"),
+        (&["staffing", "--calls-per-day", "0"][..], "positive"),
+        (
+            &[
+                "staffing",
+                "--calls-per-day",
+                "100",
+                "--service-level",
+                "1.5",
+            ][..],
+            "share",
+        ),
+        (
+            &["staffing", "--calls-per-day", "100", "--shrinkage", "1"][..],
+            "shrinkage",
+        ),
+        (
+            &["staffing", "--calls-per-day", "100", "--aht=-1"][..],
+            "handle time",
+        ),
+        (
+            &[
+                "staffing",
+                "--calls-per-day",
+                "100",
+                "--hours",
+                "17:00-08:00",
+            ][..],
+            "hours",
+        ),
+        (
+            &[
+                "staffing",
+                "--calls-per-day",
+                "100",
+                "--abandonment",
+                "0.05",
+            ][..],
+            "patience",
+        ),
+    ] {
+        let (ok, _, err) = run_in(dir.path(), args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn staffing_forecasts_from_the_stored_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("empty.db").display());
+    let (ok, _, err) = run_in(
+        dir.path(),
+        &["--database-url", &db, "staffing", "--from-history"],
+    );
+    assert!(!ok);
+    assert!(err.contains("no call history"), "{err}");
+}

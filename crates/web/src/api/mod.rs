@@ -5,6 +5,7 @@ pub mod callers;
 pub mod calls;
 pub mod lookups;
 pub mod registry;
+pub mod staffing;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_store::{Page, PageRequest};

@@ -253,3 +253,72 @@ async fn the_event_stream_carries_queue_status_and_every_entry() {
     assert!(text.contains("event: queues"), "{text}");
     assert!(text.contains(&format!("\"call\":{call}")), "{text}");
 }
+
+#[tokio::test]
+async fn staffing_answers_in_json_and_csv_with_clear_errors() {
+    let app = spawn_app().await;
+    let (s, b) = app
+        .get("/api/v1/staffing?calls_per_day=6500&aht=300&shrinkage=0.3&schedule=true")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows = b["plan"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 48);
+    assert_eq!(rows[0]["required"], 28);
+    assert_eq!(rows[0]["scheduled"], 40);
+    assert!((rows[0]["performance"]["service_level"].as_f64().unwrap() - 0.861383).abs() < 1e-6);
+    let schedule = &b["schedule"];
+    assert!(schedule["cost"].as_f64().unwrap() >= schedule["lower_bound"].as_f64().unwrap());
+    assert!(
+        schedule["coverage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_u64().unwrap() >= 40)
+    );
+    let res = app
+        .http
+        .get(app.url(
+            "/api/v1/staffing?calls_per_day=180&aht=600&hours=08:00-17:00&patience=180&format=csv",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 49);
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("00:00,false,0.000"),
+        "{csv}"
+    );
+    for (query, field) in [
+        ("", "calls_per_day"),
+        ("calls_per_day=0", ""),
+        ("calls_per_day=100&service_level=1.2", ""),
+        ("calls_per_day=100&shrinkage=1", "shrinkage"),
+        ("calls_per_day=100&interval=7", "interval"),
+        ("calls_per_day=100&hours=9-5", "hours"),
+        ("calls_per_day=100&curve=wavy", "curve"),
+        ("calls_per_day=100&format=xml", "format"),
+        ("calls_per_day=100&from_history=true", "from_history"),
+        ("calls_per_day=100&abandonment=0.1", "patience"),
+    ] {
+        let (s, b) = app.get(&format!("/api/v1/staffing?{query}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {b}");
+        if !field.is_empty() {
+            assert_eq!(b["field"], field, "{query}: {b}");
+        }
+    }
+    // History: none stored yet.
+    let (s, b) = app.get("/api/v1/staffing?from_history=true").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(
+        b["message"].as_str().unwrap().contains("no call history"),
+        "{b}"
+    );
+}
