@@ -322,3 +322,60 @@ async fn staffing_answers_in_json_and_csv_with_clear_errors() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn staffing_forecasts_from_stored_calls() {
+    use switchboard_domain::{Call, CallState, NewCall};
+    use switchboard_store::Store;
+    use time::macros::datetime;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    // Three weeks of calls: 60 a day on weekdays, 30 on weekends, between 09:00 and 17:00 UTC,
+    // each talked for five minutes.
+    let start = datetime!(2026-10-05 00:00 UTC); // a Monday
+    let mut stored = 0;
+    for day in 0..21i64 {
+        let per_day = if day % 7 < 5 { 60 } else { 30 };
+        for k in 0..per_day {
+            let arrived = start
+                + time::Duration::days(day)
+                + time::Duration::hours(9)
+                + time::Duration::seconds(k * 8 * 3600 / per_day);
+            let mut c = Call::arrive(
+                NewCall {
+                    ani_raw: "+12025550123".into(),
+                    officer_id: None,
+                },
+                arrived,
+            );
+            c.transition(CallState::Queued, arrived).unwrap();
+            c.transition(CallState::Offered, arrived).unwrap();
+            c.transition(CallState::Connected, arrived + time::Duration::seconds(10))
+                .unwrap();
+            c.transition(CallState::Ended, arrived + time::Duration::seconds(310))
+                .unwrap();
+            store.insert_call(&c).await.unwrap();
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 3 * (5 * 60 + 2 * 30));
+    let app = serve_state(AppState::new(store), dir).await;
+    // Monday after the history.
+    let (s, b) = app
+        .get("/api/v1/staffing?from_history=true&day=2026-10-26&shrinkage=0")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows = b["plan"]["rows"].as_array().unwrap();
+    let calls: f64 = rows.iter().map(|r| r["calls"].as_f64().unwrap()).sum();
+    assert!((calls - 60.0).abs() < 6.0, "a Monday forecast of {calls}");
+    let night = &rows[4]; // 02:00
+    let day = &rows[24]; // 12:00
+    assert!(night["calls"].as_f64().unwrap() < 0.5, "{night}");
+    assert!(day["required"].as_u64().unwrap() >= 1, "{day}");
+    assert!(
+        (day["aht_seconds"].as_f64().unwrap() - 300.0).abs() < 1.0,
+        "{day}"
+    );
+    let err = &b["forecast_error"];
+    assert!(err["daily_wape"].as_f64().unwrap() < 0.1, "{err}");
+}
