@@ -380,18 +380,36 @@ pub fn required_agents(traffic: &Traffic, targets: &Targets) -> Result<Performan
     if let Some(max) = targets.max_occupancy {
         n = n.max((load / max).ceil() as u32);
     }
-    // Each further agent improves every measure; search upward (a gallop then a bisection
-    // would be faster, but even thousands of agents take microseconds).
-    loop {
-        let p = traffic.performance(n, targets.threshold_seconds);
+    // Each further agent improves every measure: gallop up from the lower bound until the
+    // targets hold, then bisect (a few dozen evaluations even for thousands of agents).
+    let mut lo = n; // the largest count known to fail is below `lo`
+    let mut step = 1u32;
+    let mut hi = n;
+    let found = loop {
+        let p = traffic.performance(hi, targets.threshold_seconds);
         if targets.met_by(&p) {
-            return Ok(p);
+            break p;
         }
-        if n > 1_000_000 {
+        if hi > 1_000_000 {
             return Err(StaffingError::Unreachable);
         }
-        n += 1;
+        lo = hi + 1;
+        hi = hi.saturating_add(step);
+        step = step.saturating_mul(2);
+    };
+    let mut best = found;
+    let mut top = hi;
+    while lo < top {
+        let mid = lo + (top - lo) / 2;
+        let p = traffic.performance(mid, targets.threshold_seconds);
+        if targets.met_by(&p) {
+            best = p;
+            top = mid;
+        } else {
+            lo = mid + 1;
+        }
     }
+    Ok(best)
 }
 
 /// Scheduled staff for `n` productive agents with `shrinkage` (the share of paid time not
