@@ -562,9 +562,10 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
         Trigger::OtherAgencyRecord => {
             for c in &f.chosen {
                 match &c.record {
+                    // The facility is not named: it is a whereabouts.
                     SourceRecord::Custody(x) => why.push(format!(
-                        "custody record {} is {}'s file",
-                        x.record_id, x.facility
+                        "custody record {} is the holding agency's file",
+                        x.record_id
                     )),
                     SourceRecord::CriminalHistory(x) => why.push(format!(
                         "criminal history {} is a state repository's file",

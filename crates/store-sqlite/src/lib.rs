@@ -20,11 +20,13 @@ use switchboard_domain::{
     Officer, OfficerId, Ori, User, UserId, fold_for_search,
 };
 use switchboard_store::rows::{
-    self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, UserRow, subject_json,
+    self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDispositionRow,
+    RawLiaisonCaseRow, UserRow, stored_instant, subject_json,
 };
 use switchboard_store::{
-    ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter, OfficerFilter,
-    Page, PageRequest, Result, Store, StoreError, acd_log_limit,
+    ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter, DispositionRow,
+    LiaisonCaseRow, OfficerFilter, Page, PageRequest, Result, Store, StoreError, acd_log_limit,
+    check_source_record_ids,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -130,6 +132,8 @@ impl SqliteStore {
             Table::Agreements => "SELECT 1 FROM agreements WHERE id = ?1",
             Table::Officers => "SELECT 1 FROM officers WHERE id = ?1",
             Table::Calls => "SELECT 1 FROM calls WHERE id = ?1",
+            Table::Dispositions => "SELECT 1 FROM dispositions WHERE id = ?1",
+            Table::LiaisonCases => "SELECT 1 FROM liaison_cases WHERE id = ?1",
         };
         let found = self
             .pool
@@ -165,6 +169,8 @@ enum Table {
     Agreements,
     Officers,
     Calls,
+    Dispositions,
+    LiaisonCases,
 }
 
 async fn insert_phones(
@@ -880,6 +886,190 @@ impl Store for SqliteStore {
         convert(rows)
     }
 
+    async fn insert_disposition(&self, d: &DispositionRow) -> Result<()> {
+        let call = d.call_id.map(|c| c.as_uuid());
+        let document = rows::json_text(&d.document);
+        let (created, updated) = (stored_instant(d.created_at), stored_instant(d.updated_at));
+        sqlx::query!(
+            "INSERT INTO dispositions (id, call_id, kind, state, author, document, disclosed,
+                 version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            d.id,
+            call,
+            d.kind,
+            d.state,
+            d.author,
+            document,
+            d.disclosed,
+            d.version,
+            created,
+            updated
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("call_id", "call")))?;
+        Ok(())
+    }
+
+    async fn disposition(&self, id: Uuid) -> Result<DispositionRow> {
+        sqlx::query_as!(
+            RawDispositionRow,
+            r#"SELECT id AS "id: Uuid", call_id AS "call_id?: Uuid", kind, state, author,
+                      document AS "document!: String", disclosed, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM dispositions WHERE id = ?1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("disposition", id))?
+        .try_into()
+    }
+
+    async fn update_disposition(&self, d: &DispositionRow, expected_version: i64) -> Result<()> {
+        let document = rows::json_text(&d.document);
+        let updated = stored_instant(d.updated_at);
+        let done = sqlx::query!(
+            "UPDATE dispositions SET kind = ?1, state = ?2, document = ?3, disclosed = ?4,
+                 version = ?5, updated_at = ?6
+             WHERE id = ?7 AND version = ?8",
+            d.kind,
+            d.state,
+            document,
+            d.disclosed,
+            d.version,
+            updated,
+            d.id,
+            expected_version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(Table::Dispositions, "disposition", d.id, expected_version)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn list_dispositions(
+        &self,
+        state: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<DispositionRow>> {
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            RawDispositionRow,
+            r#"SELECT id AS "id: Uuid", call_id AS "call_id?: Uuid", kind, state, author,
+                      document AS "document!: String", disclosed, version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM dispositions
+               WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR state = ?2)
+               ORDER BY id DESC
+               LIMIT ?3"#,
+            page.after,
+            state,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(
+            convert(rows)?,
+            page,
+            |d: &DispositionRow| d.id,
+        ))
+    }
+
+    async fn insert_liaison_case(&self, c: &LiaisonCaseRow) -> Result<()> {
+        let call = c.call_id.map(|c| c.as_uuid());
+        let document = rows::json_text(&c.document);
+        let (created, updated) = (stored_instant(c.created_at), stored_instant(c.updated_at));
+        sqlx::query!(
+            "INSERT INTO liaison_cases (id, disposition_id, call_id, document, version,
+                 created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            c.id,
+            c.disposition_id,
+            call,
+            document,
+            c.version,
+            created,
+            updated
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            db_error(
+                e,
+                Refers("disposition_id or call_id", "disposition or call"),
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn liaison_case(&self, id: Uuid) -> Result<LiaisonCaseRow> {
+        sqlx::query_as!(
+            RawLiaisonCaseRow,
+            r#"SELECT id AS "id: Uuid", disposition_id AS "disposition_id: Uuid",
+                      call_id AS "call_id?: Uuid", document AS "document!: String", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM liaison_cases WHERE id = ?1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("liaison case", id))?
+        .try_into()
+    }
+
+    async fn update_liaison_case(&self, c: &LiaisonCaseRow, expected_version: i64) -> Result<()> {
+        let document = rows::json_text(&c.document);
+        let updated = stored_instant(c.updated_at);
+        let done = sqlx::query!(
+            "UPDATE liaison_cases SET document = ?1, version = ?2, updated_at = ?3
+             WHERE id = ?4 AND version = ?5",
+            document,
+            c.version,
+            updated,
+            c.id,
+            expected_version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(Table::LiaisonCases, "liaison case", c.id, expected_version)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn list_liaison_cases(&self, page: PageRequest) -> Result<Page<LiaisonCaseRow>> {
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            RawLiaisonCaseRow,
+            r#"SELECT id AS "id: Uuid", disposition_id AS "disposition_id: Uuid",
+                      call_id AS "call_id?: Uuid", document AS "document!: String", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM liaison_cases WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2"#,
+            page.after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(
+            convert(rows)?,
+            page,
+            |c: &LiaisonCaseRow| c.id,
+        ))
+    }
+
     async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -922,6 +1112,25 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(|r| Ok((r.seq, rows::source_record(&r.data)?)))
             .collect()
+    }
+
+    async fn source_records_by_id(&self, ids: &[String]) -> Result<Vec<SourceRecord>> {
+        check_source_record_ids(ids)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids go in as one JSON array; `j.key` is each id's place in it.
+        let ids = serde_json::to_string(ids).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let rows = sqlx::query_scalar!(
+            r#"SELECT s.data AS "data!: String"
+               FROM json_each(?1) AS j JOIN source_records s ON s.record_id = j.value
+               ORDER BY j.key"#,
+            ids
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|d| rows::source_record(d)).collect()
     }
 
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>> {

@@ -14,7 +14,7 @@ pub mod rows;
 #[cfg(feature = "story")]
 pub mod story;
 
-pub use rows::{AcdLogEntry, AcdSnapshot};
+pub use rows::{AcdLogEntry, AcdSnapshot, DispositionRow, LiaisonCaseRow};
 
 use async_trait::async_trait;
 use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
@@ -135,6 +135,26 @@ pub const ACD_LOG_MAX_LIMIT: u32 = 10_000;
 /// How many ACD snapshots the store keeps: the newest, and two to fall back on.
 pub const ACD_SNAPSHOTS_KEPT: u32 = 3;
 
+/// The most record ids one [`Store::source_records_by_id`] call accepts.
+pub const SOURCE_RECORDS_BY_ID_MAX: usize = 1_000;
+
+/// Refuses more than [`SOURCE_RECORDS_BY_ID_MAX`] ids, with the error both backends return.
+///
+/// There is no invalid-input variant of [`StoreError`] yet; [`StoreError::Conflict`] on `ids`
+/// is the closest: the request, not the database, is at fault, and retrying it cannot help.
+pub fn check_source_record_ids(ids: &[String]) -> Result<()> {
+    if ids.len() > SOURCE_RECORDS_BY_ID_MAX {
+        return Err(StoreError::Conflict {
+            field: "ids",
+            message: format!(
+                "at most {SOURCE_RECORDS_BY_ID_MAX} record ids may be looked up at once, not {}",
+                ids.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The number of log entries backends fetch for a requested `limit` (clamped to
 /// 1..=[`ACD_LOG_MAX_LIMIT`]).
 pub fn acd_log_limit(limit: u32) -> i64 {
@@ -167,11 +187,13 @@ pub struct OfficerFilter {
 }
 
 /// Everything Switchboard persists. Listings are ordered by id (creation order) ascending,
-/// except calls, newest first.
+/// except calls, dispositions and liaison cases, newest first.
 ///
 /// Updates are optimistic: the record passed carries the `version` that was read; the store
 /// writes it as `version + 1` only if the stored version still matches, and otherwise returns
-/// [`StoreError::Stale`]. Every method that returns `Ok` has made its write durable.
+/// [`StoreError::Stale`]. Dispositions and liaison cases are the exception: their updates take
+/// the version read as an argument and write the record's own (see
+/// [`Store::update_disposition`]). Every method that returns `Ok` has made its write durable.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
@@ -233,6 +255,39 @@ pub trait Store: Send + Sync + 'static {
     async fn inquiry(&self, id: InquiryId) -> Result<Inquiry>;
     async fn inquiries_for_call(&self, call: CallId) -> Result<Vec<Inquiry>>;
 
+    /// Stores a new disposition. A `call_id` naming no stored call is
+    /// [`StoreError::MissingReference`]; an id already stored is [`StoreError::Conflict`].
+    /// Timestamps are kept in UTC to the microsecond.
+    async fn insert_disposition(&self, d: &DispositionRow) -> Result<()>;
+    /// The disposition with this id, or [`StoreError::NotFound`] (entity `"disposition"`).
+    async fn disposition(&self, id: Uuid) -> Result<DispositionRow>;
+    /// Writes `kind`, `state`, `document`, `disclosed`, `version` and `updated_at` of `d`, only
+    /// if the stored version is still `expected_version`; otherwise [`StoreError::Stale`]
+    /// (nothing written), or [`StoreError::NotFound`] when there is no such disposition.
+    ///
+    /// Unlike the registry's updates, the store writes `d.version` as given: the caller sets it
+    /// to `expected_version + 1`. `id`, `call_id`, `author` and `created_at` never change.
+    async fn update_disposition(&self, d: &DispositionRow, expected_version: i64) -> Result<()>;
+    /// Dispositions newest first (by id, a UUIDv7), of one `state` or all; `page.after` is the
+    /// `next` cursor of the previous page.
+    async fn list_dispositions(
+        &self,
+        state: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<DispositionRow>>;
+
+    /// Stores a new juvenile-liaison case. A `disposition_id` or `call_id` naming no stored
+    /// record is [`StoreError::MissingReference`]; an id already stored is
+    /// [`StoreError::Conflict`].
+    async fn insert_liaison_case(&self, c: &LiaisonCaseRow) -> Result<()>;
+    /// The liaison case with this id, or [`StoreError::NotFound`] (entity `"liaison case"`).
+    async fn liaison_case(&self, id: Uuid) -> Result<LiaisonCaseRow>;
+    /// Writes `document`, `version` and `updated_at` of `c` under the same optimistic rule as
+    /// [`Store::update_disposition`]; `disposition_id`, `call_id` and `created_at` never change.
+    async fn update_liaison_case(&self, c: &LiaisonCaseRow, expected_version: i64) -> Result<()>;
+    /// Liaison cases newest first (by id, a UUIDv7).
+    async fn list_liaison_cases(&self, page: PageRequest) -> Result<Page<LiaisonCaseRow>>;
+
     /// Stores records of the record systems in one transaction, replacing any with the same
     /// record id (a source re-sending a record updates it).
     async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()>;
@@ -244,6 +299,11 @@ pub trait Store: Send + Sync + 'static {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(i64, SourceRecord)>>;
+    /// The stored records (of any system) with these record ids, in the order of `ids`; ids
+    /// with no record are skipped, and an id given twice yields its record twice. At most
+    /// [`SOURCE_RECORDS_BY_ID_MAX`] ids: more is [`StoreError::Conflict`] on `ids` (see
+    /// [`check_source_record_ids`]) and reads nothing.
+    async fn source_records_by_id(&self, ids: &[String]) -> Result<Vec<SourceRecord>>;
     /// How many records each system holds (systems with none are left out).
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>>;
     /// Stores class injunctions, replacing any with the same order id.

@@ -303,3 +303,118 @@ pub fn acd_json_text(value: &serde_json::Value) -> String {
 pub fn acd_json(text: &str, entity: &'static str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(text).or_corrupt(entity)
 }
+
+/// A disposition as the store keeps it: a few columns to filter and list by, and the whole
+/// disposition with its history as one JSON `document`.
+///
+/// The store does not look inside `document`: the `rules` crate owns its shape. `kind`, `state`
+/// and `author` repeat what the document says so that listings need not parse it.
+/// Timestamps are kept in UTC to the microsecond ([`stored_instant`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DispositionRow {
+    /// A UUIDv7 chosen by the caller: listings are newest first by id.
+    pub id: Uuid,
+    /// The call the disposition was made on, if any.
+    pub call_id: Option<CallId>,
+    pub kind: String,
+    pub state: String,
+    /// Who submitted it; never changed by an update.
+    pub author: String,
+    /// The whole disposition with its history.
+    pub document: serde_json::Value,
+    /// What the caller was told.
+    pub disclosed: String,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A juvenile-liaison case opened on a disposition, kept as one JSON `document`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LiaisonCaseRow {
+    /// A UUIDv7 chosen by the caller: listings are newest first by id.
+    pub id: Uuid,
+    /// The disposition that opened the case; it must exist.
+    pub disposition_id: Uuid,
+    pub call_id: Option<CallId>,
+    pub document: serde_json::Value,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A [`DispositionRow`] as both SQL backends decode it, the document still JSON text.
+#[derive(Debug)]
+pub struct RawDispositionRow {
+    pub id: Uuid,
+    pub call_id: Option<Uuid>,
+    pub kind: String,
+    pub state: String,
+    pub author: String,
+    pub document: String,
+    pub disclosed: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<RawDispositionRow> for DispositionRow {
+    type Error = StoreError;
+    fn try_from(r: RawDispositionRow) -> Result<Self, StoreError> {
+        Ok(DispositionRow {
+            id: r.id,
+            call_id: r.call_id.map(CallId::from_uuid),
+            kind: r.kind,
+            state: r.state,
+            author: r.author,
+            document: serde_json::from_str(&r.document).or_corrupt("disposition")?,
+            disclosed: r.disclosed,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A [`LiaisonCaseRow`] as both SQL backends decode it, the document still JSON text.
+#[derive(Debug)]
+pub struct RawLiaisonCaseRow {
+    pub id: Uuid,
+    pub disposition_id: Uuid,
+    pub call_id: Option<Uuid>,
+    pub document: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<RawLiaisonCaseRow> for LiaisonCaseRow {
+    type Error = StoreError;
+    fn try_from(r: RawLiaisonCaseRow) -> Result<Self, StoreError> {
+        Ok(LiaisonCaseRow {
+            id: r.id,
+            disposition_id: r.disposition_id,
+            call_id: r.call_id.map(CallId::from_uuid),
+            document: serde_json::from_str(&r.document).or_corrupt("liaison case")?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// A JSON document (of a disposition or a liaison case) as the text both backends store.
+pub fn json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+/// An instant as both backends keep it: in UTC, to the microsecond. SQLite would keep any
+/// offset and nanoseconds, PostgreSQL neither; writing this makes a row read back the same
+/// from either.
+pub fn stored_instant(t: OffsetDateTime) -> OffsetDateTime {
+    switchboard_domain::stored_precision(t.to_offset(time::UtcOffset::UTC))
+}

@@ -20,7 +20,8 @@ use switchboard_domain::records::{
 
 use crate::{
     ACD_LOG_MAX_LIMIT, ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter,
-    OfficerFilter, PageRequest, Store, StoreError,
+    DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest, SOURCE_RECORDS_BY_ID_MAX, Store,
+    StoreError,
 };
 
 /// A fresh database behind a store, cleaned up when dropped.
@@ -57,6 +58,10 @@ macro_rules! story_tests {
             acd_log_duplicate_seq_writes_nothing,
             acd_snapshots_keep_the_three_newest,
             acd_json_round_trips_exactly,
+            disposition_round_trip_and_optimistic_update,
+            dispositions_list_newest_first_by_state,
+            liaison_case_round_trip_and_references,
+            source_records_by_id_in_requested_order,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -1379,4 +1384,427 @@ pub async fn acd_log_survives_reopen<F: Fixture>(fx: &mut F) {
         s.latest_acd_snapshot().await.unwrap(),
         Some(acd_snapshot(3, "three"))
     );
+}
+
+async fn stored_call(s: &dyn Store, ani: &str) -> Call {
+    let c = Call::arrive(
+        NewCall {
+            ani_raw: ani.into(),
+            officer_id: None,
+        },
+        T0,
+    );
+    s.insert_call(&c).await.unwrap();
+    c
+}
+
+/// A disposition document as the rules crate might write one: nested history, non-ASCII text.
+fn disposition_document(state: &str, steps: usize) -> serde_json::Value {
+    let history: Vec<_> = (0..steps)
+        .map(|i| {
+            serde_json::json!({
+                "at": format!("2026-11-21T08:0{i}:00Z"),
+                "by": if i == 0 { "ct.núñez" } else { "sup.ødegård" },
+                "action": if i == 0 { "submitted" } else { "confirmed" },
+                "state": state,
+                "note": if i == 0 { serde_json::Value::Null } else { "Sí, revisado — 已审核 ✅".into() },
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "disposition": {
+            "kind": "confirm_enforcement_action",
+            "state": state,
+            "author": "ct.núñez",
+            "hits": [{"rule": "R-1367", "version": 1, "reasons": ["protected: \"T\" visa", "line\nbreak"]}],
+            "overrides": [],
+            "history": history,
+        },
+        "inquiry": {"subject": {"family_names": ["Núñez", "de la Peña"], "given_names": ["María José"]}},
+        "awkward": awkward_json(7),
+    })
+}
+
+fn disposition_row(call: Option<&Call>, state: &str) -> DispositionRow {
+    DispositionRow {
+        id: uuid::Uuid::now_v7(),
+        call_id: call.map(|c| c.id),
+        kind: "confirm_enforcement_action".to_owned(),
+        state: state.to_owned(),
+        author: "ct.núñez".to_owned(),
+        document: disposition_document(state, 1),
+        disclosed:
+            "No puedo confirmar nada en esta llamada; un supervisor le devolverá la llamada."
+                .to_owned(),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn liaison_case_row(d: &DispositionRow) -> LiaisonCaseRow {
+    LiaisonCaseRow {
+        id: uuid::Uuid::now_v7(),
+        disposition_id: d.id,
+        call_id: d.call_id,
+        document: serde_json::json!({
+            "progress": "opened",
+            "subject": {"name": "Zoë Ñúñez", "age": 16},
+            "timers": [{"name": "notify_guardian", "due": "2026-11-21T10:00:00Z", "state": "running"}],
+            "notes": ["第一次联系", "Первый контакт"],
+        }),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+pub async fn disposition_round_trip_and_optimistic_update(s: &dyn Store) {
+    let c = stored_call(s, "+12025550177").await;
+    let d = disposition_row(Some(&c), "pending_second_review");
+    s.insert_disposition(&d).await.unwrap();
+    let back = s.disposition(d.id).await.unwrap();
+    assert_eq!(back, d);
+    assert_eq!(back.document.to_string(), d.document.to_string());
+
+    // Without a call, and with an instant finer than a microsecond in another offset: it
+    // reads back in UTC, to the microsecond, from every backend.
+    let fine = datetime!(2026-11-21 03:30:00.123_456_789 -5);
+    let mut loose = disposition_row(None, "final");
+    loose.created_at = fine;
+    loose.updated_at = fine;
+    s.insert_disposition(&loose).await.unwrap();
+    let kept = switchboard_domain::stored_precision(fine.to_offset(time::UtcOffset::UTC));
+    assert_eq!(kept, datetime!(2026-11-21 08:30:00.123_456 UTC));
+    assert_eq!(
+        s.disposition(loose.id).await.unwrap(),
+        DispositionRow {
+            created_at: kept,
+            updated_at: kept,
+            ..loose.clone()
+        }
+    );
+
+    match s.insert_disposition(&d).await {
+        Err(StoreError::Conflict { field: "id", .. }) => {}
+        other => panic!("expected an id conflict, got {other:?}"),
+    }
+    let mut orphan = disposition_row(None, "final");
+    orphan.call_id = Some(switchboard_domain::CallId::new());
+    assert!(matches!(
+        s.insert_disposition(&orphan).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    assert!(matches!(
+        s.disposition(orphan.id).await,
+        Err(StoreError::NotFound {
+            entity: "disposition",
+            ..
+        })
+    ));
+
+    // The second person confirms: the writer read version 1 and writes version 2.
+    let mut confirmed = d.clone();
+    confirmed.state = "final".to_owned();
+    confirmed.kind = "confirm_enforcement_action_final".to_owned();
+    confirmed.document = disposition_document("final", 2);
+    confirmed.disclosed = "Confirmado.".to_owned();
+    confirmed.version = 2;
+    confirmed.updated_at = T0 + Duration::minutes(5);
+    s.update_disposition(&confirmed, 1).await.unwrap();
+    assert_eq!(s.disposition(d.id).await.unwrap(), confirmed);
+
+    // A writer that read version 1 too loses, and changes nothing.
+    let mut late = d.clone();
+    late.state = "withdrawn".to_owned();
+    late.document = serde_json::json!({"late": true});
+    late.version = 2;
+    late.updated_at = T0 + Duration::minutes(6);
+    match s.update_disposition(&late, 1).await {
+        Err(StoreError::Stale {
+            entity: "disposition",
+            since,
+            ..
+        }) if since == "version 1" => {}
+        other => panic!("expected Stale, got {other:?}"),
+    }
+    assert_eq!(s.disposition(d.id).await.unwrap(), confirmed);
+
+    // The author, the call and the creation time are not the update's to change.
+    let mut rewrite = confirmed.clone();
+    rewrite.author = "someone.else".to_owned();
+    rewrite.call_id = None;
+    rewrite.created_at = T0 + Duration::days(1);
+    rewrite.version = 3;
+    s.update_disposition(&rewrite, 2).await.unwrap();
+    assert_eq!(
+        s.disposition(d.id).await.unwrap(),
+        DispositionRow {
+            version: 3,
+            ..confirmed.clone()
+        }
+    );
+
+    let mut ghost = disposition_row(None, "final");
+    ghost.version = 2;
+    assert!(matches!(
+        s.update_disposition(&ghost, 1).await,
+        Err(StoreError::NotFound {
+            entity: "disposition",
+            ..
+        })
+    ));
+}
+
+pub async fn dispositions_list_newest_first_by_state(s: &dyn Store) {
+    assert!(
+        s.list_dispositions(None, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let c = stored_call(s, "+12025550178").await;
+    let mut all = Vec::new();
+    for i in 0..7 {
+        let state = if i % 2 == 0 {
+            "final"
+        } else {
+            "pending_legal_review"
+        };
+        let d = disposition_row((i < 3).then_some(&c), state);
+        s.insert_disposition(&d).await.unwrap();
+        all.push(d);
+    }
+    all.reverse();
+
+    let pages = |state: Option<&'static str>, limit: u32| async move {
+        let mut got = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s
+                .list_dispositions(state, PageRequest { limit, after })
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit as usize);
+            got.extend(page.items);
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break got,
+            }
+        }
+    };
+    assert_eq!(pages(None, 3).await, all);
+    assert_eq!(pages(None, 7).await, all);
+    assert_eq!(pages(None, 500).await, all);
+    let finals: Vec<_> = all.iter().filter(|d| d.state == "final").cloned().collect();
+    assert_eq!(finals.len(), 4);
+    assert_eq!(pages(Some("final"), 3).await, finals);
+    assert_eq!(pages(Some("final"), 1).await, finals);
+    let pending: Vec<_> = all.iter().filter(|d| d.state != "final").cloned().collect();
+    assert_eq!(pages(Some("pending_legal_review"), 2).await, pending);
+    assert!(pages(Some("no such state"), 10).await.is_empty());
+
+    // The cursor of a full first page, and the end: no next page after the last.
+    let first = s
+        .list_dispositions(None, PageRequest::first(4))
+        .await
+        .unwrap();
+    assert_eq!(first.next, Some(all[3].id));
+    let rest = s
+        .list_dispositions(
+            None,
+            PageRequest {
+                limit: 4,
+                after: first.next,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items, all[4..]);
+    assert_eq!(rest.next, None);
+}
+
+pub async fn liaison_case_round_trip_and_references(s: &dyn Store) {
+    let c = stored_call(s, "+12025550179").await;
+    let d = disposition_row(Some(&c), "final");
+    s.insert_disposition(&d).await.unwrap();
+    let case = liaison_case_row(&d);
+    s.insert_liaison_case(&case).await.unwrap();
+    let back = s.liaison_case(case.id).await.unwrap();
+    assert_eq!(back, case);
+    assert_eq!(back.document.to_string(), case.document.to_string());
+
+    // A case must name a stored disposition (and, if any, a stored call).
+    let mut orphan = liaison_case_row(&d);
+    orphan.disposition_id = uuid::Uuid::now_v7();
+    assert!(matches!(
+        s.insert_liaison_case(&orphan).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    let mut no_call = liaison_case_row(&d);
+    no_call.call_id = Some(switchboard_domain::CallId::new());
+    assert!(matches!(
+        s.insert_liaison_case(&no_call).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    match s.insert_liaison_case(&case).await {
+        Err(StoreError::Conflict { field: "id", .. }) => {}
+        other => panic!("expected an id conflict, got {other:?}"),
+    }
+    match s.liaison_case(orphan.id).await {
+        Err(StoreError::NotFound {
+            entity: "liaison case",
+            ..
+        }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+
+    let mut notified = case.clone();
+    notified.document["progress"] = "guardian_notified".into();
+    notified.document["timers"][0]["state"] = "done".into();
+    notified.version = 2;
+    notified.updated_at = T0 + Duration::minutes(40);
+    s.update_liaison_case(&notified, 1).await.unwrap();
+    assert_eq!(s.liaison_case(case.id).await.unwrap(), notified);
+
+    let mut late = case.clone();
+    late.document["progress"] = "closed".into();
+    late.version = 2;
+    match s.update_liaison_case(&late, 1).await {
+        Err(StoreError::Stale {
+            entity: "liaison case",
+            since,
+            ..
+        }) if since == "version 1" => {}
+        other => panic!("expected Stale, got {other:?}"),
+    }
+    assert_eq!(s.liaison_case(case.id).await.unwrap(), notified);
+
+    // The disposition and the call are not the update's to change.
+    let mut moved = notified.clone();
+    moved.call_id = None;
+    moved.disposition_id = uuid::Uuid::now_v7();
+    moved.version = 3;
+    s.update_liaison_case(&moved, 2).await.unwrap();
+    assert_eq!(
+        s.liaison_case(case.id).await.unwrap(),
+        LiaisonCaseRow {
+            version: 3,
+            ..notified.clone()
+        }
+    );
+
+    let mut ghost = liaison_case_row(&d);
+    ghost.version = 2;
+    assert!(matches!(
+        s.update_liaison_case(&ghost, 1).await,
+        Err(StoreError::NotFound {
+            entity: "liaison case",
+            ..
+        })
+    ));
+
+    // Newest first, paged.
+    let mut cases = vec![LiaisonCaseRow {
+        version: 3,
+        ..notified
+    }];
+    for _ in 0..4 {
+        let more = liaison_case_row(&d);
+        s.insert_liaison_case(&more).await.unwrap();
+        cases.push(more);
+    }
+    cases.reverse();
+    let first = s.list_liaison_cases(PageRequest::first(2)).await.unwrap();
+    assert_eq!(first.items, cases[..2]);
+    let second = s
+        .list_liaison_cases(PageRequest {
+            limit: 2,
+            after: first.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.items, cases[2..4]);
+    let third = s
+        .list_liaison_cases(PageRequest {
+            limit: 2,
+            after: second.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(third.items, cases[4..]);
+    assert_eq!(third.next, None);
+}
+
+pub async fn source_records_by_id_in_requested_order(s: &dyn Store) {
+    let a = identity("IDN-00000000000000A1", "Núñez", date!(2026 - 10 - 01));
+    let b = identity("IDN-00000000000000B2", "Øster", date!(2026 - 10 - 02));
+    let c = identity("IDN-00000000000000C3", "李", date!(2026 - 10 - 03));
+    let case = SourceRecord::ImmigrationCase(ImmigrationCaseRecord {
+        record_id: "CAS-00000000000000D4".to_owned(),
+        a_number: "204815672".to_owned(),
+        family_name: "Núñez de la Peña".to_owned(),
+        given_name: "María José".to_owned(),
+        dob: None,
+        status: "asylum_pending".to_owned(),
+        applications: "asylum:pending:2025-01-02".to_owned(),
+        protected_1367: true,
+        next_hearing_on: Some(date!(2027 - 03 - 01)),
+        appeal_pending: false,
+        motion_to_reopen_pending: false,
+        final_order_on: None,
+        stay_kind: None,
+        stay_until: None,
+        updated_on: date!(2026 - 11 - 01),
+    });
+    s.put_source_records(&[a.clone(), b.clone(), c.clone(), case.clone()])
+        .await
+        .unwrap();
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+    assert_eq!(
+        s.source_records_by_id(&ids(&[
+            "IDN-00000000000000C3",
+            "IDN-0000000000000404",
+            "CAS-00000000000000D4",
+            "IDN-00000000000000A1",
+        ]))
+        .await
+        .unwrap(),
+        [c.clone(), case.clone(), a.clone()]
+    );
+    assert_eq!(
+        s.source_records_by_id(&ids(&["IDN-00000000000000B2"]))
+            .await
+            .unwrap(),
+        std::slice::from_ref(&b)
+    );
+    assert_eq!(
+        s.source_records_by_id(&ids(&["IDN-00000000000000A1", "IDN-00000000000000A1"]))
+            .await
+            .unwrap(),
+        [a.clone(), a.clone()],
+        "an id asked for twice is answered twice"
+    );
+    assert!(s.source_records_by_id(&[]).await.unwrap().is_empty());
+    assert!(
+        s.source_records_by_id(&ids(&["", "nope", "idn-00000000000000a1"]))
+            .await
+            .unwrap()
+            .is_empty(),
+        "record ids match exactly"
+    );
+
+    // Up to the limit is one lookup; past it, nothing is read.
+    let mut many: Vec<String> = (0..SOURCE_RECORDS_BY_ID_MAX - 1)
+        .map(|i| format!("MISSING-{i:06}"))
+        .collect();
+    many.push("IDN-00000000000000B2".to_owned());
+    assert_eq!(s.source_records_by_id(&many).await.unwrap(), [b]);
+    many.push("IDN-00000000000000C3".to_owned());
+    match s.source_records_by_id(&many).await {
+        Err(StoreError::Conflict { field: "ids", .. }) => {}
+        other => panic!("expected the id limit, got {other:?}"),
+    }
 }

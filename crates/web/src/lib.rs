@@ -100,14 +100,15 @@ impl AppState {
         (name = "calls", description = "Calls into the center"),
         (name = "lookups", description = "Identity resolution: the subject against the record systems"),
         (name = "acd", description = "The call distributor: queues, agents, calls, statistics, live events"),
-        (name = "staffing", description = "Staffing requirements, Erlang C and A, shift schedules")
+        (name = "staffing", description = "Staffing requirements, Erlang C and A, shift schedules"),
+        (name = "dispositions", description = "Hard checks, dispositions and their review, juvenile-liaison cases")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{acd, callers, calls, lookups, registry, staffing};
+    use api::{acd, callers, calls, dispositions, lookups, registry, staffing};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -134,6 +135,14 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(acd::intervals))
         .routes(routes!(acd::events))
         .routes(routes!(staffing::staffing))
+        .routes(routes!(dispositions::evaluate_inquiry))
+        .routes(routes!(dispositions::list, dispositions::create))
+        .routes(routes!(dispositions::get))
+        .routes(routes!(dispositions::approve))
+        .routes(routes!(dispositions::refuse))
+        .routes(routes!(dispositions::override_rule))
+        .routes(routes!(dispositions::list_cases))
+        .routes(routes!(dispositions::get_case, dispositions::update_case))
         .split_for_parts()
 }
 

@@ -3,6 +3,7 @@
 pub mod acd;
 pub mod callers;
 pub mod calls;
+pub mod dispositions;
 pub mod lookups;
 pub mod registry;
 pub mod staffing;

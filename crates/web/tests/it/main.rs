@@ -12,6 +12,7 @@ use time::macros::datetime;
 use tokio::sync::oneshot;
 
 mod acd;
+mod dispositions;
 
 struct TestApp {
     addr: SocketAddr,

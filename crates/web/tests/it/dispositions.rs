@@ -1,0 +1,310 @@
+//! Dispositions over HTTP: facts assembled on the server, the gate, the two-person rule, the
+//! juvenile-liaison referral, and nothing about a minor's whereabouts in any response.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_domain::{Call, CallState, NewCall, OfficerId};
+use switchboard_synth::records::PersonRecords;
+
+use super::{TestApp, assert_error, seed_records, spawn_app_with};
+
+/// The test clock's day.
+const TODAY: time::Date = time::macros::date!(2026 - 11 - 21);
+
+fn recent(d: time::Date) -> bool {
+    (TODAY - d).whole_days() <= 180
+}
+
+/// A person the rules let through: an adult born abroad with a final order, nothing pending,
+/// no other agency's file, every record current.
+fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
+    seeded
+        .iter()
+        .find(|p| {
+            p.identity.len() == 1
+                && p.immigration_case.len() == 1
+                && p.citizenship.is_empty()
+                && p.custody.is_empty()
+                && p.criminal_history.is_empty()
+                && p.court_order.is_empty()
+                && {
+                    let i = &p.identity[0];
+                    let c = &p.immigration_case[0];
+                    i.dob.is_some_and(|d| (TODAY - d).whole_days() > 20 * 366)
+                        && i.country_of_birth.as_deref().is_some_and(|b| b != "US")
+                        && c.status == "final_order"
+                        && c.applications.is_empty()
+                        && !c.protected_1367
+                        && c.stay_kind.is_none()
+                        && !c.appeal_pending
+                        && !c.motion_to_reopen_pending
+                        && recent(i.updated_on)
+                        && recent(c.updated_on)
+                        && c.a_number == i.a_number
+                        && c.dob == i.dob
+                }
+        })
+        .expect("a clean person among the generated")
+}
+
+async fn federal_call(app: &TestApp, store: &dyn switchboard_store::Store) -> String {
+    let (s, agency) = app
+        .post(
+            "/api/v1/agencies",
+            json!({"ori": "DCICE0000", "name": "Field Office", "kind": "federal_field_office"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{agency}");
+    let officer = app
+        .officer(agency["id"].as_str().unwrap(), "F1", "+12025550142", None)
+        .await;
+    let officer: OfficerId = officer["id"].as_str().unwrap().parse().unwrap();
+    let mut call = Call::arrive(
+        NewCall {
+            ani_raw: "+12025550142".into(),
+            officer_id: Some(officer),
+        },
+        time::macros::datetime!(2026-11-21 11:59 UTC),
+    );
+    call.transition(CallState::Queued, call.arrived_at).unwrap();
+    store.insert_call(&call).await.unwrap();
+    call.id.to_string()
+}
+
+fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
+    let i = &p.identity[0];
+    json!({
+        "call": call,
+        "subject": {
+            "family_names": [i.family_name],
+            "given_names": [i.given_name],
+            "date_of_birth": i.dob.unwrap().to_string(),
+            "a_number": format!("A{}", i.a_number),
+        },
+        "chosen": [i.record_id, p.immigration_case[0].record_id],
+        "claims": claims,
+        "location": "field",
+    })
+}
+
+#[tokio::test]
+async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaison_desk() {
+    let mut seeded = Vec::new();
+    let mut store = None;
+    let app = spawn_app_with(|state| {
+        let seeded = &mut seeded;
+        let store = &mut store;
+        async move {
+            *seeded = seed_records(&state, 3_000).await;
+            *store = Some(state.store.clone());
+        }
+    })
+    .await;
+    let store = store.unwrap();
+    let person = clean_person(&seeded);
+    let call = federal_call(&app, store.as_ref()).await;
+
+    let clean = inquiry(&call, person, json!({}));
+    let (s, v) = app
+        .post("/api/v1/dispositions/evaluate", clean.clone())
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["hits"], json!([]), "{v}");
+    assert!(
+        v["allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("confirm_enforcement_action"))
+    );
+
+    let (s, d) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": clean, "kind": "confirm_enforcement_action", "by": "ct1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["state"], "pending_second_review");
+    let id = d["id"].as_str().unwrap().to_owned();
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/dispositions/{id}/approve"),
+            json!({"by": "ct1"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "two_person_rule", None);
+    let (s, b) = app
+        .get("/api/v1/dispositions?state=pending_second_review")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["items"][0]["id"], id.as_str(), "the review queue");
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/dispositions/{id}/approve"),
+            json!({"by": "sup1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["state"], "final");
+    assert_eq!(b["history"].as_array().unwrap().len(), 2);
+    assert!(b["disclosed"].as_str().unwrap().starts_with("Confirmed"));
+
+    // The same subject claiming US citizenship: confirmation is impossible, with the reason.
+    let citizen = inquiry(&call, person, json!({"us_citizen": true}));
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": citizen, "kind": "confirm_enforcement_action", "by": "ct1"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "blocked_by_rules", None);
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("citizenship-indicator"),
+        "{b}"
+    );
+
+    // Claimed minority: only the referral, which opens a liaison case; nothing anywhere says
+    // where anyone is.
+    let minor = inquiry(&call, person, json!({"minor": true}));
+    let (_, v) = app
+        .post("/api/v1/dispositions/evaluate", minor.clone())
+        .await;
+    assert_eq!(v["allowed"], json!(["refer_juvenile_liaison"]), "{v}");
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": minor, "kind": "status_information_only", "by": "ct1"}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "blocked_by_rules", None);
+    let (s, d) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": minor, "kind": "refer_juvenile_liaison", "by": "ct1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["state"], "final");
+    assert!(
+        d["disclosed"]
+            .as_str()
+            .unwrap()
+            .contains("juvenile-liaison")
+    );
+    let case = d["liaison_case"].as_str().unwrap().to_owned();
+    let (s, c) = app.get(&format!("/api/v1/liaison-cases/{case}")).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let (s, c2) = app
+        .patch(
+            &format!("/api/v1/liaison-cases/{case}"),
+            json!({"version": 1, "sponsor_screening": "in_progress", "hhs_notified": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c2}");
+    assert_eq!(c2["case"]["sponsor_screening"], "in_progress");
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/liaison-cases/{case}"),
+            json!({"version": 1}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "version_conflict", None);
+    // No response about the minor's matter carries a location field or value.
+    let (_, all) = app.get("/api/v1/dispositions").await;
+    let (_, cases) = app.get("/api/v1/liaison-cases").await;
+    for text in [
+        d.to_string(),
+        c.to_string(),
+        c2.to_string(),
+        all.to_string(),
+        cases.to_string(),
+    ] {
+        for field in [
+            "facility",
+            "address",
+            "place_of_birth",
+            "whereabouts",
+            "location\":",
+        ] {
+            assert!(!text.contains(field), "{field} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn inquiries_are_checked_before_the_rules_run() {
+    let mut seeded = Vec::new();
+    let mut store = None;
+    let app = spawn_app_with(|state| {
+        let seeded = &mut seeded;
+        let store = &mut store;
+        async move {
+            *seeded = seed_records(&state, 500).await;
+            *store = Some(state.store.clone());
+        }
+    })
+    .await;
+    let store = store.unwrap();
+    let person = clean_or_first(&seeded);
+    let call = federal_call(&app, store.as_ref()).await;
+    // A record that is not a candidate for the subject.
+    let other = seeded
+        .iter()
+        .find(|p| {
+            !p.identity.is_empty() && p.identity[0].family_name != person.identity[0].family_name
+        })
+        .unwrap();
+    let mut q = inquiry(&call, clean_or_first(&seeded), json!({}));
+    q["chosen"] = json!([other.identity[0].record_id]);
+    let (s, b) = app.post("/api/v1/dispositions/evaluate", q).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("chosen[0]"),
+    );
+    let mut q = inquiry(&call, clean_or_first(&seeded), json!({}));
+    q["call"] = json!("01900000-0000-7000-8000-000000000000");
+    let (s, _) = app.post("/api/v1/dispositions/evaluate", q).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let q = inquiry(&call, clean_or_first(&seeded), json!({}));
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": q, "kind": "decline", "by": ""}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some("by"));
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": q, "kind": "maybe", "by": "ct1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, b) = app.get("/api/v1/dispositions?state=lost").await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("state"),
+    );
+    let (s, _) = app
+        .get("/api/v1/dispositions/01900000-0000-7000-8000-000000000000")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+fn clean_or_first(seeded: &[PersonRecords]) -> &PersonRecords {
+    seeded
+        .iter()
+        .find(|p| {
+            p.identity.len() == 1 && p.immigration_case.len() == 1 && p.identity[0].dob.is_some()
+        })
+        .unwrap()
+}
