@@ -25,6 +25,9 @@ pub struct Config {
     /// The call distributor's configuration file (TOML, like `examples/acd.toml`, which is
     /// the default when unset) (`SWITCHBOARD_ACD`).
     pub acd: Option<PathBuf>,
+    /// Records last updated longer ago than this many days are stale for the rules: they give
+    /// "unable to confirm" (`SWITCHBOARD_MAX_RECORD_AGE_DAYS`, 1 to 3650).
+    pub max_record_age_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +46,7 @@ impl Default for Config {
             log: "info".to_owned(),
             log_format: LogFormat::Text,
             acd: None,
+            max_record_age_days: 180,
         }
     }
 }
@@ -64,7 +68,14 @@ impl Config {
     /// Layers the configuration. A missing file is fine (defaults apply); a file that exists
     /// but does not parse, or names an unknown key, is an error.
     pub fn load(file: &Path, overrides: &Overrides) -> anyhow::Result<Self> {
-        Ok(Self::figment(file, overrides).extract()?)
+        let c: Self = Self::figment(file, overrides).extract()?;
+        if !(1..=3650).contains(&c.max_record_age_days) {
+            anyhow::bail!(
+                "max_record_age_days must be 1 to 3650, not {}",
+                c.max_record_age_days
+            );
+        }
+        Ok(c)
     }
 
     fn figment(file: &Path, overrides: &Overrides) -> Figment {
@@ -77,6 +88,7 @@ impl Config {
                 "log",
                 "log_format",
                 "acd",
+                "max_record_age_days",
             ]))
             .merge(Serialized::defaults(overrides))
     }

@@ -178,7 +178,7 @@ async fn run(
             let acd = config.acd_config()?;
             let store = open_store(&config.database_url()).await?;
             let host = open_acd(store.clone(), acd).await?;
-            serve(store, host, config.listen, None).await
+            serve(store, host, &config, None).await
         }
         Command::Demo {
             seed,
@@ -253,7 +253,7 @@ async fn run(
             };
             let host = open_acd(store.clone(), acd).await?;
             let people = tokio::spawn(sim.run(host.clone()));
-            let served = serve(store, host, config.listen, Some((reg, sample_subject))).await;
+            let served = serve(store, host, &config, Some((reg, sample_subject))).await;
             people.abort();
             served
         }
@@ -410,15 +410,17 @@ async fn open_acd(
 async fn serve(
     store: Arc<dyn Store>,
     host: Arc<AcdHost>,
-    listen: SocketAddr,
+    config: &Config,
     demo: Option<(Registry, Option<String>)>,
 ) -> anyhow::Result<()> {
+    let listen = config.listen;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let backend = store.backend();
-    let state = AppState::new(store).with_acd(host.clone());
+    let mut state = AppState::new(store).with_acd(host.clone());
+    state.max_record_age_days = config.max_record_age_days;
     // The record index builds in the background: everything but lookups is served at once,
     // and lookups answer 503 with the progress until it is ready.
     let (slot, records) = (state.index.clone(), state.store.clone());

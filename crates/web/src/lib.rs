@@ -36,6 +36,9 @@ use crate::error::ApiError;
 /// Where "now" comes from: the system clock in production, a fixed instant in tests.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
+/// The default age beyond which a record is stale for the rules.
+pub const DEFAULT_MAX_RECORD_AGE_DAYS: i64 = 180;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -44,6 +47,8 @@ pub struct AppState {
     pub index: Arc<lookup_index::IndexSlot>,
     /// The call distributor, when the server runs one.
     pub acd: Option<Arc<switchboard_acd_host::AcdHost>>,
+    /// Records last updated longer ago than this are stale: they cannot support a confirmation.
+    pub max_record_age_days: i64,
     clock: Clock,
 }
 
@@ -65,6 +70,7 @@ impl AppState {
             store,
             index: Arc::default(),
             acd: None,
+            max_record_age_days: DEFAULT_MAX_RECORD_AGE_DAYS,
             clock,
         }
     }

@@ -27,8 +27,6 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 
-/// Records older than this cannot support a confirmation.
-pub const MAX_RECORD_AGE_DAYS: i64 = 180;
 const MAX_CHOSEN: usize = 20;
 
 /// What the call-taker states about an inquiry; everything else the server looks up.
@@ -158,7 +156,7 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Facts> {
     }
     Ok(Facts {
         today,
-        max_age_days: MAX_RECORD_AGE_DAYS,
+        max_age_days: app.max_record_age_days,
         chosen,
         claims: Claims {
             us_citizen: q.claims.us_citizen,
