@@ -169,9 +169,18 @@ impl AcdHost {
         f(&inner.acd, now)
     }
 
-    /// The store's record of an ACD call.
-    pub async fn record_of(&self, call: CallId) -> Option<Uuid> {
-        self.inner.lock().await.records.get(&call).copied()
+    /// Every call the ACD holds, in arrival order, with the store's record of it.
+    pub async fn calls(&self) -> Vec<(switchboard_acd::CallView, Option<Uuid>)> {
+        let inner = self.inner.lock().await;
+        inner
+            .acd
+            .calls()
+            .into_iter()
+            .map(|c| {
+                let record = inner.records.get(&c.call).copied();
+                (c, record)
+            })
+            .collect()
     }
 
     /// Hands one event to the engine, makes it durable, publishes it, and answers with the

@@ -602,7 +602,7 @@ impl Acd {
                 if c.phase != Phase::Waiting || c.callback {
                     return Err(EventError::NotWaiting(call));
                 }
-                self.make_callback(call, now, out);
+                self.make_callback(call, out);
             }
             Event::CallEnded { call } => {
                 let c = self.calls.get(&call).ok_or(EventError::UnknownCall(call))?;
@@ -666,11 +666,10 @@ impl Acd {
             Event::Tick => {}
             Event::ConfigChanged { config } => {
                 let tz = config.validate()?;
-                for (id, c) in &self.calls {
+                for c in self.calls.values() {
                     if !config.queues.iter().any(|q| q.id == c.queue) {
                         return Err(ConfigError::QueueInUse(c.queue).into());
                     }
-                    let _ = id;
                 }
                 for (id, a) in &self.agents {
                     if a.state != AgentState::LoggedOut
@@ -798,7 +797,7 @@ impl Acd {
         let bucket = self.bucket_of(now);
         match cfg.after_hours {
             AfterHours::Callback => {
-                self.make_callback(call, now, out);
+                self.make_callback(call, out);
                 false
             }
             AfterHours::Redirect(to) if depth < self.queues.len() => {
@@ -829,7 +828,7 @@ impl Acd {
     }
 
     /// The caller's leg ends; the call keeps its place in line and will be called back.
-    fn make_callback(&mut self, call: CallId, now: Millis, out: &mut Vec<Command>) {
+    fn make_callback(&mut self, call: CallId, out: &mut Vec<Command>) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -840,7 +839,6 @@ impl Acd {
         let (qb, cb) = (self.bucket_of(qb), self.bucket_of(cb));
         self.stats.calls(Scope::Queue(queue), qb).callbacks += 1;
         self.stats.calls(Scope::Center, cb).callbacks += 1;
-        let _ = now;
         out.push(Command::SendToCallback { call });
     }
 
@@ -1298,9 +1296,10 @@ impl Acd {
         sum
     }
 
-    /// The statistics as of `now`, with agents' time in their current state counted.
-    fn live_stats(&self, now: Millis) -> Stats {
-        let mut stats = self.stats.clone();
+    /// Agents' time in their current state up to `now`, not yet counted in `self.stats`: a
+    /// small delta that reads add to the recorded figures (no copy of the statistics).
+    fn live_delta(&self, now: Millis) -> Stats {
+        let mut stats = Stats::default();
         for a in self.agents.values() {
             if let Some(since) = a.state.since()
                 && now > since.max(a.accounted)
@@ -1319,17 +1318,29 @@ impl Acd {
         stats
     }
 
+    /// A scope's interval counters over buckets `from..=to`, recorded plus `delta`.
+    fn buckets(&self, delta: &Stats, scope: Scope, from: u64, to: u64) -> BTreeMap<u64, Counters> {
+        let mut out: BTreeMap<u64, Counters> = BTreeMap::new();
+        for source in [&self.stats, delta] {
+            for ((_, b), c) in source.calls.range((scope, from)..=(scope, to)) {
+                out.entry(*b).or_default().add(c);
+            }
+        }
+        out
+    }
+
     /// Every queue, live, with the current interval's and today's figures.
     pub fn queue_status(&self, now: Millis) -> Vec<QueueStatus> {
-        let stats = self.live_stats(now);
+        let delta = self.live_delta(now);
         let (from, to) = (self.day_start_bucket(now), self.bucket_of(now));
         self.queues
             .values()
             .map(|q| {
                 let scope = Scope::Queue(q.cfg.id);
-                let interval = stats.calls.get(&(scope, to)).copied().unwrap_or_default();
+                let day = self.buckets(&delta, scope, from, to);
+                let interval = day.get(&to).copied().unwrap_or_default();
                 let mut today = Counters::default();
-                for (_, c) in stats.calls.range((scope, from)..=(scope, to)) {
+                for c in day.values() {
                     today.add(c);
                 }
                 let (mut waiting, mut callbacks, mut longest) = (0, 0, None::<Millis>);
@@ -1388,14 +1399,16 @@ impl Acd {
 
     /// Every agent, live, with today's figures.
     pub fn agent_status(&self, now: Millis) -> Vec<AgentStatus> {
-        let stats = self.live_stats(now);
+        let delta = self.live_delta(now);
         let (from, to) = (self.day_start_bucket(now), self.bucket_of(now));
         self.agents
             .values()
             .map(|a| {
                 let mut today = AgentCounters::default();
-                for (_, c) in stats.agents.range((a.cfg.id, from)..=(a.cfg.id, to)) {
-                    today.add(c);
+                for source in [&self.stats, &delta] {
+                    for (_, c) in source.agents.range((a.cfg.id, from)..=(a.cfg.id, to)) {
+                        today.add(c);
+                    }
                 }
                 AgentStatus {
                     agent: a.cfg.id,
@@ -1419,22 +1432,18 @@ impl Acd {
         to: Millis,
         now: Millis,
     ) -> Vec<(Millis, Counters)> {
-        let stats = self.live_stats(now);
         let i = self.config.interval;
-        stats
-            .calls
-            .range((scope, from / i)..=(scope, to / i))
-            .map(|((_, b), c)| (b * i, *c))
+        self.buckets(&self.live_delta(now), scope, from / i, to / i)
+            .into_iter()
+            .map(|(b, c)| (b * i, c))
             .collect()
     }
 
     /// A queue's or the center's figures summed over `[from, to)` (whole intervals).
     pub fn totals(&self, scope: Scope, from: Millis, to: Millis, now: Millis) -> Counters {
         let mut sum = Counters::default();
-        for (start, c) in self.intervals(scope, from, to.saturating_sub(1), now) {
-            if start >= from / self.config.interval * self.config.interval {
-                sum.add(&c);
-            }
+        for (_, c) in self.intervals(scope, from, to.saturating_sub(1), now) {
+            sum.add(&c);
         }
         sum
     }

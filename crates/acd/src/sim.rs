@@ -331,11 +331,7 @@ fn run(cfg: &SimConfig, mut log: Option<&mut Vec<(Millis, Event)>>) -> Result<Si
         let interval_start = start_ms + slot * cfg.interval;
         // Local time of day decides the curve's interval (days with a clock change are read by
         // their local clock).
-        let local = zoned(&tz, interval_start);
-        let index = ((u64::from(local.hour() as u16) * 60 + u64::from(local.minute() as u16))
-            * 60_000
-            / cfg.interval) as usize
-            % per_day;
+        let index = slot_of_day(&tz, interval_start, cfg.interval, per_day);
         let interval_end = (interval_start + cfg.interval).min(end_ms);
         push(&mut heap, interval_start, SimEvent::Shift(staff[index]));
         staffed_intervals.push((interval_start, staff[index]));
@@ -458,20 +454,12 @@ fn run(cfg: &SimConfig, mut log: Option<&mut Vec<(Millis, Event)>>) -> Result<Si
         .collect();
     let mut staff_count = vec![0u32; per_day];
     for (start_i, n) in &staffed_intervals {
-        let local = zoned(&tz, *start_i);
-        let index = ((u64::from(local.hour() as u16) * 60 + u64::from(local.minute() as u16))
-            * 60_000
-            / cfg.interval) as usize
-            % per_day;
+        let index = slot_of_day(&tz, *start_i, cfg.interval, per_day);
         intervals[index].staff += f64::from(*n);
         staff_count[index] += 1;
     }
     for (start_i, c) in acd.intervals(scope, start_ms, end_ms - 1, now) {
-        let local = zoned(&tz, start_i);
-        let index = ((u64::from(local.hour() as u16) * 60 + u64::from(local.minute() as u16))
-            * 60_000
-            / cfg.interval) as usize
-            % per_day;
+        let index = slot_of_day(&tz, start_i, cfg.interval, per_day);
         intervals[index].counters.add(&c);
     }
     for (i, n) in intervals.iter_mut().zip(staff_count) {
@@ -494,6 +482,13 @@ fn run(cfg: &SimConfig, mut log: Option<&mut Vec<(Millis, Event)>>) -> Result<Si
         events,
         calls: next_call,
     })
+}
+
+/// The interval of the local day that `at` falls in.
+fn slot_of_day(tz: &jiff::tz::TimeZone, at: Millis, interval: Millis, per_day: usize) -> usize {
+    let local = zoned(tz, at);
+    let minute = u64::from(local.hour() as u16) * 60 + u64::from(local.minute() as u16);
+    (minute * 60_000 / interval) as usize % per_day
 }
 
 /// Brings the agents on shift to `target`: logs in agents off shift, or asks agents to leave

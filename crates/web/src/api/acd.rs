@@ -102,13 +102,13 @@ pub struct AcdCall {
     responses((status = 200, body = Vec<AcdCall>), (status = 503, body = ErrorBody)))]
 pub async fn calls(State(app): State<AppState>) -> ApiResult<Json<Vec<AcdCall>>> {
     let host = host(&app)?;
-    let views = host.read(|acd, _| acd.calls()).await;
-    let mut out = Vec::with_capacity(views.len());
-    for call in views {
-        let record = host.record_of(call.call).await;
-        out.push(AcdCall { call, record });
-    }
-    Ok(Json(out))
+    Ok(Json(
+        host.calls()
+            .await
+            .into_iter()
+            .map(|(call, record)| AcdCall { call, record })
+            .collect(),
+    ))
 }
 
 /// A call to inject, as if it had come in over SIP.

@@ -1,9 +1,12 @@
 //! Dispositions over HTTP: facts assembled on the server, the gate, the two-person rule, the
 //! juvenile-liaison referral, and nothing about a minor's whereabouts in any response.
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_domain::{Call, CallState, NewCall, OfficerId};
+use switchboard_store::Store;
 use switchboard_synth::records::PersonRecords;
 
 use super::{TestApp, assert_error, seed_records, spawn_app_with};
@@ -47,7 +50,7 @@ fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
         .expect("a clean person among the generated")
 }
 
-async fn federal_call(app: &TestApp, store: &dyn switchboard_store::Store) -> String {
+async fn federal_call(app: &TestApp, store: &dyn Store) -> String {
     let (s, agency) = app
         .post(
             "/api/v1/agencies",
@@ -71,6 +74,21 @@ async fn federal_call(app: &TestApp, store: &dyn switchboard_store::Store) -> St
     call.id.to_string()
 }
 
+/// The app over a store holding `people` generated people's records, with its index built.
+async fn seeded_app(people: u64) -> (TestApp, Vec<PersonRecords>, Arc<dyn Store>) {
+    let mut seeded = Vec::new();
+    let mut store = None;
+    let app = spawn_app_with(|state| {
+        let (seeded, store) = (&mut seeded, &mut store);
+        async move {
+            *seeded = seed_records(&state, people).await;
+            *store = Some(state.store.clone());
+        }
+    })
+    .await;
+    (app, seeded, store.expect("prepared"))
+}
+
 fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
     let i = &p.identity[0];
     json!({
@@ -89,18 +107,7 @@ fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
 
 #[tokio::test]
 async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaison_desk() {
-    let mut seeded = Vec::new();
-    let mut store = None;
-    let app = spawn_app_with(|state| {
-        let seeded = &mut seeded;
-        let store = &mut store;
-        async move {
-            *seeded = seed_records(&state, 3_000).await;
-            *store = Some(state.store.clone());
-        }
-    })
-    .await;
-    let store = store.unwrap();
+    let (app, seeded, store) = seeded_app(3_000).await;
     let person = clean_person(&seeded);
     let call = federal_call(&app, store.as_ref()).await;
 
@@ -236,18 +243,7 @@ async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaiso
 
 #[tokio::test]
 async fn inquiries_are_checked_before_the_rules_run() {
-    let mut seeded = Vec::new();
-    let mut store = None;
-    let app = spawn_app_with(|state| {
-        let seeded = &mut seeded;
-        let store = &mut store;
-        async move {
-            *seeded = seed_records(&state, 500).await;
-            *store = Some(state.store.clone());
-        }
-    })
-    .await;
-    let store = store.unwrap();
+    let (app, seeded, store) = seeded_app(500).await;
     let person = clean_or_first(&seeded);
     let call = federal_call(&app, store.as_ref()).await;
     // A record that is not a candidate for the subject.
