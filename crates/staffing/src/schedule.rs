@@ -20,9 +20,11 @@ pub struct Pattern {
     pub name: String,
     /// Intervals from start to end, the break included.
     pub span: usize,
-    /// The break's earliest and latest offset from the start (one interval, unpaid); `None`:
-    /// no break.
+    /// The break's earliest and latest starting offset from the start; `None`: no break.
     pub break_window: Option<(usize, usize)>,
+    /// Intervals of unpaid break (30 minutes: two 15-minute intervals, one of 30; an hour-long
+    /// interval is the coarsest a break can be).
+    pub break_len: usize,
     /// Paid hours.
     pub cost: f64,
 }
@@ -38,6 +40,7 @@ impl Pattern {
             name: name.to_owned(),
             span: hours * per_hour + half,
             break_window: Some((earliest * per_hour / 2, (earliest + 2) * per_hour / 2)),
+            break_len: half,
             cost: hours as f64,
         };
         vec![
@@ -47,6 +50,7 @@ impl Pattern {
                 name: "4h".to_owned(),
                 span: 4 * per_hour,
                 break_window: None,
+                break_len: 0,
                 cost: 4.0,
             },
         ]
@@ -74,7 +78,7 @@ pub struct Shift {
     pub pattern: String,
     /// First interval of the shift.
     pub start: usize,
-    /// The break's interval (of the day, after wrapping), if the shift has one.
+    /// The break's first interval (of the day, after wrapping), if the shift has one.
     pub break_at: Option<usize>,
     /// How many agents work this shift.
     pub agents: u32,
@@ -130,14 +134,16 @@ fn candidates(p: &Problem) -> Vec<Candidate> {
                 continue;
             }
             let breaks: Vec<Option<usize>> = match pat.break_window {
-                Some((from, to)) => (from..=to.min(pat.span - 1)).map(Some).collect(),
+                Some((from, to)) => (from..=to.min(pat.span.saturating_sub(pat.break_len)))
+                    .map(Some)
+                    .collect(),
                 None => vec![None],
             };
             for b in breaks {
                 let covers: Vec<usize> = slots
                     .iter()
                     .enumerate()
-                    .filter(|(k, _)| Some(*k) != b)
+                    .filter(|(k, _)| b.is_none_or(|b| !(b..b + pat.break_len).contains(k)))
                     .map(|(_, s)| *s)
                     .collect();
                 out.push(Candidate {
@@ -283,6 +289,29 @@ mod tests {
             (21, Some((9, 11)), 10.0)
         );
         assert_eq!((p[2].span, p[2].break_window, p[2].cost), (8, None, 4.0));
+        // Whatever the interval, a shift works exactly the hours it is paid for.
+        for minutes in [15, 30, 60] {
+            let per_hour = 60 / minutes as usize;
+            for p in Pattern::standard(minutes) {
+                let worked = (p.span - p.break_len) as f64 / per_hour as f64;
+                assert_eq!(worked, p.cost, "{} at {minutes} minutes", p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn quarter_hour_schedules_cost_at_least_the_bound() {
+        let required: Vec<u32> = (0..96).map(|i| 20 + (i % 7) as u32).collect();
+        let s = solve(&Problem {
+            required: required.clone(),
+            open: vec![true; 96],
+            cyclic: true,
+            patterns: Pattern::standard(15),
+            slot_minutes: 15,
+        })
+        .unwrap();
+        assert!(s.coverage.iter().zip(&required).all(|(c, r)| c >= r));
+        assert!(s.cost >= s.lower_bound, "{} < {}", s.cost, s.lower_bound);
     }
 
     #[test]
