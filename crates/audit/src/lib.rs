@@ -12,12 +12,34 @@
 
 #![forbid(unsafe_code)]
 
+pub mod entry;
 pub mod merkle;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _};
+
+pub use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
+pub use entry::{Actor, Caller, Disclosure, Entry, Outcome, Purpose, RuleHit};
 pub use merkle::{Accumulator, Hash, leaf_hash};
+
+/// Lowercase hex of a hash or signature.
+pub fn to_hex(bytes: &[u8]) -> String {
+    hex(bytes)
+}
+
+/// Parses 64 hex digits (a hash, a key seed).
+pub fn hash_from_hex(s: &str) -> Option<Hash> {
+    let s = s.trim();
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
 
 /// A signed statement of the log's size and root at a moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +97,11 @@ impl Checkpoint {
         key.verify(&body, &Signature::from_bytes(&self.signature))
             .is_ok()
     }
+}
+
+/// A public key from its 64 hex digits, if they are one.
+pub fn parse_public_key(hex: &str) -> Option<VerifyingKey> {
+    VerifyingKey::from_bytes(&hash_from_hex(hex)?).ok()
 }
 
 /// The public key for a seed (what verifiers are given).
@@ -135,69 +162,115 @@ pub fn verify_log<'a>(
     entries: impl IntoIterator<Item = &'a [u8]>,
     checkpoints: &[Checkpoint],
 ) -> Result<Verified, Inconsistency> {
-    for (i, c) in checkpoints.iter().enumerate() {
-        if c.origin != origin {
-            return Err(Inconsistency::WrongOrigin {
-                index: i,
-                origin: c.origin.clone(),
-                expected: origin.to_owned(),
-            });
-        }
-        if !c.verify(key) {
-            return Err(Inconsistency::BadSignature {
-                index: i,
-                size: c.size,
-            });
-        }
-        if i > 0 && c.size < checkpoints[i - 1].size {
-            return Err(Inconsistency::NotConsistent {
-                index: i,
-                size: c.size,
-                previous: i - 1,
-                previous_size: checkpoints[i - 1].size,
-            });
-        }
+    let mut v = Verifier::new(origin, key, checkpoints)?;
+    for e in entries {
+        v.push(e)?;
     }
-    let mut acc = Accumulator::default();
-    let mut next = 0usize;
-    let check = |acc: &Accumulator, next: &mut usize| -> Result<(), Inconsistency> {
-        while let Some(c) = checkpoints.get(*next) {
-            if c.size != acc.size() {
+    v.finish()
+}
+
+/// [`verify_log`] one entry at a time, for logs read in pages: the checkpoints are checked
+/// when it is made, each entry as it is pushed, and truncation at [`Verifier::finish`].
+#[derive(Debug)]
+pub struct Verifier<'c> {
+    checkpoints: &'c [Checkpoint],
+    acc: Accumulator,
+    next: usize,
+}
+
+impl<'c> Verifier<'c> {
+    /// Checks every checkpoint's origin, signature and order.
+    pub fn new(
+        origin: &str,
+        key: &VerifyingKey,
+        checkpoints: &'c [Checkpoint],
+    ) -> Result<Self, Inconsistency> {
+        for (i, c) in checkpoints.iter().enumerate() {
+            if c.origin != origin {
+                return Err(Inconsistency::WrongOrigin {
+                    index: i,
+                    origin: c.origin.clone(),
+                    expected: origin.to_owned(),
+                });
+            }
+            if !c.verify(key) {
+                return Err(Inconsistency::BadSignature {
+                    index: i,
+                    size: c.size,
+                });
+            }
+            if i > 0 && c.size < checkpoints[i - 1].size {
+                return Err(Inconsistency::NotConsistent {
+                    index: i,
+                    size: c.size,
+                    previous: i - 1,
+                    previous_size: checkpoints[i - 1].size,
+                });
+            }
+        }
+        let mut v = Self {
+            checkpoints,
+            acc: Accumulator::default(),
+            next: 0,
+        };
+        v.check()?;
+        Ok(v)
+    }
+
+    /// Entries pushed so far.
+    pub fn size(&self) -> u64 {
+        self.acc.size()
+    }
+
+    /// The next entry, in log order.
+    pub fn push(&mut self, entry: &[u8]) -> Result<(), Inconsistency> {
+        self.acc.push(leaf_hash(entry));
+        self.check()
+    }
+
+    /// Checks the checkpoints that sign exactly the entries pushed so far.
+    fn check(&mut self) -> Result<(), Inconsistency> {
+        while let Some(c) = self.checkpoints.get(self.next) {
+            if c.size != self.acc.size() {
                 break;
             }
-            let computed = acc.root();
+            let computed = self.acc.root();
             if computed != c.root {
-                // A root that disagrees with a consistent earlier one is a rewrite; with the
-                // entries, it is a changed entry: report it as the entries' fault.
+                // Every earlier checkpoint matched these same entries, so a mismatch here is
+                // a change to an entry after the previous checkpoint (or a re-signed history).
                 return Err(Inconsistency::RootMismatch {
-                    index: *next,
+                    index: self.next,
                     size: c.size,
                     signed: hex(&c.root),
                     computed: hex(&computed),
                 });
             }
-            *next += 1;
+            self.next += 1;
         }
         Ok(())
-    };
-    check(&acc, &mut next)?;
-    for e in entries {
-        acc.push(leaf_hash(e));
-        check(&acc, &mut next)?;
     }
-    if let Some(c) = checkpoints.get(next) {
-        return Err(Inconsistency::Truncated {
-            index: next,
-            size: c.size,
-            have: acc.size(),
-        });
+
+    /// Ends the pass: a checkpoint signing more entries than were pushed is truncation.
+    pub fn finish(self) -> Result<Verified, Inconsistency> {
+        if let Some(c) = self.checkpoints.get(self.next) {
+            return Err(Inconsistency::Truncated {
+                index: self.next,
+                size: c.size,
+                have: self.acc.size(),
+            });
+        }
+        let signed = self.checkpoints.last().map_or(0, |c| c.size);
+        Ok(Verified {
+            entries: self.acc.size(),
+            checkpoints: self.checkpoints.len(),
+            unsigned_tail: self.acc.size() - signed,
+        })
     }
-    let signed = checkpoints.last().map_or(0, |c| c.size);
-    Ok(Verified {
-        entries: acc.size(),
-        checkpoints: checkpoints.len(),
-        unsigned_tail: acc.size() - signed,
-    })
+
+    /// The root of the entries pushed so far.
+    pub fn root(&self) -> Hash {
+        self.acc.root()
+    }
 }
 
 #[cfg(test)]

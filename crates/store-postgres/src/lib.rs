@@ -16,16 +16,17 @@ use sqlx::{Executor, PgPool};
 use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, Agreement, AgreementId, Call, CallId, CallState, E164, Inquiry, InquiryId,
-    Officer, OfficerId, Ori, User, UserId, fold_for_search,
+    Officer, OfficerId, Ori, User, UserId, Username, fold_for_search,
 };
 use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDispositionRow,
     RawLiaisonCaseRow, UserRow, stored_instant, subject_json,
 };
 use switchboard_store::{
-    ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter, DispositionRow,
-    LiaisonCaseRow, OfficerFilter, Page, PageRequest, Result, Store, StoreError, acd_log_limit,
-    check_source_record_ids,
+    ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
+    AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
+    DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page, PageRequest, Result,
+    SessionRow, Store, StoreError, acd_log_limit, audit_limit, check_source_record_ids,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -96,6 +97,8 @@ impl PgStore {
             Table::Calls => "SELECT 1 FROM calls WHERE id = $1",
             Table::Dispositions => "SELECT 1 FROM dispositions WHERE id = $1",
             Table::LiaisonCases => "SELECT 1 FROM liaison_cases WHERE id = $1",
+            Table::Users => "SELECT 1 FROM users WHERE id = $1",
+            Table::Credentials => "SELECT 1 FROM credentials WHERE user_id = $1",
         };
         let found = self
             .pool
@@ -133,6 +136,8 @@ enum Table {
     Calls,
     Dispositions,
     LiaisonCases,
+    Users,
+    Credentials,
 }
 
 async fn insert_phones(
@@ -703,6 +708,223 @@ impl Store for PgStore {
         }))
     }
 
+    async fn user_by_username(&self, username: &Username) -> Result<Option<User>> {
+        let name = username.as_str();
+        sqlx::query_as!(
+            UserRow,
+            r#"SELECT id AS "id: Uuid", username, display_name, role, active AS "active: bool", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM users WHERE username = $1"#,
+            name
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn update_user(&self, u: &User) -> Result<User> {
+        let (id, display, role) = (u.id.as_uuid(), u.display_name.as_str(), u.role.as_str());
+        let done = sqlx::query!(
+            "UPDATE users SET display_name = $1, role = $2, active = $3, updated_at = $4,
+                 version = version + 1
+             WHERE id = $5 AND version = $6",
+            display,
+            role,
+            u.active,
+            u.updated_at,
+            id,
+            u.version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(Table::Users, "user", id, u.version)
+                .await);
+        }
+        Ok(User {
+            version: u.version + 1,
+            ..u.clone()
+        })
+    }
+
+    async fn insert_credentials(&self, c: &Credentials) -> Result<()> {
+        let id = c.user_id.as_uuid();
+        let failures = rows::failures_to_json(&c.failures);
+        let locked = c.locked_at.map(stored_instant);
+        let updated = stored_instant(c.updated_at);
+        sqlx::query!(
+            "INSERT INTO credentials (user_id, password_hash, totp_secret, totp_last_step, failures,
+                 locked_at, version, updated_at)
+             VALUES ($1, $2, $3, $4, CAST($5::text AS jsonb), $6, $7, $8)",
+            id,
+            c.password_hash,
+            c.totp_secret,
+            c.totp_last_step,
+            failures,
+            locked,
+            c.version,
+            updated
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("user_id", "user")))?;
+        Ok(())
+    }
+
+    async fn credentials(&self, user: UserId) -> Result<Option<Credentials>> {
+        let id = user.as_uuid();
+        let row = sqlx::query!(
+            r#"SELECT password_hash, totp_secret, totp_last_step, failures::text AS "failures!",
+                      locked_at, version, updated_at
+               FROM credentials WHERE user_id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            Ok(Credentials {
+                user_id: user,
+                password_hash: r.password_hash,
+                totp_secret: r.totp_secret,
+                totp_last_step: r.totp_last_step,
+                failures: rows::failures_from_json(&r.failures)?,
+                locked_at: r.locked_at,
+                version: r.version,
+                updated_at: r.updated_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn update_credentials(&self, c: &Credentials, expected_version: i64) -> Result<()> {
+        let id = c.user_id.as_uuid();
+        let failures = rows::failures_to_json(&c.failures);
+        let locked = c.locked_at.map(stored_instant);
+        let updated = stored_instant(c.updated_at);
+        let done = sqlx::query!(
+            "UPDATE credentials SET password_hash = $1, totp_secret = $2, totp_last_step = $3,
+                 failures = CAST($4::text AS jsonb), locked_at = $5, version = $6, updated_at = $7
+             WHERE user_id = $8 AND version = $9",
+            c.password_hash,
+            c.totp_secret,
+            c.totp_last_step,
+            failures,
+            locked,
+            c.version,
+            updated,
+            id,
+            expected_version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(Table::Credentials, "credentials", id, expected_version)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn insert_session(&self, s: &SessionRow) -> Result<()> {
+        let user = s.user_id.as_uuid();
+        let (created, seen) = (stored_instant(s.created_at), stored_instant(s.last_seen_at));
+        let ended = s.ended_at.map(stored_instant);
+        sqlx::query!(
+            "INSERT INTO sessions (id, ref, user_id, csrf_token, address, created_at, last_seen_at,
+                 ended_at, end_reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            s.id,
+            s.reference,
+            user,
+            s.csrf_token,
+            s.address,
+            created,
+            seen,
+            ended,
+            s.end_reason
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("user_id", "user")))?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query!(
+            r#"SELECT id, ref AS "reference", user_id, csrf_token, address, created_at,
+                      last_seen_at, ended_at, end_reason
+               FROM sessions WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row.map(|r| SessionRow {
+            id: r.id,
+            reference: r.reference,
+            user_id: UserId::from_uuid(r.user_id),
+            csrf_token: r.csrf_token,
+            address: r.address,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            ended_at: r.ended_at,
+            end_reason: r.end_reason,
+        }))
+    }
+
+    async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        let at = stored_instant(at);
+        sqlx::query!(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND ended_at IS NULL",
+            at,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id: &str, at: OffsetDateTime, reason: &str) -> Result<bool> {
+        let at = stored_instant(at);
+        let done = sqlx::query!(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+            at,
+            reason,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn end_user_sessions(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> Result<u64> {
+        let (user, at) = (user.as_uuid(), stored_instant(at));
+        let done = sqlx::query!(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2
+             WHERE user_id = $3 AND ended_at IS NULL",
+            at,
+            reason,
+            user
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
     async fn insert_call(&self, c: &Call) -> Result<()> {
         let id = c.id.as_uuid();
         let ani = c.ani.as_ref().map(|a| a.as_str());
@@ -1232,5 +1454,137 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(backend)
+    }
+
+    async fn append_audit(&self, entries: &[NewAuditRow]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        // Two statements (entries, then their subject keys) in one transaction, each sending
+        // the whole batch as arrays: one round trip each and one commit.
+        let seqs: Vec<i64> = entries.iter().map(|e| e.row.seq).collect();
+        let at: Vec<i64> = entries.iter().map(|e| e.row.at_ms).collect();
+        let actions: Vec<String> = entries.iter().map(|e| e.row.action.clone()).collect();
+        let actors: Vec<String> = entries.iter().map(|e| e.row.actor.clone()).collect();
+        let texts: Vec<String> = entries.iter().map(|e| e.row.entry.clone()).collect();
+        let hashes: Vec<Vec<u8>> = entries.iter().map(|e| e.row.leaf_hash.clone()).collect();
+        let (mut keys, mut key_seqs) = (Vec::new(), Vec::new());
+        for e in entries {
+            for k in &e.subjects {
+                keys.push(k.clone());
+                key_seqs.push(e.row.seq);
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO audit_log (seq, at_ms, action, actor, entry, leaf_hash)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::bytea[])",
+            &seqs,
+            &at,
+            &actions,
+            &actors,
+            &texts,
+            &hashes
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if !keys.is_empty() {
+            sqlx::query!(
+                "INSERT INTO audit_subjects (key, seq)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[])",
+                &keys,
+                &key_seqs
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>> {
+        let limit = audit_limit(limit, AUDIT_MAX_LIMIT);
+        sqlx::query_as!(
+            AuditRow,
+            "SELECT seq, at_ms, action, actor, entry, leaf_hash
+             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after_seq,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn audit_leaf_hashes(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, Vec<u8>)>> {
+        let limit = audit_limit(limit, AUDIT_HASHES_MAX_LIMIT);
+        let rows = sqlx::query!(
+            "SELECT seq, leaf_hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after_seq,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows.into_iter().map(|r| (r.seq, r.leaf_hash)).collect())
+    }
+
+    async fn search_audit(
+        &self,
+        f: &AuditFilter,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        let limit = audit_limit(limit, AUDIT_MAX_LIMIT);
+        sqlx::query_as!(
+            AuditRow,
+            "SELECT l.seq, l.at_ms, l.action, l.actor, l.entry, l.leaf_hash
+             FROM audit_log l
+             WHERE l.seq > $1
+               AND ($2::text IS NULL OR l.actor = $2)
+               AND ($3::text IS NULL OR l.action = $3)
+               AND ($4::bigint IS NULL OR l.at_ms >= $4)
+               AND ($5::bigint IS NULL OR l.at_ms < $5)
+               AND ($6::text IS NULL OR l.seq IN (SELECT s.seq FROM audit_subjects s WHERE s.key = $6))
+             ORDER BY l.seq LIMIT $7",
+            after_seq,
+            f.actor,
+            f.action,
+            f.from_ms,
+            f.to_ms,
+            f.subject,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn put_audit_checkpoint(&self, c: &CheckpointRow) -> Result<()> {
+        sqlx::query!(
+            "INSERT INTO audit_checkpoints (size, at_ms, origin, root, signature)
+             VALUES ($1, $2, $3, $4, $5)",
+            c.size,
+            c.at_ms,
+            c.origin,
+            c.root,
+            c.signature
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        sqlx::query_as!(
+            CheckpointRow,
+            "SELECT size, at_ms, origin, root, signature FROM audit_checkpoints ORDER BY size"
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
     }
 }

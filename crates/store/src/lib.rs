@@ -14,15 +14,19 @@ pub mod rows;
 #[cfg(feature = "story")]
 pub mod story;
 
-pub use rows::{AcdLogEntry, AcdSnapshot, DispositionRow, LiaisonCaseRow};
+pub use rows::{
+    AcdLogEntry, AcdSnapshot, AuditFilter, AuditRow, CheckpointRow, Credentials, DispositionRow,
+    LiaisonCaseRow, NewAuditRow, SessionRow,
+};
 
 use async_trait::async_trait;
 use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
     CallId, CallState, E164, Inquiry, InquiryId, Officer, OfficerId, Ori, StateCode, User, UserId,
+    Username,
 };
-use time::Date;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -243,6 +247,31 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User) -> Result<()>;
     async fn user(&self, id: UserId) -> Result<User>;
     async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
+    async fn user_by_username(&self, username: &Username) -> Result<Option<User>>;
+    /// Writes display name, role and active (optimistic on `version`, like the registry).
+    async fn update_user(&self, user: &User) -> Result<User>;
+
+    /// Stores a new user's credentials; [`StoreError::Conflict`] if the user has some.
+    async fn insert_credentials(&self, c: &Credentials) -> Result<()>;
+    async fn credentials(&self, user: UserId) -> Result<Option<Credentials>>;
+    /// Writes every field but `user_id`, only if the stored version is `expected_version`
+    /// (else [`StoreError::Stale`]); `c.version` is written as given.
+    async fn update_credentials(&self, c: &Credentials, expected_version: i64) -> Result<()>;
+
+    async fn insert_session(&self, s: &SessionRow) -> Result<()>;
+    /// The session whose token hashes to `id`, ended or not.
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>>;
+    /// Records activity on a session that has not ended.
+    async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    /// Ends one session; false when it had already ended or does not exist.
+    async fn end_session(&self, id: &str, at: OffsetDateTime, reason: &str) -> Result<bool>;
+    /// Ends every open session of a user; how many were ended.
+    async fn end_user_sessions(
+        &self,
+        user: UserId,
+        at: OffsetDateTime,
+        reason: &str,
+    ) -> Result<u64>;
 
     async fn insert_call(&self, call: &Call) -> Result<()>;
     async fn call(&self, id: CallId) -> Result<Call>;
@@ -329,6 +358,39 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_acd_snapshot(&self) -> Result<Option<AcdSnapshot>>;
     /// The `seq` of every snapshot kept, newest first (for diagnostics and the story tests).
     async fn acd_snapshot_seqs(&self) -> Result<Vec<i64>>;
+
+    /// Appends audit entries and their subject keys in one transaction, all or none; a `seq`
+    /// already held (or repeated) is [`StoreError::Conflict`] on `seq`. Never updated or
+    /// deleted afterwards.
+    async fn append_audit(&self, entries: &[NewAuditRow]) -> Result<()>;
+    /// Entries with `seq > after_seq` in `seq` order, at most `limit` (clamped to
+    /// 1..=[`AUDIT_MAX_LIMIT`]).
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>>;
+    /// `(seq, leaf_hash)` with `seq > after_seq`, in order, at most `limit` (clamped to
+    /// 1..=[`AUDIT_HASHES_MAX_LIMIT`]): what the log writer loads at start.
+    async fn audit_leaf_hashes(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, Vec<u8>)>>;
+    /// Entries matching `filter` with `seq > after_seq`, in `seq` order, at most `limit`.
+    async fn search_audit(
+        &self,
+        filter: &AuditFilter,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>>;
+    /// Stores a signed checkpoint; one already stored for that size is a
+    /// [`StoreError::Conflict`].
+    async fn put_audit_checkpoint(&self, c: &CheckpointRow) -> Result<()>;
+    /// Every checkpoint, by size ascending.
+    async fn audit_checkpoints(&self) -> Result<Vec<CheckpointRow>>;
+}
+
+/// The most audit entries one read returns.
+pub const AUDIT_MAX_LIMIT: u32 = 10_000;
+/// The most leaf hashes one read returns.
+pub const AUDIT_HASHES_MAX_LIMIT: u32 = 100_000;
+
+/// The row count backends fetch for an audit read.
+pub fn audit_limit(limit: u32, max: u32) -> i64 {
+    i64::from(limit.clamp(1, max))
 }
 
 impl StoreError {
@@ -336,7 +398,16 @@ impl StoreError {
     /// `UNIQUE constraint failed: agencies.ori`, or PostgreSQL's constraint name, such as
     /// `agencies_ori_key`). Both backends use the same table and column names.
     pub fn unique_violation(text: &str) -> Self {
-        let (field, message) = if text.contains("acd_log") {
+        let (field, message) = if text.contains("audit_log") || text.contains("audit_subjects") {
+            (
+                "seq",
+                "the audit log already holds an entry with this sequence number",
+            )
+        } else if text.contains("audit_checkpoints") {
+            ("size", "a checkpoint of this size is already stored")
+        } else if text.contains("credentials") {
+            ("user_id", "this user already has credentials")
+        } else if text.contains("acd_log") {
             (
                 "seq",
                 "the ACD log already holds an entry with this sequence number",

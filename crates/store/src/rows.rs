@@ -418,3 +418,92 @@ pub fn json_text(value: &serde_json::Value) -> String {
 pub fn stored_instant(t: OffsetDateTime) -> OffsetDateTime {
     switchboard_domain::stored_precision(t.to_offset(time::UtcOffset::UTC))
 }
+
+/// One entry of the audit log as stored. `entry` is the exact text that was hashed into the
+/// leaf (`leaf_hash`); the store never re-encodes it. `action` and `actor` are copies of the
+/// entry's fields for searching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub action: String,
+    pub actor: String,
+    pub entry: String,
+    pub leaf_hash: Vec<u8>,
+}
+
+/// An audit entry to append, with the subject keys auditors find it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditRow {
+    pub row: AuditRow,
+    pub subjects: Vec<String>,
+}
+
+/// A signed tree head of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub size: i64,
+    pub at_ms: i64,
+    pub origin: String,
+    pub root: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// What an auditor searches the log by; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// The acting username.
+    pub actor: Option<String>,
+    /// A subject key (`name:…`, `a_number:…`, `record:…`).
+    pub subject: Option<String>,
+    pub action: Option<String>,
+    /// At or after, milliseconds since the epoch.
+    pub from_ms: Option<i64>,
+    /// Before, milliseconds since the epoch.
+    pub to_ms: Option<i64>,
+}
+
+/// A user's secrets and logon history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user_id: UserId,
+    /// The Argon2id PHC string.
+    pub password_hash: String,
+    /// Base32, as the authenticator app was given it.
+    pub totp_secret: String,
+    /// The last TOTP time step accepted (a code is never accepted twice).
+    pub totp_last_step: i64,
+    /// Recent failed logons, milliseconds since the epoch.
+    pub failures: Vec<i64>,
+    /// When the account was locked by failed logons; only an administrator unlocks it.
+    pub locked_at: Option<OffsetDateTime>,
+    pub version: i64,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A logged-on session. `id` is the SHA-256 (hex) of the cookie's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    /// A short public name of the session, for the audit log.
+    pub reference: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub address: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+    pub end_reason: Option<String>,
+}
+
+/// Reads the stored failures list.
+pub fn failures_from_json(text: &str) -> Result<Vec<i64>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        entity: "credentials",
+        message: e.to_string(),
+    })
+}
+
+pub fn failures_to_json(f: &[i64]) -> String {
+    serde_json::to_string(f).expect("integers serialise")
+}

@@ -62,6 +62,11 @@ macro_rules! story_tests {
             dispositions_list_newest_first_by_state,
             liaison_case_round_trip_and_references,
             source_records_by_id_in_requested_order,
+            user_update_and_lookup_by_username,
+            credentials_round_trip_and_optimistic_update,
+            sessions_end_one_or_all,
+            audit_log_appends_searches_and_refuses_duplicates,
+            audit_checkpoints_in_size_order,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -1807,4 +1812,262 @@ pub async fn source_records_by_id_in_requested_order(s: &dyn Store) {
         Err(StoreError::Conflict { field: "ids", .. }) => {}
         other => panic!("expected the id limit, got {other:?}"),
     }
+}
+
+fn story_user(name: &str, role: Role) -> User {
+    User::create(
+        NewUser {
+            username: Username::parse(name).unwrap(),
+            display_name: Name::parse("Story User").unwrap(),
+            role,
+        },
+        T0,
+    )
+}
+
+pub async fn user_update_and_lookup_by_username(s: &dyn Store) {
+    let u = story_user("sup.okafor", Role::Supervisor);
+    s.insert_user(&u).await.unwrap();
+    assert_eq!(
+        s.user_by_username(&u.username).await.unwrap().as_ref(),
+        Some(&u)
+    );
+    assert!(
+        s.user_by_username(&Username::parse("nobody").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut disabled = u.clone();
+    disabled.active = false;
+    disabled.updated_at = T0 + Duration::hours(1);
+    let written = s.update_user(&disabled).await.unwrap();
+    assert_eq!(written.version, 2);
+    assert_eq!(s.user(u.id).await.unwrap(), written);
+    // A second write from the version first read is refused.
+    assert!(matches!(
+        s.update_user(&disabled).await,
+        Err(StoreError::Stale { .. })
+    ));
+    let mut ghost = story_user("ghost", Role::Auditor);
+    ghost.version = 1;
+    assert!(matches!(
+        s.update_user(&ghost).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub async fn credentials_round_trip_and_optimistic_update(s: &dyn Store) {
+    let u = story_user("ct.nguyen", Role::CallTaker);
+    s.insert_user(&u).await.unwrap();
+    assert!(s.credentials(u.id).await.unwrap().is_none());
+    let c = crate::Credentials {
+        user_id: u.id,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: "JBSWY3DPEHPK3PXP".into(),
+        totp_last_step: 0,
+        failures: vec![],
+        locked_at: None,
+        version: 1,
+        updated_at: T0,
+    };
+    s.insert_credentials(&c).await.unwrap();
+    assert_eq!(s.credentials(u.id).await.unwrap().as_ref(), Some(&c));
+    assert!(matches!(
+        s.insert_credentials(&c).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut locked = c.clone();
+    locked.failures = vec![1, 2, 3, 4, 5];
+    locked.locked_at = Some(T0 + Duration::minutes(3));
+    locked.totp_last_step = 59_000_000;
+    locked.version = 2;
+    s.update_credentials(&locked, 1).await.unwrap();
+    assert_eq!(s.credentials(u.id).await.unwrap().as_ref(), Some(&locked));
+    assert!(matches!(
+        s.update_credentials(&locked, 1).await,
+        Err(StoreError::Stale { .. })
+    ));
+    // Credentials for a user that does not exist are refused.
+    let mut orphan = c.clone();
+    orphan.user_id = switchboard_domain::UserId::new();
+    assert!(matches!(
+        s.insert_credentials(&orphan).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+}
+
+pub async fn sessions_end_one_or_all(s: &dyn Store) {
+    let u = story_user("jl.haddad", Role::JuvenileLiaison);
+    s.insert_user(&u).await.unwrap();
+    let session = |id: &str| crate::SessionRow {
+        id: id.into(),
+        reference: format!("ref-{id}"),
+        user_id: u.id,
+        csrf_token: format!("csrf-{id}"),
+        address: "127.0.0.1".into(),
+        created_at: T0,
+        last_seen_at: T0,
+        ended_at: None,
+        end_reason: None,
+    };
+    for id in ["a", "b", "c"] {
+        s.insert_session(&session(id)).await.unwrap();
+    }
+    assert_eq!(s.session("a").await.unwrap(), Some(session("a")));
+    assert!(s.session("zz").await.unwrap().is_none());
+    s.touch_session("a", T0 + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session("a").await.unwrap().unwrap().last_seen_at,
+        T0 + Duration::minutes(5)
+    );
+    assert!(
+        s.end_session("a", T0 + Duration::minutes(6), "logout")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.end_session("a", T0 + Duration::minutes(7), "logout")
+            .await
+            .unwrap()
+    );
+    let a = s.session("a").await.unwrap().unwrap();
+    assert_eq!(a.ended_at, Some(T0 + Duration::minutes(6)));
+    assert_eq!(a.end_reason.as_deref(), Some("logout"));
+    // An ended session is never touched again.
+    s.touch_session("a", T0 + Duration::minutes(9))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.session("a").await.unwrap().unwrap().last_seen_at,
+        T0 + Duration::minutes(5)
+    );
+    assert_eq!(
+        s.end_user_sessions(u.id, T0 + Duration::minutes(8), "disabled")
+            .await
+            .unwrap(),
+        2
+    );
+    for id in ["b", "c"] {
+        let row = s.session(id).await.unwrap().unwrap();
+        assert_eq!(row.end_reason.as_deref(), Some("disabled"));
+    }
+}
+
+fn audit_row(seq: i64, actor: &str, action: &str, subjects: &[&str]) -> crate::NewAuditRow {
+    crate::NewAuditRow {
+        row: crate::AuditRow {
+            seq,
+            at_ms: 1_000 * seq,
+            action: action.into(),
+            actor: actor.into(),
+            // Deliberately not canonical JSON: the store must keep the bytes as given.
+            entry: format!("{{\"seq\":{seq},  \"é\":\"x\" }}"),
+            leaf_hash: vec![seq as u8; 32],
+        },
+        subjects: subjects.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+pub async fn audit_log_appends_searches_and_refuses_duplicates(s: &dyn Store) {
+    let batch: Vec<_> = (1..=5)
+        .map(|i| {
+            let actor = if i % 2 == 0 { "ct.even" } else { "ct.odd" };
+            let subjects: &[&str] = if i <= 2 {
+                &["name:garcia maria", "record:R1"]
+            } else {
+                &["record:R2"]
+            };
+            audit_row(i, actor, if i == 5 { "logon" } else { "lookup" }, subjects)
+        })
+        .collect();
+    s.append_audit(&batch).await.unwrap();
+    s.append_audit(&[]).await.unwrap();
+    let all = s.audit_after(0, 100).await.unwrap();
+    assert_eq!(all.len(), 5);
+    for (row, want) in all.iter().zip(&batch) {
+        assert_eq!(row, &want.row, "stored exactly as given");
+    }
+    assert_eq!(s.audit_after(3, 1).await.unwrap()[0].seq, 4);
+    let hashes = s.audit_leaf_hashes(1, 2).await.unwrap();
+    assert_eq!(hashes, vec![(2, vec![2u8; 32]), (3, vec![3u8; 32])]);
+
+    let seqs = |rows: Vec<crate::AuditRow>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let by = |f: crate::AuditFilter| async move { seqs(s.search_audit(&f, 0, 100).await.unwrap()) };
+    assert_eq!(
+        by(crate::AuditFilter {
+            actor: Some("ct.odd".into()),
+            ..Default::default()
+        })
+        .await,
+        [1, 3, 5]
+    );
+    assert_eq!(
+        by(crate::AuditFilter {
+            subject: Some("record:R1".into()),
+            ..Default::default()
+        })
+        .await,
+        [1, 2]
+    );
+    assert_eq!(
+        by(crate::AuditFilter {
+            action: Some("lookup".into()),
+            from_ms: Some(2_000),
+            to_ms: Some(4_000),
+            ..Default::default()
+        })
+        .await,
+        [2, 3]
+    );
+    assert_eq!(
+        seqs(
+            s.search_audit(&crate::AuditFilter::default(), 3, 100)
+                .await
+                .unwrap()
+        ),
+        [4, 5]
+    );
+
+    // A batch that repeats a stored seq writes nothing, not even its new entries.
+    let again = vec![
+        audit_row(6, "x", "lookup", &["record:R9"]),
+        audit_row(5, "x", "lookup", &[]),
+    ];
+    assert!(matches!(
+        s.append_audit(&again).await,
+        Err(StoreError::Conflict { field: "seq", .. })
+    ));
+    assert_eq!(s.audit_after(0, 100).await.unwrap().len(), 5);
+    assert!(
+        by(crate::AuditFilter {
+            subject: Some("record:R9".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+}
+
+pub async fn audit_checkpoints_in_size_order(s: &dyn Store) {
+    let cp = |size: i64| crate::CheckpointRow {
+        size,
+        at_ms: size * 10,
+        origin: "switchboard-test".into(),
+        root: vec![size as u8; 32],
+        signature: vec![7; 64],
+    };
+    for size in [4, 1, 9] {
+        s.put_audit_checkpoint(&cp(size)).await.unwrap();
+    }
+    assert!(matches!(
+        s.put_audit_checkpoint(&cp(4)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        s.audit_checkpoints().await.unwrap(),
+        vec![cp(1), cp(4), cp(9)]
+    );
 }

@@ -28,6 +28,15 @@ pub struct Config {
     /// Records last updated longer ago than this many days are stale for the rules: they give
     /// "unable to confirm" (`SWITCHBOARD_MAX_RECORD_AGE_DAYS`, 1 to 3650).
     pub max_record_age_days: i64,
+    /// The audit log's name, signed into its checkpoints (`SWITCHBOARD_AUDIT_ORIGIN`).
+    pub audit_origin: String,
+    /// The file holding the audit log's Ed25519 signing seed, 64 hex digits
+    /// (`SWITCHBOARD_AUDIT_KEY_FILE`). When unset, `audit.key` in `data_dir`, created with a
+    /// fresh random key the first time the server starts. Keep it out of the repository.
+    pub audit_key_file: Option<PathBuf>,
+    /// Whether session cookies carry `Secure` (`SWITCHBOARD_COOKIE_SECURE`). Browsers treat
+    /// `http://localhost` as secure, so this stays on except behind odd proxies.
+    pub cookie_secure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +56,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             acd: None,
             max_record_age_days: 180,
+            audit_origin: "switchboard".to_owned(),
+            audit_key_file: None,
+            cookie_secure: true,
         }
     }
 }
@@ -89,8 +101,18 @@ impl Config {
                 "log_format",
                 "acd",
                 "max_record_age_days",
+                "audit_origin",
+                "audit_key_file",
+                "cookie_secure",
             ]))
             .merge(Serialized::defaults(overrides))
+    }
+
+    /// Where the audit signing seed lives.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.key"))
     }
 
     /// The database to open: the configured URL, or the default SQLite file.

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit_cmd;
 mod bench_matching;
 mod config;
 mod link_cmd;
@@ -122,12 +123,19 @@ enum Command {
     /// Measure a part of the system and print the figures (release build recommended).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The tamper-evident audit log: verify it end to end, prove an entry's inclusion, print
+    /// the public key.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Identity resolution: index build, lookup latency and accuracy against the truth.
     Matching(bench_matching::MatchingBench),
+    /// The audit log: durable appends per second from concurrent actions, and verifying a
+    /// log of a million entries, on a temporary SQLite file.
+    Audit(audit_cmd::AuditBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -308,6 +316,16 @@ async fn run(
             tokio::task::spawn_blocking(move || link_cmd::dedupe(&args)).await?
         }
         Command::Eval(args) => tokio::task::spawn_blocking(move || link_cmd::eval(&args)).await?,
+        Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
+        Command::Audit(cmd) => {
+            let store = open_store(&config.database_url()).await?;
+            let ok =
+                audit_cmd::run(&cmd, store, &config.audit_origin, &config.audit_key_path()).await?;
+            if !ok {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Bench(BenchCommand::Matching(args)) => {
             tokio::task::spawn_blocking(move || bench_matching::run(&args)).await?
         }

@@ -1,0 +1,690 @@
+//! The audit log at work.
+//!
+//! [`AuditLog`] owns the only writer of the store's audit log: actions hand it entries, one
+//! task gathers every entry waiting into one durable commit (so a thousand concurrent actions
+//! cost a handful of fsyncs, not a thousand), assigns their sequence numbers, and answers each
+//! action only once its entry is on disk. A write that fails is answered with an error and
+//! advances nothing: the action must then fail. The Merkle leaves are kept in memory for
+//! proofs; checkpoints are signed every so many entries or seconds and at shutdown.
+//!
+//! [`verify_store`] checks a stored log end to end, and [`prove`] produces and checks an
+//! inclusion proof, both for `switchboard audit verify|prove` and the auditor's page.
+//!
+//! It must never let an entry be acknowledged before it is durable, nor rewrite one.
+
+#![forbid(unsafe_code)]
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use switchboard_audit::merkle::{self, Hash};
+use switchboard_audit::{
+    Accumulator, Checkpoint, Entry, Inconsistency, Verified, Verifier, leaf_hash, public_key,
+    to_hex,
+};
+use switchboard_store::{AuditRow, CheckpointRow, NewAuditRow, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+pub use switchboard_audit::VerifyingKey;
+
+/// Milliseconds since the Unix epoch, from the edge.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How the log signs and batches.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The log's name, signed into every checkpoint.
+    pub origin: String,
+    /// The Ed25519 signing key's seed.
+    pub seed: [u8; 32],
+    /// Sign a checkpoint once this many entries are unsigned.
+    pub checkpoint_every: u64,
+    /// ... or once the oldest unsigned entry is this old.
+    pub checkpoint_interval: Duration,
+    /// The most entries in one commit.
+    pub max_batch: usize,
+}
+
+impl AuditConfig {
+    pub fn new(origin: impl Into<String>, seed: [u8; 32]) -> Self {
+        Self {
+            origin: origin.into(),
+            seed,
+            checkpoint_every: 1_000,
+            checkpoint_interval: Duration::from_secs(60),
+            max_batch: 4_096,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The entry could not be made durable; the action must fail.
+    #[error("the audit log could not be written")]
+    Write(#[source] StoreError),
+    #[error("the audit log could not be read")]
+    Read(#[source] StoreError),
+    /// The writer has stopped (shutdown, or it found the log inconsistent).
+    #[error("the audit log is closed")]
+    Closed,
+    /// The stored log does not match its own signed checkpoints.
+    #[error("the stored audit log is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+/// An inclusion proof of one entry in the tree of the first `tree_size` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    pub seq: u64,
+    pub tree_size: u64,
+    pub leaf: Hash,
+    pub path: Vec<Hash>,
+    pub root: Hash,
+}
+
+impl InclusionProof {
+    pub fn verify(&self) -> bool {
+        merkle::verify_inclusion(
+            &self.leaf,
+            self.seq - 1,
+            self.tree_size,
+            &self.path,
+            &self.root,
+        )
+    }
+}
+
+/// A consistency proof between the trees of the first `from` and `to` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: Hash,
+    pub to_root: Hash,
+    pub path: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    pub fn verify(&self) -> bool {
+        merkle::verify_consistency(
+            self.from,
+            self.to,
+            &self.path,
+            &self.from_root,
+            &self.to_root,
+        )
+    }
+}
+
+struct Shared {
+    /// Every leaf hash, in order: leaf `i` is entry `seq = i + 1`.
+    leaves: Vec<Hash>,
+    checkpoints: Vec<Checkpoint>,
+}
+
+/// Who waits for an append: told the entries' `seq`s once durable, or why not.
+type AppendReply = oneshot::Sender<Result<Vec<u64>, AuditError>>;
+
+enum Request {
+    Append(Vec<Entry>, AppendReply),
+    Checkpoint(oneshot::Sender<Result<Option<Checkpoint>, AuditError>>),
+}
+
+/// The audit log: cheap to clone, one writer behind it.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Request>,
+    shared: Arc<RwLock<Shared>>,
+    origin: Arc<str>,
+    key: VerifyingKey,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("origin", &self.origin)
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pages through the stored leaf hashes.
+async fn load_leaves(store: &dyn Store) -> Result<Vec<Hash>, AuditError> {
+    let mut leaves = Vec::new();
+    loop {
+        let page = store
+            .audit_leaf_hashes(
+                leaves.len() as i64,
+                switchboard_store::AUDIT_HASHES_MAX_LIMIT,
+            )
+            .await
+            .map_err(AuditError::Read)?;
+        if page.is_empty() {
+            return Ok(leaves);
+        }
+        for (seq, h) in page {
+            let expected = leaves.len() as i64 + 1;
+            if seq != expected {
+                return Err(AuditError::Inconsistent(format!(
+                    "entry {expected} is missing (the next stored is {seq})"
+                )));
+            }
+            let h: Hash = h.try_into().map_err(|_| {
+                AuditError::Inconsistent(format!("entry {seq}'s leaf hash is not 32 bytes"))
+            })?;
+            leaves.push(h);
+        }
+    }
+}
+
+fn checkpoint_from_row(r: &CheckpointRow) -> Result<Checkpoint, String> {
+    let root: Hash = r.root.clone().try_into().map_err(|_| {
+        format!(
+            "checkpoint of size {} has a root that is not 32 bytes",
+            r.size
+        )
+    })?;
+    let signature: [u8; 64] = r.signature.clone().try_into().map_err(|_| {
+        format!(
+            "checkpoint of size {} has a signature that is not 64 bytes",
+            r.size
+        )
+    })?;
+    Ok(Checkpoint {
+        origin: r.origin.clone(),
+        size: u64::try_from(r.size).map_err(|_| format!("checkpoint size {} < 0", r.size))?,
+        root,
+        at_ms: u64::try_from(r.at_ms).unwrap_or(0),
+        signature,
+    })
+}
+
+async fn load_checkpoints(store: &dyn Store) -> Result<Vec<Checkpoint>, AuditError> {
+    store
+        .audit_checkpoints()
+        .await
+        .map_err(AuditError::Read)?
+        .iter()
+        .map(|r| checkpoint_from_row(r).map_err(AuditError::Inconsistent))
+        .collect()
+}
+
+impl AuditLog {
+    /// Loads the stored log's leaves and checkpoints, checks that the newest checkpoint still
+    /// signs the stored leaves (a log changed behind the server's back is refused), and starts
+    /// the writer.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        config: AuditConfig,
+        clock: Clock,
+    ) -> Result<Self, AuditError> {
+        let leaves = load_leaves(store.as_ref()).await?;
+        let checkpoints = load_checkpoints(store.as_ref()).await?;
+        let key = public_key(&config.seed);
+        if let Some(last) = checkpoints.last() {
+            if !last.verify(&key) || last.origin != config.origin {
+                return Err(AuditError::Inconsistent(format!(
+                    "the newest checkpoint (size {}) is not signed by this log's key for {:?}",
+                    last.size, config.origin
+                )));
+            }
+            let size = last.size as usize;
+            if size > leaves.len() || merkle::root(&leaves[..size]) != last.root {
+                return Err(AuditError::Inconsistent(format!(
+                    "the stored entries do not hash to the root the newest checkpoint (size {size}) signed; run `switchboard audit verify`"
+                )));
+            }
+        }
+        let mut acc = Accumulator::default();
+        for l in &leaves {
+            acc.push(*l);
+        }
+        let shared = Arc::new(RwLock::new(Shared {
+            leaves,
+            checkpoints,
+        }));
+        let (tx, rx) = mpsc::channel(16_384);
+        let origin: Arc<str> = config.origin.clone().into();
+        let writer = Writer {
+            store,
+            config,
+            clock,
+            shared: shared.clone(),
+            acc,
+            unsigned_since_ms: None,
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Self {
+            tx,
+            shared,
+            origin,
+            key,
+        })
+    }
+
+    /// Appends one entry; returns its `seq` once it is durable.
+    pub async fn append(&self, entry: Entry) -> Result<u64, AuditError> {
+        Ok(self.append_all(vec![entry]).await?[0])
+    }
+
+    /// Appends entries, all in one commit, in order; returns their `seq`s once durable.
+    pub async fn append_all(&self, entries: Vec<Entry>) -> Result<Vec<u64>, AuditError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Append(entries, reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Signs a checkpoint now if any entry is unsigned; the newest checkpoint.
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Checkpoint(reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn public_key(&self) -> VerifyingKey {
+        self.key
+    }
+
+    /// Entries durable so far.
+    pub fn size(&self) -> u64 {
+        self.shared.read().expect("audit state").leaves.len() as u64
+    }
+
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        self.shared.read().expect("audit state").checkpoints.clone()
+    }
+
+    /// The proof that entry `seq` is in the tree of the first `tree_size` entries (the
+    /// newest checkpoint's size when `None`).
+    pub fn inclusion_proof(
+        &self,
+        seq: u64,
+        tree_size: Option<u64>,
+    ) -> Result<InclusionProof, AuditError> {
+        let s = self.shared.read().expect("audit state");
+        let size = match tree_size {
+            Some(n) => n,
+            None => s.checkpoints.last().map_or(0, |c| c.size),
+        };
+        inclusion(&s.leaves, seq, size)
+    }
+
+    /// The proof that the tree of `to` entries extends the tree of `from` entries.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof, AuditError> {
+        let s = self.shared.read().expect("audit state");
+        consistency(&s.leaves, from, to)
+    }
+}
+
+fn inclusion(leaves: &[Hash], seq: u64, size: u64) -> Result<InclusionProof, AuditError> {
+    if size as usize > leaves.len() {
+        return Err(AuditError::BadRequest(format!(
+            "the log holds {} entries, not {size}",
+            leaves.len()
+        )));
+    }
+    if seq == 0 || seq > size {
+        return Err(AuditError::BadRequest(format!(
+            "entry {seq} is not in a tree of {size} entries (sign a checkpoint first, or name a larger tree)"
+        )));
+    }
+    let tree = &leaves[..size as usize];
+    let path = merkle::inclusion_path(tree, (seq - 1) as usize).expect("seq is in range");
+    Ok(InclusionProof {
+        seq,
+        tree_size: size,
+        leaf: tree[(seq - 1) as usize],
+        path,
+        root: merkle::root(tree),
+    })
+}
+
+fn consistency(leaves: &[Hash], from: u64, to: u64) -> Result<ConsistencyProof, AuditError> {
+    if from == 0 || from > to || to as usize > leaves.len() {
+        return Err(AuditError::BadRequest(format!(
+            "a consistency proof needs 0 < from ≤ to ≤ {} (the log's size)",
+            leaves.len()
+        )));
+    }
+    let tree = &leaves[..to as usize];
+    Ok(ConsistencyProof {
+        from,
+        to,
+        from_root: merkle::root(&tree[..from as usize]),
+        to_root: merkle::root(tree),
+        path: merkle::consistency_proof(tree, from as usize).expect("from is in range"),
+    })
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    config: AuditConfig,
+    clock: Clock,
+    shared: Arc<RwLock<Shared>>,
+    acc: Accumulator,
+    /// When the oldest unsigned entry was written.
+    unsigned_since_ms: Option<i64>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        loop {
+            let wait = self.config.checkpoint_interval;
+            let first = match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(_) => {
+                    self.sign_if_due(true).await.ok();
+                    continue;
+                }
+            };
+            let mut appends = Vec::new();
+            let mut checkpoints = Vec::new();
+            let mut count = 0;
+            let mut next = Some(first);
+            while let Some(r) = next.take() {
+                match r {
+                    Request::Append(entries, reply) => {
+                        count += entries.len();
+                        appends.push((entries, reply));
+                    }
+                    Request::Checkpoint(reply) => checkpoints.push(reply),
+                }
+                if count < self.config.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !appends.is_empty() {
+                self.write(appends).await;
+            }
+            let due = self.sign_if_due(!checkpoints.is_empty()).await;
+            for reply in checkpoints {
+                let answer = match &due {
+                    Ok(()) => Ok(self
+                        .shared
+                        .read()
+                        .expect("audit state")
+                        .checkpoints
+                        .last()
+                        .cloned()),
+                    Err(e) => Err(AuditError::Write(StoreError::Backend(e.to_string().into()))),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        // Shutdown: sign what is unsigned, so the whole log is covered by a checkpoint.
+        if let Err(e) = self.sign_if_due(true).await {
+            tracing::error!(error = %e, "could not sign the final audit checkpoint");
+        }
+    }
+
+    /// Writes every entry of `appends` in one commit and answers each sender.
+    async fn write(
+        &mut self,
+        appends: Vec<(Vec<Entry>, AppendReply)>,
+    ) {
+        let start = self.acc.size();
+        let mut rows = Vec::new();
+        let mut hashes = Vec::new();
+        let mut seqs_of = Vec::with_capacity(appends.len());
+        for (entries, _) in &appends {
+            let mut seqs = Vec::with_capacity(entries.len());
+            for e in entries {
+                let seq = start + rows.len() as u64 + 1;
+                let mut e = e.clone();
+                e.seq = seq;
+                let bytes = e.to_bytes();
+                let h = leaf_hash(&bytes);
+                hashes.push(h);
+                rows.push(NewAuditRow {
+                    subjects: e.subject_keys(),
+                    row: AuditRow {
+                        seq: seq as i64,
+                        at_ms: e.at_ms,
+                        action: e.action.clone(),
+                        actor: e.actor.username.clone(),
+                        entry: String::from_utf8(bytes).expect("JSON is UTF-8"),
+                        leaf_hash: h.to_vec(),
+                    },
+                });
+                seqs.push(seq);
+            }
+            seqs_of.push(seqs);
+        }
+        match self.store.append_audit(&rows).await {
+            Ok(()) => {
+                {
+                    let mut s = self.shared.write().expect("audit state");
+                    for h in &hashes {
+                        self.acc.push(*h);
+                        s.leaves.push(*h);
+                    }
+                }
+                self.unsigned_since_ms.get_or_insert((self.clock)());
+                for ((_, reply), seqs) in appends.into_iter().zip(seqs_of) {
+                    let _ = reply.send(Ok(seqs));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = rows.len(), "audit write failed; the actions fail");
+                let text = e.to_string();
+                for (_, reply) in appends {
+                    let _ = reply.send(Err(AuditError::Write(StoreError::Backend(
+                        text.clone().into(),
+                    ))));
+                }
+            }
+        }
+    }
+
+    /// Signs and stores a checkpoint when entries are unsigned and one is due (or `force`).
+    async fn sign_if_due(&mut self, force: bool) -> Result<(), StoreError> {
+        let size = self.acc.size();
+        let signed = self
+            .shared
+            .read()
+            .expect("audit state")
+            .checkpoints
+            .last()
+            .map_or(0, |c| c.size);
+        if size == signed {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let old = self
+            .unsigned_since_ms
+            .is_some_and(|t| now - t >= self.config.checkpoint_interval.as_millis() as i64);
+        if !(force || old || size - signed >= self.config.checkpoint_every) {
+            return Ok(());
+        }
+        let cp = Checkpoint::sign(
+            &self.config.origin,
+            size,
+            self.acc.root(),
+            u64::try_from(now).unwrap_or(0),
+            &self.config.seed,
+        );
+        let row = CheckpointRow {
+            size: size as i64,
+            at_ms: now,
+            origin: cp.origin.clone(),
+            root: cp.root.to_vec(),
+            signature: cp.signature.to_vec(),
+        };
+        match self.store.put_audit_checkpoint(&row).await {
+            Ok(()) => {
+                self.shared
+                    .write()
+                    .expect("audit state")
+                    .checkpoints
+                    .push(cp);
+                self.unsigned_since_ms = None;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size, "could not store an audit checkpoint; will retry");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The first thing wrong with a stored log, precisely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("entry {expected} is missing: the next stored entry is {found}")]
+    Missing { expected: u64, found: u64 },
+    #[error("entry {seq} does not parse as an audit entry: {message}")]
+    Unreadable { seq: u64, message: String },
+    #[error("entry {seq} says it is entry {says}: entries were reordered or renumbered")]
+    Renumbered { seq: u64, says: u64 },
+    #[error("entry {seq}'s stored leaf hash does not match its bytes: the entry was changed")]
+    LeafMismatch { seq: u64 },
+    #[error("checkpoint of size {size} is unreadable: {message}")]
+    BadCheckpoint { size: i64, message: String },
+    #[error(transparent)]
+    Merkle(#[from] Inconsistency),
+}
+
+/// What [`verify_store`] found.
+#[derive(Debug)]
+pub enum Verification {
+    Good(Verified),
+    Bad(VerifyError),
+}
+
+/// Checks a stored log end to end: the entries are numbered 1, 2, 3… with no gap, each parses
+/// and names its own position, each stored leaf hash matches the entry's bytes, every
+/// checkpoint's signature holds with `key` for `origin`, every checkpoint's root matches the
+/// entries it signs, and the checkpoints extend one another. The first failure is returned.
+pub async fn verify_store(
+    store: &dyn Store,
+    origin: &str,
+    key: &VerifyingKey,
+) -> Result<Verification, AuditError> {
+    let rows = store.audit_checkpoints().await.map_err(AuditError::Read)?;
+    let mut checkpoints = Vec::with_capacity(rows.len());
+    for r in &rows {
+        match checkpoint_from_row(r) {
+            Ok(c) => checkpoints.push(c),
+            Err(message) => {
+                return Ok(Verification::Bad(VerifyError::BadCheckpoint {
+                    size: r.size,
+                    message,
+                }));
+            }
+        }
+    }
+    let mut v = match Verifier::new(origin, key, &checkpoints) {
+        Ok(v) => v,
+        Err(e) => return Ok(Verification::Bad(e.into())),
+    };
+    let mut after = 0i64;
+    loop {
+        let page = store
+            .audit_after(after, switchboard_store::AUDIT_MAX_LIMIT)
+            .await
+            .map_err(AuditError::Read)?;
+        if page.is_empty() {
+            break;
+        }
+        for row in &page {
+            let expected = v.size() + 1;
+            if let Some(bad) = check_row(row, expected) {
+                return Ok(Verification::Bad(bad));
+            }
+            if let Err(e) = v.push(row.entry.as_bytes()) {
+                return Ok(Verification::Bad(e.into()));
+            }
+        }
+        after = page.last().map_or(after, |r| r.seq);
+    }
+    Ok(match v.finish() {
+        Ok(done) => Verification::Good(done),
+        Err(e) => Verification::Bad(e.into()),
+    })
+}
+
+/// The checks of one stored row beyond the Merkle tree's.
+fn check_row(row: &AuditRow, expected: u64) -> Option<VerifyError> {
+    let seq = row.seq as u64;
+    if seq != expected {
+        return Some(VerifyError::Missing {
+            expected,
+            found: seq,
+        });
+    }
+    let entry = match Entry::from_bytes(row.entry.as_bytes()) {
+        Ok(e) => e,
+        Err(e) => {
+            return Some(VerifyError::Unreadable {
+                seq,
+                message: e.to_string(),
+            });
+        }
+    };
+    if entry.seq != seq {
+        return Some(VerifyError::Renumbered {
+            seq,
+            says: entry.seq,
+        });
+    }
+    if row.leaf_hash != leaf_hash(row.entry.as_bytes()) {
+        return Some(VerifyError::LeafMismatch { seq });
+    }
+    None
+}
+
+/// Produces the inclusion proof of entry `seq` from the stored log, against the newest stored
+/// checkpoint that covers it, and checks it: the leaf is hashed from the entry's own bytes and
+/// the root is the one the checkpoint signed (whose signature is checked with `key`).
+pub async fn prove(
+    store: &dyn Store,
+    origin: &str,
+    key: &VerifyingKey,
+    seq: u64,
+) -> Result<(Entry, Checkpoint, InclusionProof, bool), AuditError> {
+    let checkpoints = load_checkpoints(store).await?;
+    let Some(cp) = checkpoints.iter().rev().find(|c| c.size >= seq).cloned() else {
+        return Err(AuditError::BadRequest(format!(
+            "no signed checkpoint covers entry {seq} yet"
+        )));
+    };
+    let row = store
+        .audit_after(seq as i64 - 1, 1)
+        .await
+        .map_err(AuditError::Read)?
+        .into_iter()
+        .next()
+        .filter(|r| r.seq as u64 == seq)
+        .ok_or_else(|| AuditError::BadRequest(format!("the log holds no entry {seq}")))?;
+    let entry = Entry::from_bytes(row.entry.as_bytes())
+        .map_err(|e| AuditError::Inconsistent(format!("entry {seq} does not parse: {e}")))?;
+    let leaves = load_leaves(store).await?;
+    let mut proof = inclusion(&leaves, seq, cp.size)?;
+    // The proof must hold for the entry as it reads now, against the root that was signed.
+    proof.leaf = leaf_hash(row.entry.as_bytes());
+    proof.root = cp.root;
+    let good = cp.origin == origin && cp.verify(key) && proof.verify();
+    Ok((entry, cp, proof, good))
+}
+
+/// Lowercase hex, for printing proofs.
+pub fn hex(bytes: &[u8]) -> String {
+    to_hex(bytes)
+}
