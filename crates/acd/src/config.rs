@@ -164,6 +164,10 @@ pub struct AgentConfig {
     pub skills: Vec<(SkillId, u8)>,
     /// After-call work ends on its own after this long (zero: straight back to available).
     pub after_call_limit: Millis,
+    /// The username of the center user who works as this agent: only they (or a supervisor)
+    /// may change its state or answer its calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// Hours of operation: open around the clock, or in weekly windows of local time, closed on

@@ -233,6 +233,7 @@ pub fn engine_config(cfg: &SimConfig) -> Config {
                 name: format!("agent {i}"),
                 skills: vec![(cfg.queue.skill, 5)],
                 after_call_limit: (cfg.after_call_seconds * 1000.0).round() as Millis,
+                user: None,
             })
             .collect(),
     }

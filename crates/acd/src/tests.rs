@@ -28,6 +28,7 @@ fn agent(id: u64, skills: Vec<(SkillId, u8)>, after_call: Millis) -> AgentConfig
         name: format!("agent {id}"),
         skills,
         after_call_limit: after_call,
+        user: None,
     }
 }
 

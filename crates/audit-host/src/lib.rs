@@ -434,10 +434,7 @@ impl Writer {
     }
 
     /// Writes every entry of `appends` in one commit and answers each sender.
-    async fn write(
-        &mut self,
-        appends: Vec<(Vec<Entry>, AppendReply)>,
-    ) {
+    async fn write(&mut self, appends: Vec<(Vec<Entry>, AppendReply)>) {
         let start = self.acc.size();
         let mut rows = Vec::new();
         let mut hashes = Vec::new();

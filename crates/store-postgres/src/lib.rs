@@ -1141,6 +1141,7 @@ impl Store for PgStore {
     async fn list_dispositions(
         &self,
         state: Option<&str>,
+        author: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<DispositionRow>> {
         let limit = page.fetch_limit();
@@ -1151,11 +1152,13 @@ impl Store for PgStore {
                       created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
                FROM dispositions
                WHERE ($1::uuid IS NULL OR id < $1) AND ($2::text IS NULL OR state = $2)
+                 AND ($4::text IS NULL OR author = $4)
                ORDER BY id DESC
                LIMIT $3"#,
             page.after,
             state,
-            limit
+            limit,
+            author
         )
         .fetch_all(&self.pool)
         .await

@@ -1182,6 +1182,7 @@ impl Store for SqliteStore {
     async fn list_dispositions(
         &self,
         state: Option<&str>,
+        author: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<DispositionRow>> {
         let limit = page.fetch_limit();
@@ -1192,11 +1193,13 @@ impl Store for SqliteStore {
                       created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
                FROM dispositions
                WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR state = ?2)
+                 AND (?4 IS NULL OR author = ?4)
                ORDER BY id DESC
                LIMIT ?3"#,
             page.after,
             state,
-            limit
+            limit,
+            author
         )
         .fetch_all(&self.pool)
         .await

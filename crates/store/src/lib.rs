@@ -297,11 +297,12 @@ pub trait Store: Send + Sync + 'static {
     /// Unlike the registry's updates, the store writes `d.version` as given: the caller sets it
     /// to `expected_version + 1`. `id`, `call_id`, `author` and `created_at` never change.
     async fn update_disposition(&self, d: &DispositionRow, expected_version: i64) -> Result<()>;
-    /// Dispositions newest first (by id, a UUIDv7), of one `state` or all; `page.after` is the
-    /// `next` cursor of the previous page.
+    /// Dispositions newest first (by id, a UUIDv7), of one `state` or all, of one `author` or
+    /// all; `page.after` is the `next` cursor of the previous page.
     async fn list_dispositions(
         &self,
         state: Option<&str>,
+        author: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<DispositionRow>>;
 

@@ -1563,7 +1563,7 @@ pub async fn disposition_round_trip_and_optimistic_update(s: &dyn Store) {
 
 pub async fn dispositions_list_newest_first_by_state(s: &dyn Store) {
     assert!(
-        s.list_dispositions(None, PageRequest::default())
+        s.list_dispositions(None, None, PageRequest::default())
             .await
             .unwrap()
             .items
@@ -1588,7 +1588,7 @@ pub async fn dispositions_list_newest_first_by_state(s: &dyn Store) {
         let mut after = None;
         loop {
             let page = s
-                .list_dispositions(state, PageRequest { limit, after })
+                .list_dispositions(state, None, PageRequest { limit, after })
                 .await
                 .unwrap();
             assert!(page.items.len() <= limit as usize);
@@ -1612,12 +1612,13 @@ pub async fn dispositions_list_newest_first_by_state(s: &dyn Store) {
 
     // The cursor of a full first page, and the end: no next page after the last.
     let first = s
-        .list_dispositions(None, PageRequest::first(4))
+        .list_dispositions(None, None, PageRequest::first(4))
         .await
         .unwrap();
     assert_eq!(first.next, Some(all[3].id));
     let rest = s
         .list_dispositions(
+            None,
             None,
             PageRequest {
                 limit: 4,
@@ -1628,6 +1629,27 @@ pub async fn dispositions_list_newest_first_by_state(s: &dyn Store) {
         .unwrap();
     assert_eq!(rest.items, all[4..]);
     assert_eq!(rest.next, None);
+
+    // By author: one author's own, and nobody else's.
+    let mut mine = disposition_row(None, "final");
+    mine.author = "ct.own".into();
+    s.insert_disposition(&mine).await.unwrap();
+    let own = s
+        .list_dispositions(None, Some("ct.own"), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(own.items, vec![mine]);
+    assert!(
+        s.list_dispositions(
+            Some("pending_legal_review"),
+            Some("ct.own"),
+            PageRequest::default()
+        )
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    );
 }
 
 pub async fn liaison_case_round_trip_and_references(s: &dyn Store) {

@@ -127,6 +127,25 @@ enum Command {
     /// the public key.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Create a user account (the first administrator, say). The password is read from
+    /// SWITCHBOARD_NEW_PASSWORD or, when that is unset, from the first line of standard input;
+    /// the second factor's secret is printed once, to enrol in an authenticator app.
+    AddUser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// call_taker, supervisor, juvenile_liaison, legal_reviewer, auditor, administrator or
+        /// planner.
+        #[arg(long)]
+        role: String,
+    },
+    /// Print the current one-time code for a TOTP secret (for trying the API from a shell;
+    /// people use an authenticator app).
+    Totp {
+        /// The Base32 secret printed when the account was made.
+        secret: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +277,7 @@ async fn run(
                 mean_patience: Duration::from_secs_f64(patience_secs),
                 mean_handle: Duration::from_secs_f64(handle_secs),
                 seed,
+                reserved: vec!["ct24".to_owned(), "jl03".to_owned()],
             };
             let host = open_acd(store.clone(), acd).await?;
             let people = tokio::spawn(sim.run(host.clone()));
@@ -317,6 +337,50 @@ async fn run(
         }
         Command::Eval(args) => tokio::task::spawn_blocking(move || link_cmd::eval(&args)).await?,
         Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
+        Command::Totp { secret } => {
+            let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
+            let code = switchboard_accounts::totp::code_at(secret.trim(), now)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{code}");
+            Ok(())
+        }
+        Command::AddUser {
+            username,
+            display_name,
+            role,
+        } => {
+            let password = match std::env::var("SWITCHBOARD_NEW_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let store = open_store(&config.database_url()).await?;
+            let audit = open_audit(store.clone(), &config).await?;
+            let new = switchboard_domain::NewUser {
+                username: switchboard_domain::Username::parse(&username)
+                    .map_err(|e| anyhow::anyhow!("--username: {e}"))?,
+                display_name: switchboard_domain::Name::parse(&display_name)
+                    .map_err(|e| anyhow::anyhow!("--display-name: {e}"))?,
+                role: switchboard_domain::Role::parse(&role)
+                    .map_err(|e| anyhow::anyhow!("--role: {e}"))?,
+            };
+            let e = add_user(store.as_ref(), &audit, new, &password, "command line").await?;
+            println!(
+                "user {} created ({})",
+                e.user.username,
+                e.user.role.as_str()
+            );
+            println!(
+                "second factor secret (enrol it now; it is not shown again): {}",
+                e.totp_secret
+            );
+            println!("  {}", e.otpauth_uri);
+            audit.checkpoint().await?;
+            Ok(())
+        }
         Command::Audit(cmd) => {
             let store = open_store(&config.database_url()).await?;
             let ok =
@@ -413,6 +477,63 @@ pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::
         .context("seeding the registry")
 }
 
+/// The audit log on the store, signing with the configured key (created on first use).
+async fn open_audit(
+    store: Arc<dyn Store>,
+    config: &Config,
+) -> anyhow::Result<switchboard_audit_host::AuditLog> {
+    let seed = audit_cmd::signing_seed(&config.audit_key_path(), true)?;
+    let clock: switchboard_audit_host::Clock =
+        Arc::new(|| (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64);
+    switchboard_audit_host::AuditLog::open(
+        store,
+        switchboard_audit_host::AuditConfig::new(&config.audit_origin, seed),
+        clock,
+    )
+    .await
+    .context("opening the audit log")
+}
+
+/// Creates a user with a password and a fresh second factor, audited as done by `by`.
+async fn add_user(
+    store: &dyn Store,
+    audit: &switchboard_audit_host::AuditLog,
+    new: switchboard_domain::NewUser,
+    password: &str,
+    by: &str,
+) -> anyhow::Result<switchboard_web::api::users::Enrolment> {
+    let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
+    let user = switchboard_domain::User::create(new, now);
+    let creds = switchboard_web::api::users::new_credentials(&user, password, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+    let actor = switchboard_audit::Actor {
+        username: format!("system:{by}"),
+        ..Default::default()
+    };
+    let entry = switchboard_audit::Entry::new(
+        "user.create",
+        actor,
+        (now.unix_timestamp_nanos() / 1_000_000) as i64,
+    )
+    .with_target(format!("user:{} ({})", user.id, user.username))
+    .with_note(format!("role {}", user.role.as_str()));
+    audit.append(entry).await.context("auditing the new user")?;
+    store.insert_user(&user).await.context("storing the user")?;
+    store
+        .insert_credentials(&creds)
+        .await
+        .context("storing the credentials")?;
+    let otpauth_uri =
+        switchboard_accounts::totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(switchboard_web::api::users::Enrolment {
+        user,
+        totp_secret: creds.totp_secret,
+        otpauth_uri,
+    })
+}
+
 /// The call distributor, restored from the store, with its ticker running.
 async fn open_acd(
     store: Arc<dyn Store>,
@@ -437,8 +558,16 @@ async fn serve(
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let backend = store.backend();
-    let mut state = AppState::new(store).with_acd(host.clone());
+    let audit = open_audit(store.clone(), config).await?;
+    let demo_users = match &demo {
+        Some(_) => demo_accounts(store.as_ref(), &audit).await?,
+        None => Vec::new(),
+    };
+    let mut state = AppState::new(store)
+        .with_acd(host.clone())
+        .with_audit(audit.clone());
     state.max_record_age_days = config.max_record_age_days;
+    state.cookie_secure = config.cookie_secure;
     // The record index builds in the background: everything but lookups is served at once,
     // and lookups answer 503 with the progress until it is ready.
     let (slot, records) = (state.index.clone(), state.store.clone());
@@ -453,9 +582,13 @@ async fn serve(
     tracing::info!(%addr, database = backend, "switchboard listening");
     println!("Switchboard is up at http://{addr}/ ({backend} database)");
     if let Some((reg, subject)) = demo {
-        print_demo_tour(addr, &reg, subject.as_deref());
+        print_demo_tour(addr, &reg, subject.as_deref(), &demo_users);
     }
     switchboard_web::serve(listener, state, shutdown_signal()).await?;
+    // Sign whatever the log holds unsigned, so a verifier covers every entry.
+    if let Err(e) = audit.checkpoint().await {
+        tracing::warn!(error = %e, "final audit checkpoint failed");
+    }
     // Not needed for correctness (the log holds everything), but the next start replays less.
     if let Err(e) = host.snapshot().await {
         tracing::warn!(error = %e, "ACD snapshot at shutdown failed");
@@ -478,6 +611,7 @@ fn demo_subject(
             let idn = r.identity.first()?.clone();
             let dob = idn.dob?;
             Some(serde_json::json!({
+                "purpose": {"code": "C", "reason": "demo: identity check at booking", "case_number": "DEMO-1"},
                 "subject": {
                     "family_names": [idn.family_name],
                     "given_names": [idn.given_name],
@@ -489,7 +623,49 @@ fn demo_subject(
         .map(|v| v.to_string())
 }
 
-fn print_demo_tour(addr: SocketAddr, reg: &Registry, subject: Option<&str>) {
+/// The demo's accounts, one per role, all with the same fresh password.
+async fn demo_accounts(
+    store: &dyn Store,
+    audit: &switchboard_audit_host::AuditLog,
+) -> anyhow::Result<Vec<(switchboard_web::api::users::Enrolment, String)>> {
+    use switchboard_domain::{Name, NewUser, Role, Username};
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+    let password = format!(
+        "demo-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut out = Vec::new();
+    // ct24 and jl03 are agents of the ACD configuration that the simulated call-takers leave
+    // alone (see simulate.rs), so a person can work them.
+    for (name, display, role) in [
+        ("ct24", "Demo Call-Taker", Role::CallTaker),
+        ("sup01", "Demo Supervisor", Role::Supervisor),
+        ("jl03", "Demo Juvenile Liaison", Role::JuvenileLiaison),
+        ("legal01", "Demo Legal Reviewer", Role::LegalReviewer),
+        ("audit01", "Demo Auditor", Role::Auditor),
+        ("admin01", "Demo Administrator", Role::Administrator),
+        ("plan01", "Demo Planner", Role::Planner),
+    ] {
+        let new = NewUser {
+            username: Username::parse(name).expect("a valid username"),
+            display_name: Name::parse(display).expect("a valid name"),
+            role,
+        };
+        out.push((
+            add_user(store, audit, new, &password, "demo").await?,
+            password.clone(),
+        ));
+    }
+    Ok(out)
+}
+
+fn print_demo_tour(
+    addr: SocketAddr,
+    reg: &Registry,
+    subject: Option<&str>,
+    users: &[(switchboard_web::api::users::Enrolment, String)],
+) {
     let today = OffsetDateTime::now_utc().date();
     println!(
         "Demo registry: {} agencies, {} agreements, {} officers (all made up).",
@@ -497,12 +673,34 @@ fn print_demo_tour(addr: SocketAddr, reg: &Registry, subject: Option<&str>) {
         reg.agreements.len(),
         reg.officers.len()
     );
+    if let Some((_, password)) = users.first() {
+        println!(
+            "Demo accounts (password {password} for all; every logon also needs the one-time code):"
+        );
+        for (e, _) in users {
+            println!(
+                "  {:<8} {:<17} TOTP secret {}",
+                e.user.username,
+                e.user.role.as_str(),
+                e.totp_secret
+            );
+        }
+    }
+    let Some((ct, password)) = users.first() else {
+        return;
+    };
+    let sb = format!("http://{addr}/api/v1");
+    println!("Log on as the call-taker (the session cookie goes to /tmp/sb.jar):");
+    println!(
+        "  CSRF=$(curl -s -c /tmp/sb.jar {sb}/session -H 'content-type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{password}\",\"totp\":\"'$(cargo run -q -p switchboard -- totp {})'\"}}' | sed -E 's/.*\"csrf_token\":\"([^\"]+)\".*/\\1/')",
+        ct.user.username, ct.totp_secret
+    );
     println!("Try:");
     println!(
-        "  curl http://{addr}/api/v1/calls?limit=5        # simulated calls, identified and queued"
+        "  curl -b /tmp/sb.jar {sb}/calls?limit=5        # simulated calls, identified and queued"
     );
-    println!("  curl http://{addr}/api/v1/agencies?limit=5");
-    println!("  curl http://{addr}/api/v1/openapi.json");
+    println!("  curl -b /tmp/sb.jar {sb}/agencies?limit=5");
+    println!("  curl {sb}/openapi.json");
     let mut shown = Vec::new();
     for o in &reg.officers {
         let Some(agency) = reg.agencies.iter().find(|a| a.id == o.agency_id) else {
@@ -518,11 +716,11 @@ fn print_demo_tour(addr: SocketAddr, reg: &Registry, subject: Option<&str>) {
         }
         shown.push(label);
         println!(
-            "  curl http://{addr}/api/v1/callers/{}   # {label}",
+            "  curl -b /tmp/sb.jar {sb}/callers/{}   # {label}",
             o.phones[0]
         );
     }
-    println!("  curl http://{addr}/api/v1/callers/+15555550100   # unknown_number");
+    println!("  curl -b /tmp/sb.jar {sb}/callers/+15555550100   # unknown_number");
     let active = reg
         .agreements
         .iter()
@@ -538,9 +736,12 @@ fn print_demo_tour(addr: SocketAddr, reg: &Registry, subject: Option<&str>) {
             "Look a subject up in the record systems (the index builds in the background; 503 until it is ready):"
         );
         println!(
-            "  curl -s -X POST http://{addr}/api/v1/lookups -H 'content-type: application/json' -d '{subject}'"
+            "  curl -s -b /tmp/sb.jar -X POST {sb}/lookups -H \"x-csrf-token: $CSRF\" -H 'content-type: application/json' -d '{subject}'"
         );
     }
+    println!(
+        "Every access above is in the audit log: log on as audit01 and GET {sb}/audit/entries, or run `cargo run -p switchboard -- audit verify --database-url sqlite://data/demo.db` after stopping."
+    );
     println!(
         "({active} agreements in effect, {certified} officers currently certified.) Press Ctrl-C to stop."
     );

@@ -28,6 +28,9 @@ pub struct CallerSim {
     /// Mean talk time of the simulated call-takers.
     pub mean_handle: Duration,
     pub seed: u64,
+    /// Usernames whose agents people work: the simulation neither logs them in nor answers
+    /// their calls.
+    pub reserved: Vec<String>,
 }
 
 /// The inquiry desk and the juvenile-liaison desk of the default configuration.
@@ -44,8 +47,16 @@ impl CallerSim {
     /// Logs the configured agents in and runs callers and call-takers until the task is dropped.
     pub async fn run(self, host: Arc<AcdHost>) {
         let rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)));
+        let reserved = self.reserved.clone();
         let agents: Vec<AgentId> = host
-            .read(|acd, _| acd.config().agents.iter().map(|a| a.id).collect())
+            .read(|acd, _| {
+                acd.config()
+                    .agents
+                    .iter()
+                    .filter(|a| a.user.as_ref().is_none_or(|u| !reserved.contains(u)))
+                    .map(|a| a.id)
+                    .collect()
+            })
             .await;
         let queues: HashSet<QueueId> = host
             .read(|acd, _| acd.config().queues.iter().map(|q| q.id).collect())
@@ -60,7 +71,13 @@ impl CallerSim {
                 tracing::warn!(agent = agent.0, error = %e, "simulated agent could not log in");
             }
         }
-        let people = tokio::spawn(respond(host.clone(), rng.clone(), self.mean_handle));
+        let simulated: HashSet<AgentId> = agents.iter().copied().collect();
+        let people = tokio::spawn(respond(
+            host.clone(),
+            rng.clone(),
+            self.mean_handle,
+            simulated,
+        ));
         if self.calls_per_hour > 0.0 {
             let gap = Duration::from_secs_f64(3600.0 / self.calls_per_hour);
             loop {
@@ -117,7 +134,12 @@ async fn give_up(host: &AcdHost, call: CallId) {
 
 /// Simulated people reacting to the ACD: call-takers answer offers after a few rings and hang
 /// up after talking; callers take half the callbacks offered.
-async fn respond(host: Arc<AcdHost>, rng: Arc<Mutex<ChaCha8Rng>>, mean_handle: Duration) {
+async fn respond(
+    host: Arc<AcdHost>,
+    rng: Arc<Mutex<ChaCha8Rng>>,
+    mean_handle: Duration,
+    simulated: HashSet<AgentId>,
+) {
     let mut feed = host.subscribe();
     loop {
         let item = match feed.recv().await {
@@ -127,7 +149,7 @@ async fn respond(host: Arc<AcdHost>, rng: Arc<Mutex<ChaCha8Rng>>, mean_handle: D
         };
         for c in &item.commands {
             match c {
-                Command::OfferCall { call, agent, .. } => {
+                Command::OfferCall { call, agent, .. } if simulated.contains(agent) => {
                     let (ring, talk) = {
                         let mut rng = rng.lock().await;
                         (

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod lookup_index;
@@ -49,6 +50,10 @@ pub struct AppState {
     pub acd: Option<Arc<switchboard_acd_host::AcdHost>>,
     /// Records last updated longer ago than this are stale: they cannot support a confirmation.
     pub max_record_age_days: i64,
+    /// The audit log every access is written to; without it every audited action fails.
+    pub audit: Option<switchboard_audit_host::AuditLog>,
+    /// Whether session cookies carry `Secure`.
+    pub cookie_secure: bool,
     clock: Clock,
 }
 
@@ -71,8 +76,38 @@ impl AppState {
             index: Arc::default(),
             acd: None,
             max_record_age_days: DEFAULT_MAX_RECORD_AGE_DAYS,
+            audit: None,
+            cookie_secure: true,
             clock,
         }
+    }
+
+    /// With the audit log.
+    pub fn with_audit(mut self, audit: switchboard_audit_host::AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Now in milliseconds since the Unix epoch (audit entries).
+    pub fn now_ms(&self) -> i64 {
+        (self.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    /// Writes an audit entry durably; an error means the action must not happen.
+    pub async fn record(&self, entry: switchboard_audit::Entry) -> Result<u64, ApiError> {
+        let Some(log) = &self.audit else {
+            return Err(ApiError::unavailable(
+                "audit_unavailable",
+                "the audit log is not available, so nothing can be done; retry shortly",
+            ));
+        };
+        log.append(entry).await.map_err(|e| {
+            tracing::error!(error = ?e, "audit write failed; the action is refused");
+            ApiError::unavailable(
+                "audit_unavailable",
+                "the action could not be audited, so it was not done; retry shortly",
+            )
+        })
     }
 
     /// With the call distributor behind the `/acd` routes.
@@ -107,14 +142,16 @@ impl AppState {
         (name = "lookups", description = "Identity resolution: the subject against the record systems"),
         (name = "acd", description = "The call distributor: queues, agents, calls, statistics, live events"),
         (name = "staffing", description = "Staffing requirements, Erlang C and A, shift schedules"),
-        (name = "dispositions", description = "Hard checks, dispositions and their review, juvenile-liaison cases")
+        (name = "dispositions", description = "Hard checks, dispositions and their review, juvenile-liaison cases"),
+        (name = "accounts", description = "Logon with a second factor, sessions, users and roles"),
+        (name = "audit", description = "The tamper-evident audit log: search, per-subject accounting, anomalies, proofs, verification")
     )
 )]
 struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{acd, callers, calls, dispositions, lookups, registry, staffing};
+    use api::{acd, audit, callers, calls, dispositions, lookups, registry, staffing, users};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -149,6 +186,18 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispositions::override_rule))
         .routes(routes!(dispositions::list_cases))
         .routes(routes!(dispositions::get_case, dispositions::update_case))
+        .routes(routes!(auth::logon, auth::current, auth::logoff))
+        .routes(routes!(auth::unlock))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::patch))
+        .routes(routes!(users::unlock))
+        .routes(routes!(audit::entries))
+        .routes(routes!(audit::accounting))
+        .routes(routes!(audit::anomalies))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::checkpoints))
+        .routes(routes!(audit::inclusion))
+        .routes(routes!(audit::consistency))
         .split_for_parts()
 }
 
@@ -162,6 +211,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api();
+    // Every API route passes the guard: session, CSRF, permission, audit.
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::guard,
+    ));
     let doc = openapi();
     let api = api.route(
         "/openapi.json",
@@ -203,7 +257,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     ops::install_metrics();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Connection info gives the client's address to the audit log.
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -33,6 +33,7 @@ fn config() -> Config {
                 name: format!("call-taker {i}"),
                 skills: vec![(SkillId(1), 5)],
                 after_call_limit: 30_000,
+                user: None,
             })
             .collect(),
         ..Config::default()

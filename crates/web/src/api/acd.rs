@@ -21,7 +21,10 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use switchboard_accounts::Permission;
+
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 
@@ -197,8 +200,72 @@ pub async fn callback(
 /// The call ends (the agent hung up, or it was withdrawn).
 #[utoipa::path(post, path = "/acd/calls/{call}/end", tag = "acd", params(("call" = u64, Path)),
     responses((status = 200, body = Commands), (status = 404, body = ErrorBody)))]
-pub async fn end(State(app): State<AppState>, Path(call): Path<u64>) -> ApiResult<Json<Commands>> {
+pub async fn end(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(call): Path<u64>,
+) -> ApiResult<Json<Commands>> {
+    let agent = host(&app)?
+        .read(|acd, _| {
+            acd.calls().into_iter().find_map(|c| match c.phase {
+                switchboard_acd::Phase::Connected { agent } if c.call == CallId(call) => {
+                    Some(agent)
+                }
+                _ => None,
+            })
+        })
+        .await;
+    match agent {
+        Some(agent) => may_act_as(&app, &who, agent.0, false).await?,
+        None if who.can(Permission::AgentSupervise) => {}
+        None => {
+            return Err(ApiError::conflict(
+                "not_connected",
+                format!("call {call} is not connected to an agent"),
+            ));
+        }
+    }
     submit(&app, Event::CallEnded { call: CallId(call) }).await
+}
+
+/// A call-taker acts only as the agent configured for their username; supervisors act as any
+/// agent and alone may force a state.
+async fn may_act_as(app: &AppState, who: &Principal, agent: u64, forced: bool) -> ApiResult<()> {
+    if who.can(Permission::AgentSupervise) {
+        return Ok(());
+    }
+    if forced {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "forbidden",
+            "only a supervisor may force an agent's state",
+        ));
+    }
+    let owner = host(app)?
+        .read(|acd, _| {
+            acd.config()
+                .agents
+                .iter()
+                .find(|a| a.id == AgentId(agent))
+                .map(|a| a.user.clone())
+        })
+        .await;
+    match owner {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+            "not_found",
+            format!("there is no agent {agent}"),
+        )),
+        Some(Some(user)) if user == who.username() => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_your_agent",
+            "forbidden",
+            format!("agent {agent} is not yours"),
+        )),
+    }
 }
 
 /// The call an agent acts on.
@@ -214,9 +281,11 @@ pub struct AgentCall {
     responses((status = 200, body = Commands), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn answer(
     State(app): State<AppState>,
+    who: Principal,
     Path(agent): Path<u64>,
     ApiJson(body): ApiJson<AgentCall>,
 ) -> ApiResult<Json<Commands>> {
+    may_act_as(&app, &who, agent, false).await?;
     let event = Event::AgentAnswered {
         agent: AgentId(agent),
         call: CallId(body.call),
@@ -230,9 +299,11 @@ pub async fn answer(
     responses((status = 200, body = Commands), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn reject(
     State(app): State<AppState>,
+    who: Principal,
     Path(agent): Path<u64>,
     ApiJson(body): ApiJson<AgentCall>,
 ) -> ApiResult<Json<Commands>> {
+    may_act_as(&app, &who, agent, false).await?;
     let event = Event::AgentRejected {
         agent: AgentId(agent),
         call: CallId(body.call),
@@ -259,9 +330,11 @@ pub struct StateChange {
     responses((status = 200, body = Commands), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set_state(
     State(app): State<AppState>,
+    who: Principal,
     Path(agent): Path<u64>,
     ApiJson(body): ApiJson<StateChange>,
 ) -> ApiResult<Json<Commands>> {
+    may_act_as(&app, &who, agent, body.forced).await?;
     let to = match (body.state.as_str(), body.reason) {
         ("log_in", None) => Requested::LogIn,
         ("available", None) => Requested::Available,

@@ -7,7 +7,10 @@
 //! disposition is evaluated again on live data at every approval, so a final "confirm" has
 //! always passed the gate on current records.
 //!
-//! Until accounts exist (issue 8) the acting user is named in the request (`by`).
+//! The acting user is the session's. Call-takers and liaisons see only the dispositions they
+//! recorded; the details of 8 U.S.C. 1367-protected matters are shown to legal reviewers
+//! only (others see that a protected matter blocks the confirmation, not what it is). Every
+//! evaluation, disposition and review is audited, with its rule hits, before it takes effect.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,7 +26,12 @@ use switchboard_store::{DispositionRow, LiaisonCaseRow};
 use uuid::Uuid;
 
 use super::{Paged, page_request, path_id};
+use switchboard_accounts::Permission;
+use switchboard_audit::Entry;
+use switchboard_domain::Role;
+
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 
@@ -35,6 +43,8 @@ const MAX_CHOSEN: usize = 20;
 pub struct Inquiry {
     /// The call the inquiry is made on: its caller is assessed against the registry.
     pub call: Uuid,
+    /// Why the records are queried (required).
+    pub purpose: super::Purpose,
     /// The subject as the officer describes it.
     pub subject: Subject,
     /// Record ids the call-taker chose as the subject's, from the lookup's candidates.
@@ -72,15 +82,56 @@ impl From<GateError> for ApiError {
     }
 }
 
-fn check_user(by: &str) -> ApiResult<()> {
-    let n = by.trim().chars().count();
-    if n == 0 || n > 64 || by.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "by",
-            "name the acting user (1 to 64 characters)",
-        ));
+/// What a user may see of the hits: the details of protected matters (8 U.S.C. 1367) only
+/// with the permission for them.
+fn redact(hits: &[Hit], who: &Principal) -> Vec<Hit> {
+    let mut hits = hits.to_vec();
+    if !who.can(Permission::ProtectedDetails) {
+        for h in &mut hits {
+            if h.rule == PROTECTED_RULE {
+                h.reasons = vec![
+                    "a protected matter is on file; its details are shown to legal reviewers only"
+                        .to_owned(),
+                ];
+            }
+        }
     }
-    Ok(())
+    hits
+}
+
+/// The rule whose reasons name protected applications.
+const PROTECTED_RULE: &str = "protected-application";
+
+fn rule_hits(hits: &[Hit]) -> Vec<switchboard_audit::RuleHit> {
+    hits.iter()
+        .map(|h| switchboard_audit::RuleHit {
+            rule: h.rule.clone(),
+            version: h.version,
+        })
+        .collect()
+}
+
+/// The audit entry of an action on an inquiry: who, for whom, why, which records, which hits.
+async fn inquiry_entry(
+    app: &AppState,
+    who: &Principal,
+    action: &str,
+    q: &Inquiry,
+    hits: &[Hit],
+) -> ApiResult<Entry> {
+    let mut e = Entry::new(action, who.actor(), app.now_ms());
+    e.purpose = Some(q.purpose.audited()?);
+    e.query = super::subject_keys(&q.subject);
+    e.caller = Some(super::caller_of(app, q.call).await?);
+    e.records = q.chosen.clone();
+    e.rule_hits = rule_hits(hits);
+    Ok(e)
+}
+
+/// Call-takers and liaisons see only their own dispositions: another's is "not found", so an
+/// id cannot be probed.
+fn may_read(who: &Principal, author: &str) -> bool {
+    !matches!(who.role(), Role::CallTaker | Role::JuvenileLiaison) || who.username() == author
 }
 
 /// Builds the facts from the store and the index.
@@ -187,13 +238,18 @@ pub struct Verdict {
     responses((status = 200, body = Verdict), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn evaluate_inquiry(
     State(app): State<AppState>,
+    who: Principal,
     ApiJson(q): ApiJson<Inquiry>,
 ) -> ApiResult<Json<Verdict>> {
+    q.purpose.audited()?;
     let f = facts(&app, &q).await?;
     let hits = evaluate(&f);
+    let mut entry = inquiry_entry(&app, &who, "disposition.evaluate", &q, &hits).await?;
+    entry.result = Some(format!("{} rule hits", hits.len()));
+    app.record(entry).await?;
     Ok(Json(Verdict {
         allowed: allowed(&hits),
-        hits,
+        hits: redact(&hits, &who),
     }))
 }
 
@@ -226,7 +282,12 @@ pub struct DispositionView {
     pub liaison_case: Option<Uuid>,
 }
 
-fn view(row: &DispositionRow, doc: &Document, liaison_case: Option<Uuid>) -> DispositionView {
+fn view(
+    row: &DispositionRow,
+    doc: &Document,
+    liaison_case: Option<Uuid>,
+    who: &Principal,
+) -> DispositionView {
     let d = &doc.disposition;
     DispositionView {
         id: row.id,
@@ -235,7 +296,7 @@ fn view(row: &DispositionRow, doc: &Document, liaison_case: Option<Uuid>) -> Dis
         state: row.state.clone(),
         author: d.author().to_owned(),
         disclosed: row.disclosed.clone(),
-        hits: d.hits().to_vec(),
+        hits: redact(d.hits(), who),
         overrides: d.overrides().to_vec(),
         history: d.history().to_vec(),
         version: row.version,
@@ -264,8 +325,6 @@ pub struct NewDisposition {
     pub inquiry: Inquiry,
     #[schema(value_type = String, example = "unable_to_confirm")]
     pub kind: Kind,
-    /// The call-taker recording it.
-    pub by: String,
     /// Submit a confirmation blocked only by overridable rules, for a second person to
     /// override and approve.
     #[serde(default)]
@@ -279,16 +338,18 @@ pub struct NewDisposition {
         (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    who: Principal,
     ApiJson(body): ApiJson<NewDisposition>,
 ) -> ApiResult<(StatusCode, Json<DispositionView>)> {
-    check_user(&body.by)?;
+    body.inquiry.purpose.audited()?;
     let f = facts(&app, &body.inquiry).await?;
     let hits = evaluate(&f);
     let now = app.now();
+    let by = who.username();
     let d = if body.for_override {
-        Disposition::submit_for_override(body.kind, hits.clone(), body.by.trim(), now)?
+        Disposition::submit_for_override(body.kind, hits.clone(), by, now)?
     } else {
-        Disposition::submit(body.kind, hits.clone(), body.by.trim(), now)?
+        Disposition::submit(body.kind, hits.clone(), by, now)?
     };
     let disclosed = caller_response(d.kind()).text;
     let doc = Document {
@@ -300,14 +361,43 @@ pub async fn create(
         call_id: Some(CallId::from_uuid(doc.inquiry.call)),
         kind: kind_name(doc.disposition.kind()),
         state: state_name(&doc.disposition),
-        author: body.by.trim().to_owned(),
+        author: by.to_owned(),
         document: serde_json::to_value(&doc).map_err(ApiError::internal)?,
-        disclosed,
+        disclosed: disclosed.clone(),
         version: 1,
         created_at: now,
         updated_at: now,
     };
-    app.store.insert_disposition(&row).await?;
+    // Audit first: a disposition that cannot be audited is not recorded.
+    let mut entry = inquiry_entry(&app, &who, "disposition.create", &doc.inquiry, &hits).await?;
+    entry.target = Some(format!("disposition:{}", row.id));
+    entry.result = Some(format!("{} ({})", row.kind, row.state));
+    let to = entry
+        .caller
+        .as_ref()
+        .map(|c| match (&c.ori, &c.officer) {
+            (Some(ori), Some(officer)) => format!("officer {officer} of {ori}"),
+            _ => format!(
+                "unidentified caller {}",
+                c.phone.as_deref().unwrap_or("(no number)")
+            ),
+        })
+        .unwrap_or_default();
+    entry.disclosed = Some(switchboard_audit::Disclosure {
+        to,
+        text: disclosed,
+    });
+    app.record(entry).await?;
+    if let Err(e) = app.store.insert_disposition(&row).await {
+        let mut failed = Entry::new("disposition.create", who.actor(), app.now_ms())
+            .with_target(format!("disposition:{}", row.id));
+        failed.outcome = switchboard_audit::Outcome::Failed;
+        failed.note = Some(e.to_string());
+        if let Err(e) = app.record(failed).await {
+            tracing::error!(error = ?e, "could not audit a failed disposition");
+        }
+        return Err(e.into());
+    }
     let mut case_id = None;
     if doc.disposition.kind() == Kind::ReferJuvenileLiaison && has(&hits, Outcome::JuvenileWorkflow)
     {
@@ -324,14 +414,17 @@ pub async fn create(
         app.store.insert_liaison_case(&case).await?;
         case_id = Some(case.id);
     }
-    Ok((StatusCode::CREATED, Json(view(&row, &doc, case_id))))
+    Ok((StatusCode::CREATED, Json(view(&row, &doc, case_id, &who))))
 }
 
-async fn load(app: &AppState, id: &str) -> ApiResult<(DispositionRow, Document)> {
+async fn load(app: &AppState, who: &Principal, id: &str) -> ApiResult<(DispositionRow, Document)> {
     let id: Uuid = id
         .parse()
         .map_err(|_| ApiError::invalid_field("id", format!("{id:?} is not a valid id (a UUID)")))?;
     let row = app.store.disposition(id).await?;
+    if !may_read(who, &row.author) {
+        return Err(ApiError::not_found(&format!("disposition {id}")));
+    }
     let doc: Document = serde_json::from_value(row.document.clone())
         .map_err(|e| ApiError::internal(format!("disposition {id}: {e}")))?;
     Ok((row, doc))
@@ -339,6 +432,7 @@ async fn load(app: &AppState, id: &str) -> ApiResult<(DispositionRow, Document)>
 
 async fn save(
     app: &AppState,
+    who: &Principal,
     mut row: DispositionRow,
     doc: &Document,
 ) -> ApiResult<DispositionView> {
@@ -348,7 +442,7 @@ async fn save(
     row.document = serde_json::to_value(doc).map_err(ApiError::internal)?;
     row.updated_at = stored_precision(app.now());
     app.store.update_disposition(&row, expected).await?;
-    Ok(view(&row, doc, None))
+    Ok(view(&row, doc, None, who))
 }
 
 /// Read a disposition with its history.
@@ -356,10 +450,11 @@ async fn save(
     responses((status = 200, body = DispositionView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DispositionView>> {
-    let (row, doc) = load(&app, &id).await?;
-    Ok(Json(view(&row, &doc, None)))
+    let (row, doc) = load(&app, &who, &id).await?;
+    Ok(Json(view(&row, &doc, None, &who)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -377,6 +472,7 @@ pub struct ListQuery {
     responses((status = 200, body = Paged<DispositionView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
+    who: Principal,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Paged<DispositionView>>> {
     if let Some(s) = &q.state
@@ -394,15 +490,21 @@ pub async fn list(
             format!("{s:?} is not a disposition state"),
         ));
     }
+    // Call-takers and liaisons list only their own.
+    let own = (!may_read(&who, "")).then(|| who.username().to_owned());
     let page = app
         .store
-        .list_dispositions(q.state.as_deref(), page_request(q.limit, q.after)?)
+        .list_dispositions(
+            q.state.as_deref(),
+            own.as_deref(),
+            page_request(q.limit, q.after)?,
+        )
         .await?;
     let mut items = Vec::with_capacity(page.items.len());
     for row in &page.items {
         let doc: Document = serde_json::from_value(row.document.clone())
             .map_err(|e| ApiError::internal(format!("disposition {}: {e}", row.id)))?;
-        items.push(view(row, &doc, None));
+        items.push(view(row, &doc, None, &who));
     }
     Ok(Json(Paged {
         items,
@@ -414,7 +516,6 @@ pub async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Review {
-    pub by: String,
     /// Required to refuse or override.
     pub reason: Option<String>,
     /// The rule to override.
@@ -427,14 +528,36 @@ pub struct Review {
     responses((status = 200, body = DispositionView), (status = 409, body = ErrorBody)))]
 pub async fn approve(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
-    check_user(&r.by)?;
-    let (row, mut doc) = load(&app, &id).await?;
+    let (row, mut doc) = load(&app, &who, &id).await?;
     let live = evaluate(&facts(&app, &doc.inquiry).await?);
-    doc.disposition.approve(r.by.trim(), live, app.now())?;
-    Ok(Json(save(&app, row, &doc).await?))
+    let mut entry = review_entry(&app, &who, "disposition.approve", &row, &doc, &live).await?;
+    entry.note = r.reason.filter(|x| !x.trim().is_empty());
+    if let Err(e) = doc.disposition.approve(who.username(), live, app.now()) {
+        app.record(entry.refused(e.to_string())).await?;
+        return Err(e.into());
+    }
+    app.record(entry).await?;
+    Ok(Json(save(&app, &who, row, &doc).await?))
+}
+
+/// The audit entry of a second person's action on a disposition.
+async fn review_entry(
+    app: &AppState,
+    who: &Principal,
+    action: &str,
+    row: &DispositionRow,
+    doc: &Document,
+    hits: &[Hit],
+) -> ApiResult<Entry> {
+    let mut e = inquiry_entry(app, who, action, &doc.inquiry, hits).await?;
+    e.target = Some(format!("disposition:{}", row.id));
+    e.approvers = vec![who.username().to_owned()];
+    e.result = Some(row.kind.clone());
+    Ok(e)
 }
 
 /// A reviewer refuses, with a reason.
@@ -443,18 +566,28 @@ pub async fn approve(
     responses((status = 200, body = DispositionView), (status = 409, body = ErrorBody)))]
 pub async fn refuse(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
-    check_user(&r.by)?;
     let reason = r
         .reason
         .filter(|x| !x.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_field("reason", "say why"))?;
-    let (row, mut doc) = load(&app, &id).await?;
-    doc.disposition
-        .refuse(r.by.trim(), reason.trim(), app.now())?;
-    Ok(Json(save(&app, row, &doc).await?))
+    let (row, mut doc) = load(&app, &who, &id).await?;
+    let hits = doc.disposition.hits().to_vec();
+    let entry = review_entry(&app, &who, "disposition.refuse", &row, &doc, &hits)
+        .await?
+        .with_note(reason.trim());
+    if let Err(e) = doc
+        .disposition
+        .refuse(who.username(), reason.trim(), app.now())
+    {
+        app.record(entry.refused(e.to_string())).await?;
+        return Err(e.into());
+    }
+    app.record(entry).await?;
+    Ok(Json(save(&app, &who, row, &doc).await?))
 }
 
 /// A second person overrides an overridable rule, with a written reason.
@@ -463,21 +596,30 @@ pub async fn refuse(
     responses((status = 200, body = DispositionView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn override_rule(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
-    check_user(&r.by)?;
     let rule = r
         .rule
         .ok_or_else(|| ApiError::invalid_field("rule", "name the rule"))?;
-    let (row, mut doc) = load(&app, &id).await?;
-    doc.disposition.override_rule(
-        &rule,
-        r.by.trim(),
-        r.reason.as_deref().unwrap_or(""),
-        app.now(),
-    )?;
-    Ok(Json(save(&app, row, &doc).await?))
+    let (row, mut doc) = load(&app, &who, &id).await?;
+    let hits = doc.disposition.hits().to_vec();
+    let reason = r.reason.as_deref().unwrap_or("");
+    // An override is a privileged action (CJIS AC-6(9)): audited with its written reason.
+    let entry = review_entry(&app, &who, "rule.override", &row, &doc, &hits)
+        .await?
+        .with_target(format!("disposition:{} rule:{rule}", row.id))
+        .with_note(reason);
+    if let Err(e) = doc
+        .disposition
+        .override_rule(&rule, who.username(), reason, app.now())
+    {
+        app.record(entry.refused(e.to_string())).await?;
+        return Err(e.into());
+    }
+    app.record(entry).await?;
+    Ok(Json(save(&app, &who, row, &doc).await?))
 }
 
 /// A liaison case as the API shows it: timers and checklist, no whereabouts.

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::Subject;
 use switchboard_matching::index::{Candidate, LookupOptions, Query};
 
+use switchboard_audit::Entry;
+
 use crate::AppState;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::lookup_index::IndexState;
@@ -16,6 +19,11 @@ use crate::lookup_index::IndexState;
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     pub subject: Subject,
+    /// Why the query is made (required).
+    pub purpose: super::Purpose,
+    /// The call the query is made for, if any: its caller is recorded in the audit log.
+    #[serde(default)]
+    pub call: Option<uuid::Uuid>,
     /// At most this many candidates (1 to 100, default 20).
     #[serde(default)]
     pub limit: Option<u32>,
@@ -46,8 +54,22 @@ pub struct LookupResponse {
         (status = 503, body = ErrorBody)))]
 pub async fn lookup(
     State(app): State<AppState>,
+    who: Principal,
     ApiJson(req): ApiJson<LookupRequest>,
 ) -> ApiResult<Json<LookupResponse>> {
+    let mut entry = Entry::new("lookup", who.actor(), app.now_ms());
+    entry.query = super::subject_keys(&req.subject);
+    let purpose = match req.purpose.audited() {
+        Ok(p) => p,
+        Err(e) => {
+            app.record(entry.refused(e.body.message.clone())).await?;
+            return Err(e);
+        }
+    };
+    entry.purpose = Some(purpose);
+    if let Some(call) = req.call {
+        entry.caller = Some(super::caller_of(&app, call).await?);
+    }
     req.subject.validate()?;
     let limit = req.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
@@ -79,10 +101,34 @@ pub async fn lookup(
             .await
             .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
     metrics::histogram!("switchboard_lookup_seconds").record(started.elapsed().as_secs_f64());
+    entry.systems = switchboard_domain::records::System::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    entry.records = res
+        .candidates
+        .iter()
+        .map(|c| c.record.record_id.clone())
+        .collect();
+    entry.result = Some(result_class(&res.candidates).to_owned());
+    // Nothing is shown until the access is durably audited.
+    app.record(entry).await?;
     Ok(Json(LookupResponse {
         compared: res.compared,
         strong_threshold: res.strong_threshold,
         candidates: res.candidates,
         index_records: records,
     }))
+}
+
+/// The class of a lookup's result, for the audit log: the best candidate's band, or none.
+fn result_class(c: &[Candidate]) -> &'static str {
+    use switchboard_matching::Band;
+    match c.first().map(|b| b.band) {
+        None => "no_candidates",
+        Some(Band::Strong) => "strong",
+        Some(Band::Probable) => "probable",
+        Some(Band::Possible) => "possible",
+        Some(Band::Unlikely) => "unlikely",
+    }
 }

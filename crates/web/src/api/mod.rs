@@ -1,18 +1,133 @@
 //! The JSON API under `/api/v1`.
 
 pub mod acd;
+pub mod audit;
 pub mod callers;
 pub mod calls;
 pub mod dispositions;
 pub mod lookups;
 pub mod registry;
 pub mod staffing;
+pub mod users;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use switchboard_store::{Page, PageRequest};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+
+/// Why a records query is made: required on every one (CJIS), refused without it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// `C` (criminal justice) or `F` (firearms), as on the IAQ.
+    #[schema(value_type = String, example = "C")]
+    pub code: switchboard_domain::PurposeCode,
+    /// Why, in the call-taker's words (3 to 500 characters).
+    pub reason: String,
+    /// The caller's case or incident number, where there is one.
+    #[serde(default)]
+    pub case_number: Option<String>,
+}
+
+impl Purpose {
+    /// Checks the free text; the audit form of the purpose.
+    pub fn audited(&self) -> ApiResult<switchboard_audit::Purpose> {
+        let reason = self.reason.trim();
+        let n = reason.chars().count();
+        if !(3..=500).contains(&n) || reason.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                "purpose.reason",
+                "say why the query is made (3 to 500 characters)",
+            ));
+        }
+        let case_number = match self.case_number.as_deref().map(str::trim) {
+            Some("") => None,
+            Some(c)
+                if c.chars().count() > 40
+                    || !c
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "-/.#".contains(ch)) =>
+            {
+                return Err(ApiError::invalid_field(
+                    "purpose.case_number",
+                    "a case or incident number: up to 40 letters, digits and - / . #",
+                ));
+            }
+            other => other.map(str::to_owned),
+        };
+        Ok(switchboard_audit::Purpose {
+            code: self.code.as_str().to_owned(),
+            reason: reason.to_owned(),
+            case_number,
+        })
+    }
+}
+
+/// The keys under which the audit log files a query about `s`: the name with the birth date,
+/// and each identifier given. Auditors account for a subject by any of them.
+pub fn subject_keys(s: &switchboard_domain::Subject) -> Vec<String> {
+    use switchboard_domain::fold_for_search;
+    let mut keys = Vec::new();
+    let words = |names: &[switchboard_domain::Name]| {
+        names
+            .iter()
+            .map(|n| fold_for_search(n.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !s.family_names.is_empty() {
+        let dob = s
+            .date_of_birth
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "?".to_owned());
+        keys.push(format!(
+            "name:{} {}|{dob}",
+            words(&s.family_names),
+            words(&s.given_names)
+        ));
+    }
+    if let Some(a) = &s.a_number {
+        keys.push(format!("a_number:{a}"));
+    }
+    if let Some(f) = &s.fbi_number {
+        keys.push(format!("fbi:{}", fold_for_search(f.as_str())));
+    }
+    if let Some(x) = &s.state_id {
+        keys.push(format!("state_id:{}", fold_for_search(x.as_str())));
+    }
+    keys
+}
+
+/// For whom: the call's caller as the registry identified them.
+pub async fn caller_of(
+    app: &crate::AppState,
+    call: uuid::Uuid,
+) -> ApiResult<switchboard_audit::Caller> {
+    let call = app
+        .store
+        .call(switchboard_domain::CallId::from_uuid(call))
+        .await?;
+    let (officer, ori) = match call.officer_id {
+        Some(id) => {
+            let o = app.store.officer(id).await?;
+            let a = app.store.agency(o.agency_id).await?;
+            (Some(id.to_string()), Some(a.ori.to_string()))
+        }
+        None => (None, None),
+    };
+    Ok(switchboard_audit::Caller {
+        call: Some(call.id.to_string()),
+        verified: if officer.is_some() {
+            "ani_registry".into()
+        } else {
+            "ani_unknown".into()
+        },
+        officer,
+        ori,
+        phone: call.ani.map(|a| a.to_string()),
+    })
+}
 
 /// One page of a listing. Pass `next` back as `after` to get the following page.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -22,6 +22,7 @@ fn config() -> Config {
                 name: format!("call-taker {i}"),
                 skills: vec![(SkillId(1), 5)],
                 after_call_limit: 0,
+                user: None,
             })
             .collect(),
         ..Config::default()
@@ -221,8 +222,8 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
 async fn the_event_stream_carries_queue_status_and_every_entry() {
     let app = spawn().await;
     let mut res = app
-        .http
-        .get(app.url("/api/v1/acd/events"))
+        .request(reqwest::Method::GET, "/api/v1/acd/events")
+        .await
         .send()
         .await
         .unwrap();
@@ -276,10 +277,11 @@ async fn staffing_answers_in_json_and_csv_with_clear_errors() {
             .all(|c| c.as_u64().unwrap() >= 40)
     );
     let res = app
-        .http
-        .get(app.url(
+        .request(
+            reqwest::Method::GET,
             "/api/v1/staffing?calls_per_day=180&aht=600&hours=08:00-17:00&patience=180&format=csv",
-        ))
+        )
+        .await
         .send()
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard_domain::{Call, CallState, NewCall, OfficerId};
+use switchboard_domain::{Call, CallState, NewCall, OfficerId, Role};
 use switchboard_store::Store;
 use switchboard_synth::records::PersonRecords;
 
@@ -93,6 +93,7 @@ fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
     let i = &p.identity[0];
     json!({
         "call": call,
+        "purpose": super::purpose(),
         "subject": {
             "family_names": [i.family_name],
             "given_names": [i.given_name],
@@ -124,20 +125,23 @@ async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaiso
             .contains(&json!("confirm_enforcement_action"))
     );
 
+    // A supervisor records the confirmation; the same person cannot approve it.
+    app.act_as(Some(Role::Supervisor));
     let (s, d) = app
         .post(
             "/api/v1/dispositions",
-            json!({"inquiry": clean, "kind": "confirm_enforcement_action", "by": "ct1"}),
+            json!({"inquiry": clean, "kind": "confirm_enforcement_action"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{d}");
     assert_eq!(d["state"], "pending_second_review");
+    assert_eq!(
+        d["author"], "t.supervisor",
+        "the acting user is the session's"
+    );
     let id = d["id"].as_str().unwrap().to_owned();
     let (s, b) = app
-        .post(
-            &format!("/api/v1/dispositions/{id}/approve"),
-            json!({"by": "ct1"}),
-        )
+        .post(&format!("/api/v1/dispositions/{id}/approve"), json!({}))
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "two_person_rule", None);
     let (s, b) = app
@@ -145,12 +149,22 @@ async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaiso
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["items"][0]["id"], id.as_str(), "the review queue");
+    // A call-taker may not approve at all, nor see another's disposition.
+    app.act_as(Some(Role::CallTaker));
     let (s, b) = app
-        .post(
-            &format!("/api/v1/dispositions/{id}/approve"),
-            json!({"by": "sup1"}),
-        )
+        .post(&format!("/api/v1/dispositions/{id}/approve"), json!({}))
         .await;
+    assert_error(s, &b, StatusCode::FORBIDDEN, "forbidden", None);
+    let (s, b) = app.get(&format!("/api/v1/dispositions/{id}")).await;
+    assert_error(s, &b, StatusCode::NOT_FOUND, "not_found", None);
+    let (_, b) = app.get("/api/v1/dispositions").await;
+    assert_eq!(b["items"], json!([]), "a call-taker lists only their own");
+    // A second person approves.
+    app.act_as(Some(Role::LegalReviewer));
+    let (s, b) = app
+        .post(&format!("/api/v1/dispositions/{id}/approve"), json!({}))
+        .await;
+    app.act_as(None);
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["state"], "final");
     assert_eq!(b["history"].as_array().unwrap().len(), 2);
@@ -161,7 +175,7 @@ async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaiso
     let (s, b) = app
         .post(
             "/api/v1/dispositions",
-            json!({"inquiry": citizen, "kind": "confirm_enforcement_action", "by": "ct1"}),
+            json!({"inquiry": citizen, "kind": "confirm_enforcement_action"}),
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "blocked_by_rules", None);
@@ -183,14 +197,14 @@ async fn confirmation_passes_the_gate_and_two_people_and_minors_go_to_the_liaiso
     let (s, b) = app
         .post(
             "/api/v1/dispositions",
-            json!({"inquiry": minor, "kind": "status_information_only", "by": "ct1"}),
+            json!({"inquiry": minor, "kind": "status_information_only"}),
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "blocked_by_rules", None);
     let (s, d) = app
         .post(
             "/api/v1/dispositions",
-            json!({"inquiry": minor, "kind": "refer_juvenile_liaison", "by": "ct1"}),
+            json!({"inquiry": minor, "kind": "refer_juvenile_liaison"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{d}");
@@ -267,18 +281,32 @@ async fn inquiries_are_checked_before_the_rules_run() {
     q["call"] = json!("01900000-0000-7000-8000-000000000000");
     let (s, _) = app.post("/api/v1/dispositions/evaluate", q).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // No purpose, no query: refused, naming it.
+    let mut q = inquiry(&call, clean_or_first(&seeded), json!({}));
+    q.as_object_mut().unwrap().remove("purpose");
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": q, "kind": "decline"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("purpose"), "{b}");
+    let mut q = inquiry(&call, clean_or_first(&seeded), json!({}));
+    q["purpose"]["reason"] = json!("");
+    let (s, b) = app.post("/api/v1/dispositions/evaluate", q.clone()).await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("purpose.reason"),
+    );
     let q = inquiry(&call, clean_or_first(&seeded), json!({}));
     let (s, b) = app
         .post(
             "/api/v1/dispositions",
-            json!({"inquiry": q, "kind": "decline", "by": ""}),
-        )
-        .await;
-    assert_error(s, &b, StatusCode::BAD_REQUEST, "invalid_field", Some("by"));
-    let (s, b) = app
-        .post(
-            "/api/v1/dispositions",
-            json!({"inquiry": q, "kind": "maybe", "by": "ct1"}),
+            json!({"inquiry": q, "kind": "maybe"}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");

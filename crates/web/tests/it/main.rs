@@ -1,23 +1,49 @@
 //! API tests: the real server on an ephemeral port, over real HTTP, on a fresh SQLite
 //! database per test, with the clock fixed at 2026-11-21 12:00 UTC.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use switchboard_accounts::Permission;
+use switchboard_domain::{Name, NewUser, Role, User, Username};
+use switchboard_store::Store;
 use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
+use switchboard_web::auth::{CSRF_HEADER, Gate, access};
+use time::OffsetDateTime;
 use time::macros::datetime;
 use tokio::sync::oneshot;
 
+mod accounts;
 mod acd;
 mod dispositions;
+
+/// The clock of every test app.
+const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
+/// The password of every test user.
+const PASSWORD: &str = "tamale-lighthouse-42";
+
+/// A logged-on test user.
+#[derive(Debug, Clone)]
+struct Session {
+    cookie: String,
+    csrf: String,
+}
 
 struct TestApp {
     addr: SocketAddr,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    store: Arc<dyn Store>,
+    state: AppState,
+    /// The API's route templates (from the OpenAPI document).
+    templates: Vec<String>,
+    sessions: tokio::sync::Mutex<HashMap<Role, Session>>,
+    /// The role requests are made as; `None`: a role the route allows.
+    role: std::sync::Mutex<Option<Role>>,
     _dir: tempfile::TempDir,
 }
 
@@ -33,6 +59,18 @@ async fn spawn_app() -> TestApp {
     spawn_app_with(|_| async {}).await
 }
 
+/// The audit log of a test store (a fixed key).
+async fn audit_log(store: Arc<dyn Store>) -> switchboard_audit_host::AuditLog {
+    let clock: switchboard_audit_host::Clock = Arc::new(|| NOW.unix_timestamp() * 1000);
+    switchboard_audit_host::AuditLog::open(
+        store,
+        switchboard_audit_host::AuditConfig::new("switchboard-test", [3; 32]),
+        clock,
+    )
+    .await
+    .unwrap()
+}
+
 /// Starts the app after `prepare` has had the state (to seed records, build the index).
 async fn spawn_app_with<F, Fut>(prepare: F) -> TestApp
 where
@@ -41,28 +79,68 @@ where
 {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
-    let state = AppState::with_clock(
-        Arc::new(store),
-        Arc::new(|| datetime!(2026-11-21 12:00 UTC)),
-    );
+    let state = AppState::with_clock(Arc::new(store), Arc::new(|| NOW));
     prepare(state.clone()).await;
     serve_state(state, dir).await
 }
 
-/// Serves `state` (whose store lives in `dir`) on an ephemeral port.
-async fn serve_state(state: AppState, dir: tempfile::TempDir) -> TestApp {
+/// Serves `state` (whose store lives in `dir`) on an ephemeral port, with an audit log.
+async fn serve_state(mut state: AppState, dir: tempfile::TempDir) -> TestApp {
+    if state.audit.is_none() {
+        let log = audit_log(state.store.clone()).await;
+        state = state.with_audit(log);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel();
-    tokio::spawn(switchboard_web::serve(listener, state, async {
+    tokio::spawn(switchboard_web::serve(listener, state.clone(), async {
         let _ = stopped.await;
     }));
+    let doc = serde_json::to_value(switchboard_web::openapi()).unwrap();
+    let templates = doc["paths"].as_object().unwrap().keys().cloned().collect();
     TestApp {
         addr,
         http: reqwest::Client::new(),
         stop: Some(stop),
+        store: state.store.clone(),
+        state,
+        templates,
+        sessions: Default::default(),
+        role: Default::default(),
         _dir: dir,
     }
+}
+
+/// Which role a test acts as when it has not chosen one: the first the route allows, except
+/// that agents are driven by a supervisor (test agents belong to no user).
+fn default_role(p: Permission) -> Role {
+    match p {
+        Permission::AgentControl => Role::Supervisor,
+        _ => p.roles()[0],
+    }
+}
+
+/// A test user of `role` (named after it), with its TOTP secret.
+async fn make_user(store: &dyn Store, role: Role, name: &str) -> (User, String) {
+    let user = User::create(
+        NewUser {
+            username: Username::parse(name).unwrap(),
+            display_name: Name::parse("Test User").unwrap(),
+            role,
+        },
+        NOW,
+    );
+    let creds = switchboard_web::api::users::new_credentials(&user, PASSWORD, NOW)
+        .await
+        .unwrap();
+    store.insert_user(&user).await.unwrap();
+    store.insert_credentials(&creds).await.unwrap();
+    (user, creds.totp_secret)
+}
+
+/// The current code of a TOTP secret at `at`.
+fn code(secret: &str, at: OffsetDateTime) -> String {
+    switchboard_accounts::totp::code_at(secret, at.unix_timestamp() as u64).unwrap()
 }
 
 impl TestApp {
@@ -70,25 +148,124 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Acts as `role` from now on (`None`: whatever each route allows).
+    fn act_as(&self, role: Option<Role>) {
+        *self.role.lock().unwrap() = role;
+    }
+
+    /// Logs on over HTTP; the session's cookie and CSRF token.
+    async fn logon(
+        &self,
+        username: &str,
+        password: &str,
+        totp: &str,
+    ) -> (StatusCode, Value, Option<Session>) {
+        let res = self
+            .http
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"username": username, "password": password, "totp": totp}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let cookie = res
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let body: Value = res.json().await.unwrap();
+        let session = cookie.map(|cookie| Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+        });
+        (status, body, session)
+    }
+
+    /// A session of `role`, logging a user of that role on the first time.
+    async fn session(&self, role: Role) -> Session {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(s) = sessions.get(&role) {
+            return s.clone();
+        }
+        let name = format!("t.{}", role.as_str());
+        let (_, secret) = make_user(self.store.as_ref(), role, &name).await;
+        let (status, body, session) = self
+            .logon(&name, PASSWORD, &code(&secret, self.state.now()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let session = session.unwrap();
+        sessions.insert(role, session.clone());
+        session
+    }
+
+    /// The route template a path falls under (literal segments beat parameters).
+    fn template(&self, method: &Method, path: &str) -> Option<String> {
+        let path = path.split('?').next().unwrap();
+        let path = path.strip_prefix("/api/v1")?;
+        let segs: Vec<&str> = path.split('/').collect();
+        self.templates
+            .iter()
+            .filter(|t| access(method, t).is_some())
+            .filter_map(|t| {
+                let ts: Vec<&str> = t.split('/').collect();
+                (ts.len() == segs.len()
+                    && ts
+                        .iter()
+                        .zip(&segs)
+                        .all(|(a, b)| a.starts_with('{') || a == b))
+                .then(|| (ts.iter().filter(|a| !a.starts_with('{')).count(), t.clone()))
+            })
+            .max()
+            .map(|(_, t)| t)
+    }
+
+    /// A request with the session (and CSRF token) of the role the test acts as.
+    async fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method.clone(), self.url(path));
+        let chosen = *self.role.lock().unwrap();
+        let role = match self
+            .template(&method, path)
+            .and_then(|t| access(&method, &t))
+            .map(|(g, _)| g)
+        {
+            None | Some(Gate::Public) => chosen,
+            Some(Gate::Perm(p)) => Some(chosen.unwrap_or_else(|| default_role(p))),
+            Some(_) => Some(chosen.unwrap_or(Role::Administrator)),
+        };
+        if let Some(role) = role {
+            let s = self.session(role).await;
+            req = req.header("cookie", s.cookie).header(CSRF_HEADER, s.csrf);
+        }
+        req
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let res = req.send().await.expect("request");
         let status = res.status();
         let text = res.text().await.unwrap();
+        if status == StatusCode::NO_CONTENT {
+            return (status, Value::Null);
+        }
         let body = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{status}: body is not JSON: {text:?}"));
         (status, body)
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.http.get(self.url(path))).await
+        self.send(self.request(Method::GET, path).await).await
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.http.post(self.url(path)).json(&body)).await
+        self.send(self.request(Method::POST, path).await.json(&body))
+            .await
     }
 
     async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.http.patch(self.url(path)).json(&body)).await
+        self.send(self.request(Method::PATCH, path).await.json(&body))
+            .await
+    }
+
+    async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.request(Method::DELETE, path).await).await
     }
 
     async fn post_raw(
@@ -98,8 +275,8 @@ impl TestApp {
         body: impl Into<reqwest::Body>,
     ) -> (StatusCode, Value) {
         self.send(
-            self.http
-                .post(self.url(path))
+            self.request(Method::POST, path)
+                .await
                 .header("content-type", content_type)
                 .body(body),
         )
@@ -174,6 +351,11 @@ fn assert_error(
     }
 }
 
+/// A purpose for record queries.
+fn purpose() -> Value {
+    json!({"code": "C", "reason": "booking: identity check", "case_number": "24-000123"})
+}
+
 const CURRENT: Option<(&str, &str)> = Some(("2026-01-01", "2026-12-31"));
 
 #[tokio::test]
@@ -232,8 +414,8 @@ async fn health_readiness_metrics_and_openapi() {
 async fn agency_crud_and_conflicts() {
     let app = spawn_app().await;
     let res = app
-        .http
-        .post(app.url("/api/v1/agencies"))
+        .request(Method::POST, "/api/v1/agencies")
+        .await
         .json(&json!({"ori": "tx2270000", "name": "  Bexley County Sheriff's Office ", "kind": "partner_287g"}))
         .send()
         .await
@@ -802,7 +984,7 @@ async fn malformed_input_gets_clear_4xx_and_changes_nothing() {
 
     let (s, b) = app.get("/api/v1/nothing-here").await;
     assert_error(s, &b, StatusCode::NOT_FOUND, "route_not_found", None);
-    let (s, b) = app.send(app.http.delete(app.url("/api/v1/agencies"))).await;
+    let (s, b) = app.delete("/api/v1/agencies").await;
     assert_error(
         s,
         &b,
@@ -866,7 +1048,10 @@ async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
         "a_number": format!("A{}", idn.a_number),
     });
     let (s, b) = app
-        .post("/api/v1/lookups", json!({"subject": subject}))
+        .post(
+            "/api/v1/lookups",
+            json!({"purpose": purpose(), "subject": subject}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let top = &b["candidates"][0];
@@ -882,7 +1067,10 @@ async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
     let mut bare = subject.clone();
     bare.as_object_mut().unwrap().remove("a_number");
     let (s, b) = app
-        .post("/api/v1/lookups", json!({"subject": bare, "limit": 5}))
+        .post(
+            "/api/v1/lookups",
+            json!({"purpose": purpose(), "subject": bare, "limit": 5}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let same = b["candidates"]
@@ -903,7 +1091,10 @@ async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
 
     // Bad input is refused with the field named.
     let (s, b) = app
-        .post("/api/v1/lookups", json!({"subject": subject, "limit": 0}))
+        .post(
+            "/api/v1/lookups",
+            json!({"purpose": purpose(), "subject": subject, "limit": 0}),
+        )
         .await;
     assert_eq!(
         (s, b["field"].as_str()),
@@ -912,21 +1103,21 @@ async fn lookups_rank_explain_and_refuse_what_they_cannot_do() {
     let (s, b) = app
         .post(
             "/api/v1/lookups",
-            json!({"subject": {"family_names": [], "given_names": ["Ana"]}}),
+            json!({"purpose": purpose(), "subject": {"family_names": [], "given_names": ["Ana"]}}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     let (s, b) = app
         .post(
             "/api/v1/lookups",
-            json!({"subject": {"family_names": ["Ruiz"], "given_names": ["Ana"], "date_of_birth": "1850-01-01"}}),
+            json!({"purpose": purpose(), "subject": {"family_names": ["Ruiz"], "given_names": ["Ana"], "date_of_birth": "1850-01-01"}}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     let (s, b) = app
         .post(
             "/api/v1/lookups",
-            json!({"subject": subject, "colour": "red"}),
+            json!({"purpose": purpose(), "subject": subject, "colour": "red"}),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
@@ -938,7 +1129,7 @@ async fn lookups_wait_for_the_index() {
     let (s, b) = app
         .post(
             "/api/v1/lookups",
-            json!({"subject": {"family_names": ["Ruiz"], "given_names": ["Ana"]}}),
+            json!({"purpose": purpose(), "subject": {"family_names": ["Ruiz"], "given_names": ["Ana"]}}),
         )
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
