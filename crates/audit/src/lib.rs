@@ -224,7 +224,12 @@ impl<'c> Verifier<'c> {
 
     /// The next entry, in log order.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), Inconsistency> {
-        self.acc.push(leaf_hash(entry));
+        self.push_leaf(leaf_hash(entry))
+    }
+
+    /// The next entry's leaf hash, already computed from its bytes.
+    pub fn push_leaf(&mut self, leaf: Hash) -> Result<(), Inconsistency> {
+        self.acc.push(leaf);
         self.check()
     }
 

@@ -104,10 +104,10 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
         ("GET", "/liaison-cases" | "/liaison-cases/{id}") => (Perm(P::LiaisonRead), Request),
         ("PATCH", "/liaison-cases/{id}") => (Perm(P::LiaisonWrite), Request),
 
-        ("GET", "/users" | "/users/{id}")
-        | ("POST", "/users")
-        | ("PATCH", "/users/{id}")
-        | ("POST", "/users/{id}/unlock") => (Perm(P::UserAdmin), Request),
+        ("GET", "/users" | "/users/{id}") => (Perm(P::UserAdmin), Request),
+        ("POST", "/users" | "/users/{id}/unlock") | ("PATCH", "/users/{id}") => {
+            (Perm(P::UserAdmin), Handler)
+        }
 
         ("GET", "/audit/entries" | "/audit/accounting" | "/audit/anomalies")
         | ("GET", "/audit/checkpoints" | "/audit/proofs/inclusion" | "/audit/proofs/consistency")

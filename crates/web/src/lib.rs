@@ -1,8 +1,11 @@
 //! Switchboard's HTTP face.
 //!
 //! This crate owns the axum routes: the JSON API under `/api/v1` (partner registry, caller
-//! lookup, calls, lookups, the call distributor with its event stream), `/healthz`, `/readyz`, `/metrics` (Prometheus) and the OpenAPI document at
-//! `/api/v1/openapi.json`, which is generated from the same handlers it describes.
+//! lookup, calls, lookups, the call distributor with its event stream, staffing,
+//! dispositions, sessions, users and the audit log), `/healthz`, `/readyz`, `/metrics`
+//! (Prometheus) and the OpenAPI document at `/api/v1/openapi.json`, which is generated from
+//! the same handlers it describes. Every API route passes [`auth::guard`]: session, CSRF,
+//! permission and the audit entry, before the handler runs.
 //!
 //! It must hold no business rule of its own (those live in `domain`) and no SQL (that lives in
 //! the store backends); it parses input at the boundary, calls the domain and the [`Store`],

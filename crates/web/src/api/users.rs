@@ -10,6 +10,8 @@ use switchboard_accounts::{password, totp};
 use switchboard_domain::{Name, NewUser, Role, User, UserId};
 use switchboard_store::Credentials;
 
+use switchboard_audit::Entry;
+
 use super::{Paged, page_request, path_id};
 use crate::AppState;
 use crate::auth::{Principal, random};
@@ -67,6 +69,7 @@ pub async fn new_credentials(
         (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
+    who: Principal,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<Enrolment>)> {
     let user = User::create(
@@ -78,6 +81,17 @@ pub async fn create(
         app.now(),
     );
     let creds = new_credentials(&user, &body.password, app.now()).await?;
+    if app.store.user_by_username(&user.username).await?.is_some() {
+        return Err(
+            ApiError::conflict("already_exists", "this username is taken").with_field("username"),
+        );
+    }
+    app.record(
+        Entry::new("user.create", who.actor(), app.now_ms())
+            .with_target(format!("user:{} ({})", user.id, user.username))
+            .with_note(format!("role {}", user.role.as_str())),
+    )
+    .await?;
     app.store.insert_user(&user).await?;
     app.store.insert_credentials(&creds).await?;
     let otpauth_uri = totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
@@ -153,12 +167,12 @@ pub struct UserPatch {
     responses((status = 200, body = User), (status = 409, body = ErrorBody)))]
 pub async fn patch(
     State(app): State<AppState>,
-    p: Principal,
+    who: Principal,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
     let id = UserId::from_uuid(path_id(&id)?);
-    if id == p.user.id && (body.role.is_some() || body.active == Some(false)) {
+    if id == who.user.id && (body.role.is_some() || body.active == Some(false)) {
         return Err(ApiError::conflict(
             "own_account",
             "administrators cannot change their own role or disable themselves (two-person rule)",
@@ -168,6 +182,30 @@ pub async fn patch(
     super::check_version(Some(body.version), user.version, "user")?;
     let disabling = body.active == Some(false) && user.active;
     let role_changed = body.role.is_some_and(|r| r != user.role);
+    let mut changes = Vec::new();
+    if let Some(r) = body.role.filter(|_| role_changed) {
+        changes.push(format!("role {} -> {}", user.role.as_str(), r.as_str()));
+    }
+    if let Some(a) = body.active.filter(|a| *a != user.active) {
+        changes.push(if a {
+            "enabled".to_owned()
+        } else {
+            "disabled".to_owned()
+        });
+    }
+    if body.display_name.is_some() {
+        changes.push("display name".to_owned());
+    }
+    app.record(
+        Entry::new("user.update", who.actor(), app.now_ms())
+            .with_target(format!("user:{} ({})", user.id, user.username))
+            .with_note(if changes.is_empty() {
+                "no change".to_owned()
+            } else {
+                changes.join(", ")
+            }),
+    )
+    .await?;
     if let Some(n) = body.display_name {
         user.display_name = n;
     }
@@ -196,10 +234,16 @@ pub async fn patch(
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 pub async fn unlock(
     State(app): State<AppState>,
+    who: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let id = UserId::from_uuid(path_id(&id)?);
     let user = app.store.user(id).await?;
+    app.record(
+        Entry::new("user.unlock", who.actor(), app.now_ms())
+            .with_target(format!("user:{} ({})", user.id, user.username)),
+    )
+    .await?;
     let creds = app
         .store
         .credentials(id)

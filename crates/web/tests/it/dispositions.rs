@@ -332,3 +332,149 @@ fn clean_or_first(seeded: &[PersonRecords]) -> &PersonRecords {
         })
         .unwrap()
 }
+
+#[tokio::test]
+async fn protected_details_reach_only_legal_reviewers_and_every_access_is_accounted_for() {
+    let (app, seeded, store) = seeded_app(3_000).await;
+    let call = federal_call(&app, store.as_ref()).await;
+    let person = seeded
+        .iter()
+        .find(|p| {
+            p.identity.len() == 1
+                && p.identity[0].dob.is_some()
+                && p.immigration_case.len() == 1
+                && p.immigration_case[0].protected_1367
+                && p.immigration_case[0].a_number == p.identity[0].a_number
+        })
+        .expect("a protected person among the generated");
+    let q = inquiry(&call, person, json!({}));
+    let reasons = |v: &Value| -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["rule"] == "protected-application")
+            .flat_map(|h| h["reasons"].as_array().unwrap().clone())
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (s, v) = app.post("/api/v1/dispositions/evaluate", q.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let seen = reasons(&v);
+    assert!(!seen.is_empty(), "the protection still blocks: {v}");
+    assert!(
+        seen.iter()
+            .all(|r| !r.contains("1367") && r.contains("legal reviewers only")),
+        "a call-taker sees that, not what: {seen:?}"
+    );
+    assert!(
+        !v["allowed"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("confirm_enforcement_action"))
+    );
+    app.act_as(Some(Role::LegalReviewer));
+    let (_, v) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"purpose": super::purpose(), "subject": q["subject"]}),
+        )
+        .await;
+    assert!(v["candidates"].is_array(), "{v}");
+    app.act_as(Some(Role::Supervisor));
+    let (_, v) = app.post("/api/v1/dispositions/evaluate", q.clone()).await;
+    assert!(reasons(&v).iter().all(|r| !r.contains("1367")), "{v}");
+    // Legal reviewers may not evaluate (no disposition permission) but read the disposition
+    // with its full reasons.
+    app.act_as(None);
+    let (s, d) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": q, "kind": "refer_legal_review"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert!(reasons(&d).iter().all(|r| !r.contains("1367")), "{d}");
+    let id = d["id"].as_str().unwrap();
+    app.act_as(Some(Role::LegalReviewer));
+    let (s, full) = app.get(&format!("/api/v1/dispositions/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{full}");
+    assert!(reasons(&full).iter().any(|r| r.contains("1367")), "{full}");
+
+    // The auditor accounts for the subject: every evaluation, the lookup and the disposition,
+    // who made them, why, for which agency, and what the caller was told.
+    app.act_as(Some(Role::Auditor));
+    let (_, created) = app
+        .get("/api/v1/audit/entries?action=disposition.create")
+        .await;
+    let entry = &created["items"][0];
+    assert_eq!(entry["purpose"]["case_number"], "24-000123", "{entry}");
+    assert_eq!(entry["caller"]["ori"], "DCICE0000", "{entry}");
+    assert!(
+        entry["rule_hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["rule"] == "protected-application")
+    );
+    let key = entry["query"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .find(|k| k.starts_with("a_number:"))
+        .unwrap()
+        .to_owned();
+    let (s, acc) = app
+        .get(&format!(
+            "/api/v1/audit/accounting?subject={}",
+            key.replace(':', "%3A")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{acc}");
+    let actions: Vec<&str> = acc["accesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "disposition.evaluate",
+            "lookup",
+            "disposition.evaluate",
+            "disposition.create"
+        ],
+        "{acc}"
+    );
+    assert_eq!(acc["by_agency"]["DCICE0000"], 3, "{acc}");
+    let disclosures = acc["disclosures"].as_array().unwrap();
+    assert_eq!(disclosures.len(), 1, "{acc}");
+    assert!(disclosures[0]["to"].as_str().unwrap().contains("DCICE0000"));
+    // The record itself is accounted for too.
+    let record = person.immigration_case[0].record_id.clone();
+    let (_, acc) = app
+        .get(&format!(
+            "/api/v1/audit/accounting?subject=record%3A{record}"
+        ))
+        .await;
+    assert!(acc["accesses"].as_array().unwrap().len() >= 3, "{acc}");
+    // Queries without a case number are the first anomaly the review lists.
+    app.act_as(Some(Role::CallTaker));
+    let mut bare = super::purpose();
+    bare.as_object_mut().unwrap().remove("case_number");
+    let (s, _) = app
+        .post(
+            "/api/v1/lookups",
+            json!({"purpose": bare, "subject": q["subject"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    app.act_as(Some(Role::Auditor));
+    let (_, report) = app.get("/api/v1/audit/anomalies").await;
+    assert_eq!(
+        report["queries_without_case_number"][0]["user"], "t.call_taker",
+        "{report}"
+    );
+}
