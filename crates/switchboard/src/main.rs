@@ -680,7 +680,7 @@ fn print_demo_tour(
         for (e, _) in users {
             println!(
                 "  {:<8} {:<17} TOTP secret {}",
-                e.user.username,
+                e.user.username.as_str(),
                 e.user.role.as_str(),
                 e.totp_secret
             );
