@@ -512,6 +512,13 @@ async fn check_secrets(
     Ok(outcome)
 }
 
+/// An Argon2id hash of a random password nobody knows, checked against when the username is
+/// unknown (made once, on first use).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| password::hash(&hex(&random::<16>()), &random::<16>()))
+}
+
 /// Whether a refused check was (or made) the account locked.
 fn is_lock(why: &str) -> bool {
     why.starts_with("locked") || why == "account locked"
@@ -544,6 +551,12 @@ pub async fn logon(
     let actor = logon_actor(&body.username, user.as_ref(), address.clone());
     let refuse = |why: &str| Entry::new("logon", actor.clone(), app.now_ms()).refused(why);
     let Some(user) = user else {
+        // Spend the time a password check takes, so that an unknown username cannot be told
+        // from a wrong password by the answer's delay.
+        let pw = body.password.clone();
+        tokio::task::spawn_blocking(move || password::verify(&pw, dummy_hash()))
+            .await
+            .map_err(ApiError::internal)?;
         app.record(refuse("unknown username")).await?;
         return Err(logon_failed());
     };
