@@ -20,7 +20,6 @@ use std::time::Duration;
 use switchboard_audit::merkle::{self, Hash};
 use switchboard_audit::{
     Accumulator, Checkpoint, Entry, Inconsistency, Verified, Verifier, leaf_hash, public_key,
-    to_hex,
 };
 use switchboard_store::{AuditRow, CheckpointRow, NewAuditRow, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -714,9 +713,7 @@ pub async fn prove(
 }
 
 /// Lowercase hex, for printing proofs.
-pub fn hex(bytes: &[u8]) -> String {
-    to_hex(bytes)
-}
+pub use switchboard_audit::to_hex as hex;
 
 #[cfg(test)]
 mod tests {

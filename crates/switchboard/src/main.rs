@@ -502,36 +502,14 @@ async fn add_user(
     password: &str,
     by: &str,
 ) -> anyhow::Result<switchboard_web::api::users::Enrolment> {
-    let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-    let user = switchboard_domain::User::create(new, now);
-    let creds = switchboard_web::api::users::new_credentials(&user, password, now)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
     let actor = switchboard_audit::Actor {
         username: format!("system:{by}"),
         ..Default::default()
     };
-    let entry = switchboard_audit::Entry::new(
-        "user.create",
-        actor,
-        (now.unix_timestamp_nanos() / 1_000_000) as i64,
-    )
-    .with_target(format!("user:{} ({})", user.id, user.username))
-    .with_note(format!("role {}", user.role.as_str()));
-    audit.append(entry).await.context("auditing the new user")?;
-    store.insert_user(&user).await.context("storing the user")?;
-    store
-        .insert_credentials(&creds)
+    let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
+    switchboard_web::api::users::enrol(store, audit, actor, new, password, now)
         .await
-        .context("storing the credentials")?;
-    let otpauth_uri =
-        switchboard_accounts::totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(switchboard_web::api::users::Enrolment {
-        user,
-        totp_secret: creds.totp_secret,
-        otpauth_uri,
-    })
+        .map_err(|e| anyhow::anyhow!("{}", e.body.message))
 }
 
 /// The call distributor, restored from the store, with its ticker running.

@@ -22,7 +22,7 @@ use switchboard_accounts::policy::{self, SessionState};
 use switchboard_accounts::{Permission, allows, password, totp};
 use switchboard_audit::{Actor, Entry, Outcome};
 use switchboard_domain::{Role, User, Username};
-use switchboard_store::{Credentials, SessionRow};
+use switchboard_store::SessionRow;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -208,9 +208,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use switchboard_audit::to_hex as hex;
 
 /// Random bytes from the operating system.
 pub fn random<const N: usize>() -> [u8; N] {
@@ -452,13 +450,13 @@ fn account_locked() -> ApiError {
 }
 
 /// Checks password and code against the credentials; on failure, counts it (and locks at the
-/// fifth in 15 minutes). Returns the credentials as updated.
+/// fifth in 15 minutes). `Err(why)` inside when they do not match.
 async fn check_secrets(
     app: &AppState,
     user: &User,
     password: &str,
     code: &str,
-) -> ApiResult<Result<Credentials, &'static str>> {
+) -> ApiResult<Result<(), &'static str>> {
     let creds = app
         .store
         .credentials(user.id)
@@ -492,7 +490,7 @@ async fn check_secrets(
         Ok(step) => {
             next.totp_last_step = step as i64;
             next.failures.clear();
-            Ok(next.clone())
+            Ok(())
         }
         Err(problem) => {
             let (failures, locked) = policy::note_failure(&creds.failures, ms(now));

@@ -98,19 +98,8 @@ impl AppState {
 
     /// Writes an audit entry durably; an error means the action must not happen.
     pub async fn record(&self, entry: switchboard_audit::Entry) -> Result<u64, ApiError> {
-        let Some(log) = &self.audit else {
-            return Err(ApiError::unavailable(
-                "audit_unavailable",
-                "the audit log is not available, so nothing can be done; retry shortly",
-            ));
-        };
-        log.append(entry).await.map_err(|e| {
-            tracing::error!(error = ?e, "audit write failed; the action is refused");
-            ApiError::unavailable(
-                "audit_unavailable",
-                "the action could not be audited, so it was not done; retry shortly",
-            )
-        })
+        let log = self.audit.as_ref().ok_or_else(audit_unavailable)?;
+        log.append(entry).await.map_err(audit_failed)
     }
 
     /// With the call distributor behind the `/acd` routes.
@@ -129,6 +118,23 @@ impl AppState {
     pub fn today(&self) -> Date {
         self.now().date()
     }
+}
+
+/// The answer when there is no audit log to write to.
+pub fn audit_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "audit_unavailable",
+        "the audit log is not available, so nothing can be done; retry shortly",
+    )
+}
+
+/// The answer when an audit entry could not be written: the action was not done.
+pub fn audit_failed(e: switchboard_audit_host::AuditError) -> ApiError {
+    tracing::error!(error = ?e, "audit write failed; the action is refused");
+    ApiError::unavailable(
+        "audit_unavailable",
+        "the action could not be audited, so it was not done; retry shortly",
+    )
 }
 
 #[derive(OpenApi)]

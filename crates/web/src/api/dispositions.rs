@@ -112,17 +112,18 @@ fn rule_hits(hits: &[Hit]) -> Vec<switchboard_audit::RuleHit> {
 }
 
 /// The audit entry of an action on an inquiry: who, for whom, why, which records, which hits.
-async fn inquiry_entry(
+fn inquiry_entry(
     app: &AppState,
     who: &Principal,
     action: &str,
     q: &Inquiry,
     hits: &[Hit],
+    caller: switchboard_audit::Caller,
 ) -> ApiResult<Entry> {
     let mut e = Entry::new(action, who.actor(), app.now_ms());
     e.purpose = Some(q.purpose.audited()?);
     e.query = super::subject_keys(&q.subject);
-    e.caller = Some(super::caller_of(app, q.call).await?);
+    e.caller = Some(caller);
     e.records = q.chosen.clone();
     e.rule_hits = rule_hits(hits);
     Ok(e)
@@ -134,8 +135,8 @@ fn may_read(who: &Principal, author: &str) -> bool {
     !matches!(who.role(), Role::CallTaker | Role::JuvenileLiaison) || who.username() == author
 }
 
-/// Builds the facts from the store and the index.
-async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Facts> {
+/// Builds the facts from the store and the index, and the caller as the audit log names them.
+async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<(Facts, switchboard_audit::Caller)> {
     q.subject.validate()?;
     if q.chosen.len() > MAX_CHOSEN {
         return Err(ApiError::invalid_field(
@@ -146,16 +147,17 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Facts> {
     let today = app.today();
     // The caller.
     let call = app.store.call(CallId::from_uuid(q.call)).await?;
-    let assessment = match call.officer_id {
+    let (assessment, ori) = match call.officer_id {
         Some(id) => {
             let officer = app.store.officer(id).await?;
             let agency = app.store.agency(officer.agency_id).await?;
             let agreements = app.store.agreements_of(agency.id).await?;
             let a = assess_caller(Some((&officer, &agency, &agreements)), today);
-            (a, Some(agency.kind))
+            ((a, Some(agency.kind)), Some(agency.ori))
         }
-        None => (assess_caller(None, today), None),
+        None => ((assess_caller(None, today), None), None),
     };
+    let audited = super::audit_caller(&call, ori.as_ref());
     let caller = Caller {
         authorised: assessment.0.authorised,
         problems: assessment
@@ -205,7 +207,7 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Facts> {
             });
         }
     }
-    Ok(Facts {
+    let facts = Facts {
         today,
         max_age_days: app.max_record_age_days,
         chosen,
@@ -220,7 +222,8 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Facts> {
         in_custody: q.subject.in_custody.unwrap_or(false),
         location: q.location,
         injunctions: app.store.class_injunctions().await?,
-    })
+    };
+    Ok((facts, audited))
 }
 
 /// The rules' verdict on an inquiry.
@@ -242,9 +245,9 @@ pub async fn evaluate_inquiry(
     ApiJson(q): ApiJson<Inquiry>,
 ) -> ApiResult<Json<Verdict>> {
     q.purpose.audited()?;
-    let f = facts(&app, &q).await?;
+    let (f, caller) = facts(&app, &q).await?;
     let hits = evaluate(&f);
-    let mut entry = inquiry_entry(&app, &who, "disposition.evaluate", &q, &hits).await?;
+    let mut entry = inquiry_entry(&app, &who, "disposition.evaluate", &q, &hits, caller)?;
     entry.result = Some(format!("{} rule hits", hits.len()));
     app.record(entry).await?;
     Ok(Json(Verdict {
@@ -342,7 +345,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewDisposition>,
 ) -> ApiResult<(StatusCode, Json<DispositionView>)> {
     body.inquiry.purpose.audited()?;
-    let f = facts(&app, &body.inquiry).await?;
+    let (f, caller) = facts(&app, &body.inquiry).await?;
     let hits = evaluate(&f);
     let now = app.now();
     let by = who.username();
@@ -369,7 +372,14 @@ pub async fn create(
         updated_at: now,
     };
     // Audit first: a disposition that cannot be audited is not recorded.
-    let mut entry = inquiry_entry(&app, &who, "disposition.create", &doc.inquiry, &hits).await?;
+    let mut entry = inquiry_entry(
+        &app,
+        &who,
+        "disposition.create",
+        &doc.inquiry,
+        &hits,
+        caller,
+    )?;
     entry.target = Some(format!("disposition:{}", row.id));
     entry.result = Some(format!("{} ({})", row.kind, row.state));
     let to = entry
@@ -533,8 +543,9 @@ pub async fn approve(
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
     let (row, mut doc) = load(&app, &who, &id).await?;
-    let live = evaluate(&facts(&app, &doc.inquiry).await?);
-    let mut entry = review_entry(&app, &who, "disposition.approve", &row, &doc, &live).await?;
+    let (f, caller) = facts(&app, &doc.inquiry).await?;
+    let live = evaluate(&f);
+    let mut entry = review_entry(&app, &who, "disposition.approve", &row, &doc, &live, caller)?;
     entry.note = r.reason.filter(|x| !x.trim().is_empty());
     if let Err(e) = doc.disposition.approve(who.username(), live, app.now()) {
         app.record(entry.refused(e.to_string())).await?;
@@ -545,15 +556,16 @@ pub async fn approve(
 }
 
 /// The audit entry of a second person's action on a disposition.
-async fn review_entry(
+fn review_entry(
     app: &AppState,
     who: &Principal,
     action: &str,
     row: &DispositionRow,
     doc: &Document,
     hits: &[Hit],
+    caller: switchboard_audit::Caller,
 ) -> ApiResult<Entry> {
-    let mut e = inquiry_entry(app, who, action, &doc.inquiry, hits).await?;
+    let mut e = inquiry_entry(app, who, action, &doc.inquiry, hits, caller)?;
     e.target = Some(format!("disposition:{}", row.id));
     e.approvers = vec![who.username().to_owned()];
     e.result = Some(row.kind.clone());
@@ -576,8 +588,8 @@ pub async fn refuse(
         .ok_or_else(|| ApiError::invalid_field("reason", "say why"))?;
     let (row, mut doc) = load(&app, &who, &id).await?;
     let hits = doc.disposition.hits().to_vec();
-    let entry = review_entry(&app, &who, "disposition.refuse", &row, &doc, &hits)
-        .await?
+    let caller = super::caller_of(&app, doc.inquiry.call).await?;
+    let entry = review_entry(&app, &who, "disposition.refuse", &row, &doc, &hits, caller)?
         .with_note(reason.trim());
     if let Err(e) = doc
         .disposition
@@ -607,8 +619,8 @@ pub async fn override_rule(
     let hits = doc.disposition.hits().to_vec();
     let reason = r.reason.as_deref().unwrap_or("");
     // An override is a privileged action (CJIS AC-6(9)): audited with its written reason.
-    let entry = review_entry(&app, &who, "rule.override", &row, &doc, &hits)
-        .await?
+    let caller = super::caller_of(&app, doc.inquiry.call).await?;
+    let entry = review_entry(&app, &who, "rule.override", &row, &doc, &hits, caller)?
         .with_target(format!("disposition:{} rule:{rule}", row.id))
         .with_note(reason);
     if let Err(e) = doc

@@ -108,15 +108,23 @@ pub async fn caller_of(
         .store
         .call(switchboard_domain::CallId::from_uuid(call))
         .await?;
-    let (officer, ori) = match call.officer_id {
+    let ori = match call.officer_id {
         Some(id) => {
             let o = app.store.officer(id).await?;
-            let a = app.store.agency(o.agency_id).await?;
-            (Some(id.to_string()), Some(a.ori.to_string()))
+            Some(app.store.agency(o.agency_id).await?.ori)
         }
-        None => (None, None),
+        None => None,
     };
-    Ok(switchboard_audit::Caller {
+    Ok(audit_caller(&call, ori.as_ref()))
+}
+
+/// The audit form of a call's caller, given the agency of its identified officer.
+pub fn audit_caller(
+    call: &switchboard_domain::Call,
+    ori: Option<&switchboard_domain::Ori>,
+) -> switchboard_audit::Caller {
+    let officer = call.officer_id.map(|id| id.to_string());
+    switchboard_audit::Caller {
         call: Some(call.id.to_string()),
         verified: if officer.is_some() {
             "ani_registry".into()
@@ -124,9 +132,9 @@ pub async fn caller_of(
             "ani_unknown".into()
         },
         officer,
-        ori,
-        phone: call.ani.map(|a| a.to_string()),
-    })
+        ori: ori.map(|o| o.to_string()),
+        phone: call.ani.as_ref().map(|a| a.to_string()),
+    }
 }
 
 /// One page of a listing. Pass `next` back as `after` to get the following page.

@@ -63,6 +63,44 @@ pub async fn new_credentials(
     })
 }
 
+/// Creates an account: checks the password, hashes it, makes a second-factor secret, audits
+/// the creation (by `actor`) and stores the user and credentials. The administrators' API and
+/// `switchboard add-user` both come here.
+pub async fn enrol(
+    store: &dyn switchboard_store::Store,
+    audit: &switchboard_audit_host::AuditLog,
+    actor: switchboard_audit::Actor,
+    new: NewUser,
+    password: &str,
+    now: time::OffsetDateTime,
+) -> ApiResult<Enrolment> {
+    let user = User::create(new, now);
+    let creds = new_credentials(&user, password, now).await?;
+    if store.user_by_username(&user.username).await?.is_some() {
+        return Err(
+            ApiError::conflict("already_exists", "this username is taken").with_field("username"),
+        );
+    }
+    let at = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+    audit
+        .append(
+            Entry::new("user.create", actor, at)
+                .with_target(format!("user:{} ({})", user.id, user.username))
+                .with_note(format!("role {}", user.role.as_str())),
+        )
+        .await
+        .map_err(crate::audit_failed)?;
+    store.insert_user(&user).await?;
+    store.insert_credentials(&creds).await?;
+    let otpauth_uri = totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
+        .map_err(ApiError::internal)?;
+    Ok(Enrolment {
+        user,
+        totp_secret: creds.totp_secret,
+        otpauth_uri,
+    })
+}
+
 /// Create an account (administrators).
 #[utoipa::path(post, path = "/users", tag = "accounts", request_body = CreateUser,
     responses((status = 201, body = Enrolment), (status = 400, body = ErrorBody),
@@ -72,38 +110,22 @@ pub async fn create(
     who: Principal,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<Enrolment>)> {
-    let user = User::create(
-        NewUser {
-            username: body.username,
-            display_name: body.display_name,
-            role: body.role,
-        },
+    let audit = app.audit.as_ref().ok_or_else(crate::audit_unavailable)?;
+    let new = NewUser {
+        username: body.username,
+        display_name: body.display_name,
+        role: body.role,
+    };
+    let enrolment = enrol(
+        app.store.as_ref(),
+        audit,
+        who.actor(),
+        new,
+        &body.password,
         app.now(),
-    );
-    let creds = new_credentials(&user, &body.password, app.now()).await?;
-    if app.store.user_by_username(&user.username).await?.is_some() {
-        return Err(
-            ApiError::conflict("already_exists", "this username is taken").with_field("username"),
-        );
-    }
-    app.record(
-        Entry::new("user.create", who.actor(), app.now_ms())
-            .with_target(format!("user:{} ({})", user.id, user.username))
-            .with_note(format!("role {}", user.role.as_str())),
     )
     .await?;
-    app.store.insert_user(&user).await?;
-    app.store.insert_credentials(&creds).await?;
-    let otpauth_uri = totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
-        .map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Enrolment {
-            user,
-            totp_secret: creds.totp_secret,
-            otpauth_uri,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(enrolment)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{Connection, Executor, SqliteConnection};
-use switchboard_accounts::Permission;
 use switchboard_domain::Role;
 use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
@@ -244,7 +243,7 @@ async fn five_failures_lock_until_an_administrator_unlocks() {
 #[tokio::test]
 async fn logoff_and_disabling_end_sessions_at_once() {
     let app = spawn_app().await;
-    let (user, secret) = make_user(app.store.as_ref(), Role::Planner, "plan.a").await;
+    let (_, secret) = make_user(app.store.as_ref(), Role::Planner, "plan.a").await;
     let (_, _, s) = app.logon("plan.a", PASSWORD, &code(&secret, NOW)).await;
     let s = s.unwrap();
     let get = |cookie: String| {
@@ -292,7 +291,6 @@ async fn logoff_and_disabling_end_sessions_at_once() {
     assert_error(st, &b, StatusCode::UNAUTHORIZED, "session_ended", None);
     let (st, b, _) = app.logon("plan.b", PASSWORD, "123456").await;
     assert_error(st, &b, StatusCode::UNAUTHORIZED, "logon_failed", None);
-    let _ = user;
 }
 
 #[tokio::test]
@@ -558,22 +556,12 @@ async fn the_audit_log_serves_proofs_checkpoints_and_reports() {
 
 #[tokio::test]
 async fn a_call_taker_acts_only_as_their_own_agent() {
-    use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let config = Config {
-        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
-        agents: (1..=2)
-            .map(|i| AgentConfig {
-                id: AgentId(i),
-                name: format!("call-taker {i}"),
-                skills: vec![(SkillId(1), 5)],
-                after_call_limit: 0,
-                user: (i == 1).then(|| "t.call_taker".to_owned()),
-            })
-            .collect(),
-        ..Config::default()
-    };
+    // Agent 1 is the test call-taker's; agent 2 is someone else's.
+    let mut config = super::acd::config();
+    config.agents[0].user = Some("t.call_taker".to_owned());
+    config.agents[1].user = Some("ct.other".to_owned());
     let host = switchboard_acd_host::AcdHost::open(
         store.clone(),
         config,
@@ -606,6 +594,4 @@ async fn a_call_taker_acts_only_as_their_own_agent() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let _: Value = b;
-    let _ = Permission::AgentSupervise;
 }

@@ -13,7 +13,8 @@ use switchboard_web::AppState;
 
 use super::{TestApp, assert_error, serve_state, spawn_app};
 
-fn config() -> Config {
+/// Two call-takers on one desk, worked by nobody in particular.
+pub(super) fn config() -> Config {
     Config {
         queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
         agents: (1..=2)
