@@ -37,6 +37,10 @@ pub struct Config {
     /// Whether session cookies carry `Secure` (`SWITCHBOARD_COOKIE_SECURE`). Browsers treat
     /// `http://localhost` as secure, so this stays on except behind odd proxies.
     pub cookie_secure: bool,
+    /// Telephony (`[sip]`): where SIP is heard, the center's numbers, the call-takers'
+    /// softphone accounts. Off when absent (the demo turns it on at 127.0.0.1:5060).
+    #[serde(default)]
+    pub sip: Option<switchboard_sip::SipConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +63,7 @@ impl Default for Config {
             audit_origin: "switchboard".to_owned(),
             audit_key_file: None,
             cookie_secure: true,
+            sip: None,
         }
     }
 }

@@ -205,7 +205,12 @@ async fn run(
             let acd = config.acd_config()?;
             let store = open_store(&config.database_url()).await?;
             let host = open_acd(store.clone(), acd).await?;
-            serve(store, host, &config, None).await
+            let sip = config.sip.clone().map(|mut s| {
+                s.cdr_file
+                    .get_or_insert_with(|| config.data_dir.join("cdr.jsonl"));
+                s
+            });
+            serve(store, host, &config, sip, None).await
         }
         Command::Demo {
             seed,
@@ -280,8 +285,9 @@ async fn run(
                 reserved: vec!["ct24".to_owned(), "jl03".to_owned()],
             };
             let host = open_acd(store.clone(), acd).await?;
+            let sip = Some(config.sip.clone().unwrap_or_else(|| demo_sip(&config)));
             let people = tokio::spawn(sim.run(host.clone()));
-            let served = serve(store, host, &config, Some((reg, sample_subject))).await;
+            let served = serve(store, host, &config, sip, Some((reg, sample_subject))).await;
             people.abort();
             served
         }
@@ -528,6 +534,7 @@ async fn serve(
     store: Arc<dyn Store>,
     host: Arc<AcdHost>,
     config: &Config,
+    sip: Option<switchboard_sip::SipConfig>,
     demo: Option<(Registry, Option<String>)>,
 ) -> anyhow::Result<()> {
     let listen = config.listen;
@@ -557,12 +564,42 @@ async fn serve(
             );
         }
     });
+    let telephony = match sip {
+        Some(cfg) => {
+            let accounts: Vec<(String, Option<String>)> = cfg
+                .accounts
+                .iter()
+                .map(|a| (a.user.clone(), a.password.clone()))
+                .collect();
+            match switchboard_sip::Telephony::start(cfg, host.clone()).await {
+                Ok(t) => Some((t, accounts)),
+                // The demo goes on without telephony (the port may be taken); a server
+                // configured for it does not.
+                Err(e) if demo.is_some() => {
+                    tracing::warn!(error = %e, "telephony is off");
+                    println!("Telephony is off: {e}");
+                    None
+                }
+                Err(e) => return Err(e).context("starting telephony"),
+            }
+        }
+        None => None,
+    };
     tracing::info!(%addr, database = backend, "switchboard listening");
     println!("Switchboard is up at http://{addr}/ ({backend} database)");
+    if let Some((t, _)) = &telephony {
+        println!("SIP (UDP) at {}", t.local_addr());
+    }
     if let Some((reg, subject)) = demo {
         print_demo_tour(addr, &reg, subject.as_deref(), &demo_users);
+        if let Some((t, accounts)) = &telephony {
+            print_softphone_tour(t.local_addr(), accounts);
+        }
     }
     switchboard_web::serve(listener, state, shutdown_signal()).await?;
+    if let Some((t, _)) = &telephony {
+        t.shutdown().await;
+    }
     // Sign whatever the log holds unsigned, so a verifier covers every entry.
     if let Err(e) = audit.checkpoint().await {
         tracing::warn!(error = %e, "final audit checkpoint failed");
@@ -573,6 +610,49 @@ async fn serve(
     }
     tracing::info!("switchboard stopped");
     Ok(())
+}
+
+/// The demo's telephony: SIP on 127.0.0.1:5060, and softphone accounts for the two agents the
+/// simulation leaves to people (ct24 on the inquiry desk, jl03 on the juvenile desk), each
+/// with a fresh random password.
+fn demo_sip(config: &Config) -> switchboard_sip::SipConfig {
+    let password = || {
+        let mut b = [0u8; 9];
+        getrandom::fill(&mut b).expect("the operating system's random numbers");
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    switchboard_sip::SipConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+        domain: "switchboard.demo".to_owned(),
+        cdr_file: Some(config.data_dir.join("cdr.jsonl")),
+        accounts: ["ct24", "jl03"]
+            .iter()
+            .map(|u| switchboard_sip::SipAccount {
+                user: (*u).to_owned(),
+                password: Some(password()),
+                contact: None,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// How to call the demo from a real softphone.
+fn print_softphone_tour(sip: SocketAddr, accounts: &[(String, Option<String>)]) {
+    println!();
+    println!("Telephony: call the center from a softphone (baresip, linphone) on this machine.");
+    println!("  Numbers: sip:1000@{sip} (inquiry desk), sip:1001@{sip} (juvenile liaison).");
+    for (user, password) in accounts {
+        if let Some(p) = password {
+            println!(
+                "  Agent phone: register as {user}@switchboard.demo, password {p}, registrar {sip}"
+            );
+        }
+    }
+    println!(
+        "  Log the agent in (POST /api/v1/acd/agents/24/state {{\"state\":\"log_in\"}}) and the ACD rings \
+         the registered phone; see the README's \"Calling the center\" for baresip."
+    );
 }
 
 /// Shows a newcomer where to look and which numbers demonstrate each caller situation.

@@ -4,6 +4,7 @@
 
 #![allow(missing_debug_implementations)]
 
+mod robust;
 mod sipp;
 
 use std::path::PathBuf;
