@@ -273,20 +273,34 @@ async fn received(
     else {
         return;
     };
-    let target = peer.state.lock().expect("media state").remote;
-    let Some(target) = target else { return };
+    // Relayed audio continues the peer-facing stream (its SSRC, sequence and timestamps), so
+    // the peer's jitter buffer sees one stream from ringback through the conversation.
+    let (target, seq, timestamp, ssrc) = {
+        let mut p = peer.state.lock().expect("media state");
+        let Some(target) = p.remote else { return };
+        p.seq = p.seq.wrapping_add(1);
+        p.timestamp = p.timestamp.wrapping_add(packet.payload.len() as u32);
+        (target, p.seq, p.timestamp, p.ssrc)
+    };
     let payload = transcode(from_codec, target.codec, packet.payload);
     Packet {
+        marker: packet.marker,
         payload_type: target.codec.payload_type(),
+        seq,
+        timestamp,
+        ssrc,
         payload: &payload,
-        ..packet
     }
     .write(out);
     let _ = peer.socket.send_to(out, target.addr).await;
 }
 
 async fn relay_event(peer: &Arc<Shared>, packet: &Packet<'_>, out: &mut Vec<u8>) {
-    let target = peer.state.lock().expect("media state").remote;
+    let (target, seq, timestamp, ssrc) = {
+        let mut p = peer.state.lock().expect("media state");
+        p.seq = p.seq.wrapping_add(1);
+        (p.remote, p.seq, p.timestamp, p.ssrc)
+    };
     if let Some(Remote {
         addr,
         events: Some(pt),
@@ -295,6 +309,9 @@ async fn relay_event(peer: &Arc<Shared>, packet: &Packet<'_>, out: &mut Vec<u8>)
     {
         Packet {
             payload_type: pt,
+            seq,
+            timestamp,
+            ssrc,
             ..packet.clone()
         }
         .write(out);

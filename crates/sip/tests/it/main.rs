@@ -4,6 +4,7 @@
 
 #![allow(missing_debug_implementations)]
 
+mod baresip;
 mod robust;
 mod sipp;
 
@@ -21,7 +22,7 @@ use switchboard_store_sqlite::SqliteStore;
 
 pub const INQUIRY: QueueId = QueueId(1);
 pub const JUVENILE: QueueId = QueueId(2);
-pub const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct-horse-battery";
 
 /// Two desks; ct01 and ct02 take the inquiry desk, ct03 the juvenile desk.
 pub fn acd_config(ring_timeout: u64) -> Config {
