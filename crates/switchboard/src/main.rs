@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod bench_matching;
+mod bench_sip;
 mod config;
 mod link_cmd;
 mod simulate;
@@ -155,6 +156,9 @@ enum BenchCommand {
     /// The audit log: durable appends per second from concurrent actions, and verifying a
     /// log of a million entries, on a temporary SQLite file.
     Audit(audit_cmd::AuditBench),
+    /// Telephony: sipp callers at 100 setups/s with RTP through the whole center, agents'
+    /// phones answering; failed calls, concurrency, INVITE-to-agent latency, memory.
+    Sip(bench_sip::SipBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -343,6 +347,7 @@ async fn run(
         }
         Command::Eval(args) => tokio::task::spawn_blocking(move || link_cmd::eval(&args)).await?,
         Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
+        Command::Bench(BenchCommand::Sip(args)) => bench_sip::run(&args).await,
         Command::Totp { secret } => {
             let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
             let code = switchboard_accounts::totp::code_at(secret.trim(), now)
