@@ -569,6 +569,7 @@ async fn serve(
             );
         }
     });
+    let mut telephony_off = None;
     let telephony = match sip {
         Some(cfg) => {
             let accounts: Vec<(String, Option<String>)> = cfg
@@ -582,7 +583,7 @@ async fn serve(
                 // configured for it does not.
                 Err(e) if demo.is_some() => {
                     tracing::warn!(error = %e, "telephony is off");
-                    println!("Telephony is off: {e}");
+                    telephony_off = Some(e.to_string());
                     None
                 }
                 Err(e) => return Err(e).context("starting telephony"),
@@ -594,6 +595,9 @@ async fn serve(
     println!("Switchboard is up at http://{addr}/ ({backend} database)");
     if let Some((t, _)) = &telephony {
         println!("SIP (UDP) at {}", t.local_addr());
+    }
+    if let Some(why) = telephony_off {
+        println!("Telephony is off: {why}");
     }
     if let Some((reg, subject)) = demo {
         print_demo_tour(addr, &reg, subject.as_deref(), &demo_users);
