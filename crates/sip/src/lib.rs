@@ -430,7 +430,6 @@ fn reject_with(status: StatusCode, warning: &str) -> (StatusCode, Vec<Header>) {
 }
 
 async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
-    let started = Instant::now();
     let req = &tx.original;
     let number = req.uri.user().unwrap_or_default().to_owned();
     let ani = req
@@ -442,7 +441,6 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
     let Some(sip_call_id) = req.call_id_header().ok().map(|c| c.value().to_owned()) else {
         return;
     };
-    let refuse = |status: StatusCode, why: &str| reject_with(status, why);
     let refusal = if inner.table.lock().expect("table").calls.len() >= inner.cfg.max_calls {
         metrics::counter!("switchboard_sip_refused_total", "reason" => "capacity").increment(1);
         Some((
@@ -450,7 +448,7 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
             vec![Header::RetryAfter(inner.cfg.retry_after.to_string().into())],
         ))
     } else if !inner.cfg.numbers.contains_key(&number) {
-        Some(refuse(
+        Some(reject_with(
             StatusCode::NotFound,
             "no such number at this center",
         ))
@@ -465,7 +463,7 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
     let offer = match sdp::parse(&req.body) {
         Ok(o) => o,
         Err(e) => {
-            let (s, h) = refuse(StatusCode::NotAcceptableHere, &e.to_string());
+            let (s, h) = reject_with(StatusCode::NotAcceptableHere, &e.to_string());
             let _ = tx.reply_with(s, h, None).await;
             return;
         }
@@ -588,7 +586,6 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
         )
         .await;
     }
-    let _ = started;
 }
 
 /// Keys the caller presses: 1 accepts a callback offer.
@@ -783,10 +780,7 @@ async fn ring_agent(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, agent:
             ?user,
             "agent has no registered phone: offer refused"
         );
-        let _ = inner
-            .host
-            .submit(Event::AgentRejected { agent, call: acd })
-            .await;
+        refuse_offer(inner, agent, acd).await;
         return;
     };
     let user = user.unwrap_or_default();
@@ -795,10 +789,7 @@ async fn ring_agent(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, agent:
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "no RTP port for an agent leg");
-            let _ = inner
-                .host
-                .submit(Event::AgentRejected { agent, call: acd })
-                .await;
+            refuse_offer(inner, agent, acd).await;
             return;
         }
     };
@@ -821,10 +812,7 @@ async fn ring_agent(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, agent:
         Ok(x) => x,
         Err(e) => {
             tracing::warn!(error = %e, "agent INVITE could not be sent");
-            let _ = inner
-                .host
-                .submit(Event::AgentRejected { agent, call: acd })
-                .await;
+            refuse_offer(inner, agent, acd).await;
             return;
         }
     };
@@ -881,6 +869,17 @@ async fn ring_agent(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, agent:
     });
 }
 
+/// The offer could not ring or was refused: the ACD offers the call to someone else.
+async fn refuse_offer(inner: &Inner, agent: AgentId, call: CallId) {
+    if let Err(e) = inner
+        .host
+        .submit(Event::AgentRejected { agent, call })
+        .await
+    {
+        log_refused(e);
+    }
+}
+
 /// The agent's final answer to an offer.
 async fn agent_answer(
     inner: &Arc<Inner>,
@@ -913,10 +912,7 @@ async fn agent_answer(
         };
         if let Some(leg) = leg {
             finish_leg(inner, leg, Outcome::Refused, status).await;
-            let _ = inner
-                .host
-                .submit(Event::AgentRejected { agent, call: acd })
-                .await;
+            refuse_offer(inner, agent, acd).await;
         }
         return;
     };
@@ -936,10 +932,7 @@ async fn agent_answer(
                 let _ = leg.dialog.bye().await;
                 finish_leg(inner, leg, Outcome::Refused, format!("bad SDP: {e}")).await;
             }
-            let _ = inner
-                .host
-                .submit(Event::AgentRejected { agent, call: acd })
-                .await;
+            refuse_offer(inner, agent, acd).await;
             return;
         }
     };
@@ -1041,15 +1034,11 @@ async fn end_call(
         }
         st.ended = true;
         let connected = st.agent.as_ref().is_some_and(|a| a.answered);
-        let caller_outcome = match (outcome, connected) {
-            (Outcome::Abandoned, true) | (Outcome::NoAck, true) if by == EndBy::Caller => {
-                if outcome == Outcome::NoAck {
-                    Outcome::NoAck
-                } else {
-                    Outcome::Completed
-                }
-            }
-            (o, _) => o,
+        // A connected caller who hangs up completed the call; they did not abandon it.
+        let caller_outcome = if by == EndBy::Caller && connected && outcome == Outcome::Abandoned {
+            Outcome::Completed
+        } else {
+            outcome
         };
         st.cdr.end(caller_outcome, cause);
         (st.acd.take(), st.agent.take(), st.answered)
@@ -1087,10 +1076,10 @@ async fn end_call(
         if answered {
             let _ = call.caller.bye().await;
         } else {
-            let code = match outcome {
-                Outcome::Rejected => StatusCode::ServiceUnavailable,
-                Outcome::Callback => StatusCode::TemporarilyUnavailable,
-                _ => StatusCode::TemporarilyUnavailable,
+            let code = if outcome == Outcome::Rejected {
+                StatusCode::ServiceUnavailable
+            } else {
+                StatusCode::TemporarilyUnavailable
             };
             let _ = call.caller.reject(Some(code), Some(cause.to_owned()));
         }
