@@ -604,6 +604,9 @@ async fn serve(
         if let Some((t, accounts)) = &telephony {
             print_softphone_tour(t.local_addr(), accounts);
         }
+        // The last line: whoever reads the tour (a person, or a test waiting for this line)
+        // has all of it.
+        println!("Press Ctrl-C to stop.");
     }
     switchboard_web::serve(listener, state, shutdown_signal()).await?;
     if let Some((t, _)) = &telephony {
@@ -809,9 +812,7 @@ fn print_demo_tour(
     println!(
         "Every access above is in the audit log: log on as audit01 and GET {sb}/audit/entries, or run `cargo run -p switchboard -- audit verify --database-url sqlite://data/demo.db` after stopping."
     );
-    println!(
-        "({active} agreements in effect, {certified} officers currently certified.) Press Ctrl-C to stop."
-    );
+    println!("({active} agreements in effect, {certified} officers currently certified.)");
 }
 
 async fn shutdown_signal() {

@@ -83,10 +83,10 @@ impl Running {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keep reading after the caller stops listening: a closed pipe would make the
+            // server's next print fail.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let mut lines = Vec::new();
