@@ -202,6 +202,19 @@ impl AcdHost {
         queue: QueueId,
         priority: u8,
     ) -> Result<Arrival, HostError> {
+        self.arrive_numbered(ani_raw, queue, priority, |_| {}).await
+    }
+
+    /// [`AcdHost::arrive`], telling `numbered` the ACD's number for the call before the
+    /// commands for it reach any subscriber, so an edge that owns the call (telephony) can
+    /// find it when they do. If the arrival then fails, the number may be given again.
+    pub async fn arrive_numbered(
+        &self,
+        ani_raw: &str,
+        queue: QueueId,
+        priority: u8,
+        numbered: impl FnOnce(CallId) + Send,
+    ) -> Result<Arrival, HostError> {
         let officer = match E164::parse(ani_raw) {
             Ok(phone) => self.store.officer_by_phone(&phone).await?,
             Err(_) => None,
@@ -223,6 +236,7 @@ impl AcdHost {
         let (call, commands, mirror) = {
             let mut inner = self.inner.lock().await;
             let call = CallId(inner.next_call);
+            numbered(call);
             let event = Event::CallArrived {
                 call,
                 queue,

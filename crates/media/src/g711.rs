@@ -117,11 +117,15 @@ pub fn alaw_decode(byte: u8) -> i16 {
 }
 
 /// Re-encodes one frame from one law to the other (the relay's only transcoding).
-pub fn transcode(from: Codec, to: Codec, payload: &[u8]) -> Vec<u8> {
+pub fn transcode(from: Codec, to: Codec, payload: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if from == to {
-        return payload.to_vec();
+        return payload.into();
     }
-    payload.iter().map(|b| to.encode(from.decode(*b))).collect()
+    payload
+        .iter()
+        .map(|b| to.encode(from.decode(*b)))
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::g711::{Codec, transcode};
 use crate::rtp::{KeyDetector, Packet, TelephoneEvent};
@@ -67,6 +67,8 @@ struct Shared {
     socket: UdpSocket,
     local: SocketAddr,
     state: Mutex<State>,
+    /// Wakes the leg's task when it starts playing (it keeps no 20 ms timer otherwise).
+    playing: Notify,
     open: Arc<AtomicUsize>,
 }
 
@@ -158,6 +160,7 @@ impl Media {
                 timestamp: seed.wrapping_mul(2_654_435_761),
                 ssrc: seed.wrapping_mul(40_503) | 1,
             }),
+            playing: Notify::new(),
             open: self.open.clone(),
         });
         let task = tokio::spawn(run(Arc::downgrade(&shared), events));
@@ -191,6 +194,8 @@ impl MediaLeg {
             pos: 0,
             then,
         };
+        drop(s);
+        self.shared.playing.notify_one();
     }
 
     pub fn silence(&self) {
@@ -217,12 +222,22 @@ async fn run(shared: Weak<Shared>, events: mpsc::UnboundedSender<MediaEvent>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let Some(me) = shared.upgrade() else { return };
+        // A bridged or silent leg only wakes for packets: hundreds of relayed calls would
+        // otherwise cost 50 timer wake-ups a second each.
+        let playing = matches!(
+            me.state.lock().expect("media state").mode,
+            Mode::Play { .. }
+        );
         tokio::select! {
             r = me.socket.recv_from(&mut buf) => {
                 let Ok((n, from)) = r else { continue };
                 received(&me, &buf[..n], from, &mut keys, &events, &mut out).await;
             }
-            _ = ticker.tick() => {
+            () = me.playing.notified(), if !playing => {
+                // The first frame of a sound goes out at once, then every 20 ms.
+                ticker.reset_immediately();
+            }
+            _ = ticker.tick(), if playing => {
                 if let Some((to, frame)) = next_frame(&me, &events, &mut out) {
                     let _ = me.socket.send_to(&frame, to).await;
                     out = frame;

@@ -33,9 +33,9 @@ pub mod sdp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog::{DialogState, DialogStateSender, TerminatedReason};
@@ -50,7 +50,7 @@ use rsipstack::transport::udp::UdpConnection;
 use switchboard_acd::{AgentId, CallId, CloseReason, Command, Event, QueueId};
 use switchboard_acd_host::{AcdHost, HostError};
 use switchboard_media::{Media, MediaEvent, MediaLeg, Sound, tone};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use cdr::{Cdr, CdrWriter, Outcome, Side};
@@ -146,8 +146,6 @@ struct Inner {
     sounds: Sounds,
     next: AtomicU64,
     /// Arrivals between the INVITE and their ACD number being known: the feed waits for them.
-    arriving: AtomicUsize,
-    arrived: Notify,
     /// Microseconds from a caller's INVITE to the agent's INVITE, for the benchmark.
     offer_latency: Mutex<Vec<u32>>,
     token: CancellationToken,
@@ -277,8 +275,6 @@ impl Telephony {
                 goodbye: tone::beeps(3).into(),
             },
             next: AtomicU64::new(1),
-            arriving: AtomicUsize::new(0),
-            arrived: Notify::new(),
             offer_latency: Mutex::new(Vec::new()),
             token: token.clone(),
             cfg,
@@ -551,32 +547,22 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
         events_rx,
     ));
 
-    inner.arriving.fetch_add(1, Ordering::SeqCst);
-    let arrival = inner.host.arrive(&ani, queue, 0).await;
-    let mapped = match arrival {
+    let arrival = inner
+        .host
+        .arrive_numbered(&ani, queue, 0, |acd| map_acd(&inner, &call, acd, queue))
+        .await;
+    let queued = match arrival {
         Ok(a) => {
-            let mut st = call.st.lock().expect("call");
-            st.acd = Some(a.call);
-            st.cdr.acd_calls.push(a.call.0);
-            drop(st);
-            inner
-                .table
-                .lock()
-                .expect("table")
-                .by_acd
-                .insert(a.call, key);
             tracing::info!(call = a.call.0, %ani, number, "SIP call queued");
             metrics::counter!("switchboard_sip_calls_total").increment(1);
-            Some(a.commands)
+            true
         }
         Err(e) => {
             tracing::warn!(error = %e, "a SIP call could not be queued");
-            None
+            false
         }
     };
-    inner.arriving.fetch_sub(1, Ordering::SeqCst);
-    inner.arrived.notify_waiters();
-    if mapped.is_none() {
+    if !queued {
         end_call(
             &inner,
             &call,
@@ -649,7 +635,7 @@ async fn feed_loop(
             let Some(acd) = command_call(cmd) else {
                 continue;
             };
-            let Some(call) = find(&inner, acd).await else {
+            let Some(call) = find(&inner, acd) else {
                 continue;
             };
             apply(&inner, &call, acd, cmd.clone()).await;
@@ -670,22 +656,31 @@ fn command_call(cmd: &Command) -> Option<CallId> {
     }
 }
 
-/// The SIP call the ACD numbers `acd`, waiting for arrivals still being queued.
-async fn find(inner: &Arc<Inner>, acd: CallId) -> Option<Arc<SipCall>> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let notified = inner.arrived.notified();
-        {
-            let t = inner.table.lock().expect("table");
-            if let Some(k) = t.by_acd.get(&acd) {
-                return t.calls.get(k).cloned();
-            }
-        }
-        if inner.arriving.load(Ordering::SeqCst) == 0 || Instant::now() > deadline {
-            return None;
-        }
-        let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+/// The SIP call the ACD numbers `acd` (none for calls that are not telephony's, or that
+/// have ended). Arrivals are mapped before their commands are published, so there is
+/// nothing to wait for.
+fn find(inner: &Inner, acd: CallId) -> Option<Arc<SipCall>> {
+    let t = inner.table.lock().expect("table");
+    t.by_acd.get(&acd).and_then(|k| t.calls.get(k)).cloned()
+}
+
+/// Ties the ACD's number for a call to the SIP call (called by the ACD host before the
+/// call's first commands are published).
+fn map_acd(inner: &Inner, call: &SipCall, acd: CallId, queue: QueueId) {
+    let mut st = call.st.lock().expect("call");
+    st.acd = Some(acd);
+    st.queue = queue;
+    st.cdr.queue = Some(queue.0);
+    if st.cdr.acd_calls.last() != Some(&acd.0) {
+        st.cdr.acd_calls.push(acd.0);
     }
+    drop(st);
+    inner
+        .table
+        .lock()
+        .expect("table")
+        .by_acd
+        .insert(acd, call.key);
 }
 
 async fn apply(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, cmd: Command) {
@@ -726,7 +721,7 @@ async fn apply(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, cmd: Comman
                 .play(vec![s.callback_offer.clone()], Some(s.hold.clone()));
         }
         Command::SendToCallback { .. } => {
-            forget_acd(inner, acd);
+            forget_acd(inner, call, acd);
             call.media.play(vec![s.goodbye.clone()], None);
             let inner = inner.clone();
             let call = call.clone();
@@ -743,11 +738,11 @@ async fn apply(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, cmd: Comman
             });
         }
         Command::SendToVoicemail { .. } => {
-            forget_acd(inner, acd);
+            forget_acd(inner, call, acd);
             end_call(inner, call, Outcome::Ended, "voicemail", EndBy::Center).await;
         }
         Command::Close { reason, .. } => {
-            forget_acd(inner, acd);
+            forget_acd(inner, call, acd);
             let (outcome, cause) = match reason {
                 CloseReason::Completed => (Outcome::Completed, "completed"),
                 CloseReason::Abandoned => (Outcome::Abandoned, "abandoned"),
@@ -767,8 +762,13 @@ async fn apply(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, cmd: Comman
     }
 }
 
-fn forget_acd(inner: &Inner, acd: CallId) {
-    inner.table.lock().expect("table").by_acd.remove(&acd);
+/// Unties `acd` from `call` (only if it still names this call: a failed arrival's number is
+/// given to the next one).
+fn forget_acd(inner: &Inner, call: &SipCall, acd: CallId) {
+    let mut t = inner.table.lock().expect("table");
+    if t.by_acd.get(&acd) == Some(&call.key) {
+        t.by_acd.remove(&acd);
+    }
 }
 
 async fn ring_agent(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, agent: AgentId) {
@@ -1044,7 +1044,7 @@ async fn end_call(
         (st.acd.take(), st.agent.take(), st.answered)
     };
     if let Some(acd) = acd {
-        forget_acd(inner, acd);
+        forget_acd(inner, call, acd);
         if by != EndBy::Center {
             let connected = agent.as_ref().is_some_and(|a| a.answered);
             let event = if connected || by == EndBy::Agent {
@@ -1236,7 +1236,7 @@ async fn transfer(
         (st.acd.take(), st.agent.take())
     };
     let Some(old) = old else { return };
-    forget_acd(inner, old);
+    forget_acd(inner, call, old);
     if let Some(leg) = leg {
         // The 202 travels through the transaction's task: let it go first (a NOTIFY may
         // overtake it under RFC 3515, but many phones take that badly).
@@ -1294,22 +1294,14 @@ async fn transfer(
         (None, None) => unreachable!("checked above"),
     };
     let priority = if agent_target.is_some() { u8::MAX } else { 0 };
-    inner.arriving.fetch_add(1, Ordering::SeqCst);
-    let arrival = inner.host.arrive(&call.ani, queue, priority).await;
+    let arrival = inner
+        .host
+        .arrive_numbered(&call.ani, queue, priority, |acd| {
+            map_acd(inner, call, acd, queue);
+        })
+        .await;
     let ok = match arrival {
         Ok(a) => {
-            let mut st = call.st.lock().expect("call");
-            st.acd = Some(a.call);
-            st.queue = queue;
-            st.cdr.queue = Some(queue.0);
-            st.cdr.acd_calls.push(a.call.0);
-            drop(st);
-            inner
-                .table
-                .lock()
-                .expect("table")
-                .by_acd
-                .insert(a.call, call.key);
             tracing::info!(from = old.0, to = a.call.0, target, "call transferred");
             true
         }
@@ -1318,8 +1310,6 @@ async fn transfer(
             false
         }
     };
-    inner.arriving.fetch_sub(1, Ordering::SeqCst);
-    inner.arrived.notify_waiters();
     if !ok {
         end_call(
             inner,
