@@ -1092,8 +1092,9 @@ async fn end_call(
         st.cdr.clone()
     };
     call.media.silence();
+    // The caller's outcome as recorded (a connected caller's hang-up is a completed call).
+    tracing::info!(call = call.key, outcome = ?cdr.outcome, cause, "SIP call ended");
     write_cdr(inner, cdr).await;
-    tracing::info!(call = call.key, ?outcome, cause, "SIP call ended");
 }
 
 fn log_refused(e: HostError) {

@@ -188,6 +188,9 @@ pub async fn run(args: &SipBench) -> anyhow::Result<()> {
             dir.path().join("stat.csv").display().to_string(),
             "-fd".into(),
             "1".into(),
+            "-trace_err".into(),
+            "-error_file".into(),
+            dir.path().join("errors.log").display().to_string(),
         ],
     )?;
     let (mut peak_calls, mut peak_rss) = (0, rss_before);
@@ -243,9 +246,34 @@ pub async fn run(args: &SipBench) -> anyhow::Result<()> {
         rss_after / 1024
     );
     println!("left after the run: {released:?}");
+    if failed.unwrap_or(0) > 0 {
+        // Why they failed: sipp's failure counters, then the start of its error log.
+        let stat = dir.path().join("stat.csv");
+        for column in failure_columns(&stat) {
+            if let Some(n) = last_stat(&stat, &column).filter(|n| *n > 0) {
+                println!("  {column}: {n}");
+            }
+        }
+        let errors = std::fs::read_to_string(dir.path().join("errors.log")).unwrap_or_default();
+        for line in errors.lines().take(20) {
+            println!("  sipp: {line}");
+        }
+    }
     tel.shutdown().await;
     ticker.abort();
     Ok(())
+}
+
+/// The cumulative failure columns of sipp's statistics file.
+fn failure_columns(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .split(';')
+        .filter(|h| h.starts_with("Failed") && h.ends_with("(C)") && *h != "FailedCall(C)")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The last value of a column of sipp's statistics file.
