@@ -319,6 +319,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The session of a page request (its cookie), for the browser pages' own guard.
+pub async fn page_principal(
+    app: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> ApiResult<Principal> {
+    authenticate(app, cookie_token(headers), address(extensions), false).await
+}
+
 /// Finds and checks the request's session.
 async fn authenticate(
     app: &AppState,

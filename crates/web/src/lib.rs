@@ -4,7 +4,7 @@
 //! lookup, calls, lookups, the call distributor with its event stream, staffing,
 //! dispositions, sessions, users and the audit log), `/healthz`, `/readyz`, `/metrics`
 //! (Prometheus) and the OpenAPI document at `/api/v1/openapi.json`, which is generated from
-//! the same handlers it describes. Every API route passes [`auth::guard`]: session, CSRF,
+//! the same handlers it describes, and the browser desktops ([`ui`]). Every API route passes [`auth::guard`]: session, CSRF,
 //! permission and the audit entry, before the handler runs.
 //!
 //! It must hold no business rule of its own (those live in `domain`) and no SQL (that lives in
@@ -19,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod lookup_index;
 mod ops;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -236,6 +237,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(ops::routes())
+        .merge(ui::routes(state.clone()))
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

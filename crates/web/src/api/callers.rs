@@ -46,6 +46,12 @@ pub async fn lookup_caller(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<CallerCard>> {
     let phone = E164::parse(&raw).map_err(|e| ApiError::from_parse("e164", e))?;
+    Ok(Json(caller_card(&app, &phone).await?))
+}
+
+/// The caller's card for `phone` (also what the call-taker's desk shows).
+pub async fn caller_card(app: &AppState, phone: &E164) -> ApiResult<CallerCard> {
+    let phone = phone.clone();
     let today = app.today();
     let found = match app.store.officer_by_phone(&phone).await? {
         None => None,
@@ -83,7 +89,7 @@ pub async fn lookup_caller(
         ),
         None => (None, None, Vec::new()),
     };
-    Ok(Json(CallerCard {
+    Ok(CallerCard {
         phone,
         authorised: assessment.authorised,
         problems,
@@ -91,5 +97,5 @@ pub async fn lookup_caller(
         officer,
         agency,
         agreements,
-    }))
+    })
 }

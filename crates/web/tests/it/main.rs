@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 mod accounts;
 mod acd;
+mod browser;
 mod dispositions;
 
 /// The clock of every test app.

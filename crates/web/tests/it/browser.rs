@@ -1,0 +1,117 @@
+//! The desktops in a real browser: Debian's chromium, driven by playwright-core
+//! (`tests/browser/*.mjs`), against the real server on an ephemeral port. Each flow saves
+//! screenshots under `target/screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
+use switchboard_acd_host::{AcdHost, system_clock};
+use switchboard_domain::Role;
+use switchboard_store_sqlite::SqliteStore;
+use switchboard_web::AppState;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use super::{PASSWORD, code, make_user, serve_state};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Installs the pinned playwright-core once (the registry is reachable; no browser is
+/// downloaded: the tests use Debian's chromium).
+fn ensure_playwright() {
+    let dir = browser_dir();
+    if dir.join("node_modules/playwright-core").exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .expect("npm is installed (Debian package npm)");
+    assert!(status.success(), "npm ci in {} failed", dir.display());
+}
+
+fn screenshots(flow: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/screenshots")
+        .join(flow);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One call-taker (desk01, agent 1 of the inquiry desk).
+fn config() -> Config {
+    Config {
+        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
+        agents: vec![AgentConfig {
+            id: AgentId(1),
+            name: "call-taker 1".to_owned(),
+            skills: vec![(SkillId(1), 5)],
+            after_call_limit: 0,
+            user: Some("desk01".to_owned()),
+        }],
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() {
+    ensure_playwright();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let host = AcdHost::open(store.clone(), config(), system_clock())
+        .await
+        .unwrap();
+    let app = serve_state(AppState::new(store).with_acd(host), dir).await;
+    let (_, secret) = make_user(app.store.as_ref(), Role::CallTaker, "desk01").await;
+    let shots = screenshots("desk");
+    let mut driver = tokio::process::Command::new("node")
+        .arg(browser_dir().join("desk.mjs"))
+        .arg(app.url(""))
+        .arg("desk01")
+        .arg(PASSWORD)
+        .arg(code(&secret, time::OffsetDateTime::now_utc()))
+        .arg(&shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed (Debian package nodejs)");
+    let mut to = driver.stdin.take().unwrap();
+    let mut from = BufReader::new(driver.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(60), from.next_line())
+            .await
+            .expect("the browser said nothing within a minute")
+            .unwrap()
+            .unwrap_or_default()
+    };
+    let line = next().await;
+    assert_eq!(line, "available", "the browser: {line}");
+    // A caller whose number, as signalled, is markup that would run if it were not escaped.
+    let ani = r#"<img src=x onerror="window.__xss=true">"#;
+    let (s, b) = app
+        .post("/api/v1/acd/calls", json!({"queue": 1, "ani": ani}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    to.write_all(format!("{ani}\n").as_bytes()).await.unwrap();
+    let line = next().await;
+    assert!(line.starts_with("popped "), "the browser: {line}");
+    let line = next().await;
+    assert_eq!(line, "done", "the browser: {line}");
+    drop(to);
+    let status = tokio::time::timeout(Duration::from_secs(30), driver.wait())
+        .await
+        .expect("the browser driver exits")
+        .unwrap();
+    assert!(status.success());
+    for shot in ["01-logon", "02-available", "03-offered", "04-connected"] {
+        assert!(shots.join(format!("{shot}.png")).exists(), "{shot}.png");
+    }
+}
