@@ -555,6 +555,7 @@ async fn new_call(inner: Arc<Inner>, mut tx: Transaction) {
         Ok(a) => {
             tracing::info!(call = a.call.0, %ani, number, "SIP call queued");
             metrics::counter!("switchboard_sip_calls_total").increment(1);
+            left_while_queued(&inner, &call, a.call).await;
             true
         }
         Err(e) => {
@@ -668,6 +669,10 @@ fn find(inner: &Inner, acd: CallId) -> Option<Arc<SipCall>> {
 /// call's first commands are published).
 fn map_acd(inner: &Inner, call: &SipCall, acd: CallId, queue: QueueId) {
     let mut st = call.st.lock().expect("call");
+    if st.ended {
+        // The caller left while the call was being queued: see `left_while_queued`.
+        return;
+    }
     st.acd = Some(acd);
     st.queue = queue;
     st.cdr.queue = Some(queue.0);
@@ -681,6 +686,18 @@ fn map_acd(inner: &Inner, call: &SipCall, acd: CallId, queue: QueueId) {
         .expect("table")
         .by_acd
         .insert(acd, call.key);
+}
+
+/// A caller who hung up while their call was being queued ended before the ACD numbered it,
+/// so the ACD must still hear that they left (or it would offer a call nobody is on).
+async fn left_while_queued(inner: &Inner, call: &SipCall, acd: CallId) {
+    let left = {
+        let st = call.st.lock().expect("call");
+        st.ended && st.acd != Some(acd)
+    };
+    if left && let Err(e) = inner.host.submit(Event::CallerHungUp { call: acd }).await {
+        log_refused(e);
+    }
 }
 
 async fn apply(inner: &Arc<Inner>, call: &Arc<SipCall>, acd: CallId, cmd: Command) {
@@ -1304,6 +1321,7 @@ async fn transfer(
     let ok = match arrival {
         Ok(a) => {
             tracing::info!(from = old.0, to = a.call.0, target, "call transferred");
+            left_while_queued(inner, call, a.call).await;
             true
         }
         Err(e) => {

@@ -328,6 +328,18 @@ pub async fn page_principal(
     authenticate(app, cookie_token(headers), address(extensions), false).await
 }
 
+/// Whether a page's session is still active (its live stream stops when it is not: logged
+/// off, expired, idle-locked, or the account disabled). Reads only; never extends it.
+pub async fn still_active(app: &AppState, who: &Principal) -> bool {
+    let Ok(Some(s)) = app.store.session(&who.session).await else {
+        return false;
+    };
+    if session_state(&s, app.now()) != SessionState::Active {
+        return false;
+    }
+    matches!(app.store.user(s.user_id).await, Ok(u) if u.active)
+}
+
 /// Finds and checks the request's session.
 async fn authenticate(
     app: &AppState,

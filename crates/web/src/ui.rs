@@ -7,18 +7,20 @@
 //! reaches the page through its event stream, re-rendered by the same templates, so no page
 //! needs a refresh and every name shown goes through askama's HTML escaping.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures_util::Stream;
+use switchboard_accounts::Permission;
 use switchboard_acd::{AgentState, AgentStatus, CallView, Phase, QueueStatus};
 use switchboard_audit::Entry;
 use switchboard_domain::E164;
@@ -33,6 +35,7 @@ const HTMX: &str = include_str!("../assets/htmx.min.js");
 const HTMX_SSE: &str = include_str!("../assets/htmx-sse.js");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const ICON: &str = include_str!("../assets/icon.svg");
 
 /// The pages and their assets.
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -40,7 +43,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/desk", get(desk))
         .route("/desk/stream", get(desk_stream))
         .route_layer(axum::middleware::from_fn_with_state(state, page_guard));
-    Router::new()
+    let ui = Router::new()
         .route("/", get(|| async { Redirect::to("/desk") }))
         .route("/login", get(login))
         .route(
@@ -53,7 +56,33 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/assets/app.js", get(|| asset(APP_JS, "text/javascript")))
         .route("/assets/app.css", get(|| asset(APP_CSS, "text/css")))
-        .merge(pages)
+        .route("/assets/icon.svg", get(|| asset(ICON, "image/svg+xml")))
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::permanent("/assets/icon.svg") }),
+        )
+        .merge(pages);
+    ui.layer(axum::middleware::from_fn(security_headers))
+}
+
+/// Every UI response: no framing by another site, scripts and styles only from here, no
+/// sniffing; pages (everything but the assets) never from a shared cache.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
 }
 
 async fn asset(body: &'static str, kind: &'static str) -> Response {
@@ -66,15 +95,36 @@ async fn asset(body: &'static str, kind: &'static str) -> Response {
     (h, body).into_response()
 }
 
-/// Pages need a session: without one the browser goes to the logon page. Each page view is
-/// audited (the stream is not: it shows what the page already showed, as it changes).
+/// Pages need a session: without one the browser goes to the logon page (and a stream
+/// answers 204, which tells the browser's EventSource to stop reconnecting). The desk needs
+/// the permission to watch the call distributor. Each page view is audited; the stream audits
+/// each caller card it discloses (see [`Cards`]).
 async fn page_guard(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let stream = path.ends_with("/stream");
     let principal = match auth::page_principal(&app, req.headers(), req.extensions()).await {
         Ok(p) => p,
+        Err(_) if stream => return StatusCode::NO_CONTENT.into_response(),
         Err(_) => return Redirect::to("/login").into_response(),
     };
-    let path = req.uri().path().to_owned();
-    if !path.ends_with("/stream") {
+    if !principal.can(Permission::AcdView) {
+        let entry = Entry::new(format!("page {path}"), principal.actor(), app.now_ms())
+            .with_target(&path)
+            .refused(format!(
+                "the role {} lacks {}",
+                principal.role().as_str(),
+                Permission::AcdView.as_str()
+            ));
+        if let Err(e) = app.record(entry).await {
+            return e.into_response();
+        }
+        return (
+            StatusCode::FORBIDDEN,
+            Html("<!doctype html><title>Not for your role</title><p>Your role may not use the call-taker's desk. <a href=\"/login\">Log on as someone else</a>.</p>"),
+        )
+            .into_response();
+    }
+    if !stream {
         let entry =
             Entry::new(format!("page {path}"), principal.actor(), app.now_ms()).with_target(&path);
         if let Err(e) = app.record(entry).await {
@@ -82,17 +132,7 @@ async fn page_guard(State(app): State<AppState>, mut req: Request, next: Next) -
         }
     }
     req.extensions_mut().insert(principal);
-    let mut res = next.run(req).await;
-    // Pages show personal data: never from a shared cache, never framed by another site.
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'",
-        ),
-    );
-    res
+    next.run(req).await
 }
 
 #[derive(Template)]
@@ -120,14 +160,16 @@ struct Desk {
     session: String,
     idle_lock_seconds: i64,
     idle_lock_minutes: i64,
+    has_agent: bool,
     agent: String,
+    clock: String,
     offer: String,
     queues: String,
 }
 
 /// The call-taker's desk.
 async fn desk(State(app): State<AppState>, who: Principal) -> Response {
-    let view = match DeskView::read(&app, &who).await {
+    let view = match DeskView::read(&app, &who, &mut Cards::default()).await {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
@@ -143,7 +185,9 @@ async fn desk(State(app): State<AppState>, who: Principal) -> Response {
         session: who.reference.clone(),
         idle_lock_seconds: idle,
         idle_lock_minutes: idle / 60,
+        has_agent: view.agent.is_some(),
         agent: fragments.agent,
+        clock: fragments.clock,
         offer: fragments.offer,
         queues: fragments.queues,
     })
@@ -159,35 +203,91 @@ async fn desk_stream(
     // The clocks on the desk (time in state, waits) move even when nothing is logged.
     let mut every = tokio::time::interval(Duration::from_secs(5));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stream = futures_util::stream::unfold(
-        (app, who, rx, every, Vec::<SseEvent>::new()),
-        |(app, who, mut rx, mut every, mut pending)| async move {
-            loop {
-                if let Some(e) = pending.pop() {
-                    return Some((Ok(e), (app, who, rx, every, pending)));
-                }
-                tokio::select! {
-                    _ = every.tick() => {}
-                    item = rx.recv() => match item {
-                        Ok(_) | Err(RecvError::Lagged(_)) => {
-                            // Everything logged in one burst becomes one refresh.
-                            while rx.try_recv().is_ok() {}
-                        }
-                        Err(RecvError::Closed) => return None,
-                    },
-                }
-                let view = DeskView::read(&app, &who).await.ok()?;
-                let f = view.render().ok()?;
-                pending = vec![
-                    SseEvent::default().event("queues").data(f.queues),
-                    SseEvent::default().event("offer").data(f.offer),
-                    SseEvent::default().event("agent").data(f.agent),
-                ];
+    let state = DeskStream {
+        app,
+        who,
+        rx,
+        every,
+        pending: Vec::new(),
+        cards: Cards::default(),
+        last: None,
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(e) = st.pending.pop() {
+                return Some((Ok(e), st));
             }
-        },
-    );
+            if st.ended {
+                return None;
+            }
+            st.wait().await?;
+            // A session that has ended or locked sees nothing more; the page says so.
+            if !auth::still_active(&st.app, &st.who).await {
+                st.pending
+                    .push(SseEvent::default().event("session").data(SESSION_OVER));
+                st.ended = true;
+                continue;
+            }
+            let view = DeskView::read(&st.app, &st.who, &mut st.cards).await.ok()?;
+            let f = view.render().ok()?;
+            // Only what changed is sent: a redraw would take the focus off a button.
+            let before = st.last.take();
+            let b = before.as_ref();
+            st.pending.extend(
+                [
+                    changed("queues", &f.queues, b.map(|x| &x.queues)),
+                    changed("clock", &f.clock, b.map(|x| &x.clock)),
+                    changed("offer", &f.offer, b.map(|x| &x.offer)),
+                    changed("agent", &f.agent, b.map(|x| &x.agent)),
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            st.last = Some(f);
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
+
+const SESSION_OVER: &str = "<p class=\"error\" role=\"alert\">Your session has locked or ended, so nothing more is shown. <a href=\"/login\">Log on again</a>.</p>";
+
+/// The event for a fragment, if it differs from what the page has.
+fn changed(name: &str, now: &str, then: Option<&String>) -> Option<SseEvent> {
+    (then.map(String::as_str) != Some(now)).then(|| SseEvent::default().event(name).data(now))
+}
+
+/// What a desk's stream keeps between refreshes.
+struct DeskStream {
+    app: AppState,
+    who: Principal,
+    rx: tokio::sync::broadcast::Receiver<std::sync::Arc<switchboard_acd_host::FeedItem>>,
+    every: tokio::time::Interval,
+    pending: Vec<SseEvent>,
+    cards: Cards,
+    last: Option<Fragments>,
+    ended: bool,
+}
+
+impl DeskStream {
+    /// Until the next refresh: a tick, or whatever the call distributor logged (a burst is one
+    /// refresh). `None` when the distributor is gone.
+    async fn wait(&mut self) -> Option<()> {
+        tokio::select! {
+            _ = self.every.tick() => {}
+            item = self.rx.recv() => match item {
+                Ok(_) | Err(RecvError::Lagged(_)) => while self.rx.try_recv().is_ok() {},
+                Err(RecvError::Closed) => return None,
+            },
+        }
+        Some(())
+    }
+}
+
+/// The caller cards a desk has shown, by ACD call: each is read (and audited, as a caller
+/// lookup by that user) once, not on every refresh.
+#[derive(Default)]
+struct Cards(HashMap<u64, std::sync::Arc<CardPanel>>);
 
 fn no_acd() -> ApiError {
     ApiError::unavailable(
@@ -201,10 +301,14 @@ struct DeskView {
     agent: Option<AgentPanel>,
     offer: Option<OfferPanel>,
     queues: Vec<QueueRow>,
+    /// How long the agent has been in its state, and how long the offered call has waited.
+    in_state: Option<String>,
+    waited: Option<String>,
 }
 
 struct Fragments {
     agent: String,
+    clock: String,
     offer: String,
     queues: String,
 }
@@ -213,6 +317,13 @@ struct Fragments {
 #[template(path = "agent.html")]
 struct AgentFragment<'a> {
     agent: &'a Option<AgentPanel>,
+}
+
+#[derive(Template)]
+#[template(path = "clock.html")]
+struct ClockFragment<'a> {
+    in_state: &'a Option<String>,
+    waited: &'a Option<String>,
 }
 
 #[derive(Template)]
@@ -231,7 +342,6 @@ struct AgentPanel {
     id: u64,
     state: String,
     state_class: &'static str,
-    in_state: Option<String>,
     pending: Option<String>,
     answered: u64,
 }
@@ -244,13 +354,14 @@ struct OfferPanel {
     ringing: bool,
     connected: bool,
     queue: String,
-    waited: String,
-    card: CardPanel,
+    card: std::sync::Arc<CardPanel>,
 }
 
 /// The caller's card as text (every field escaped by the template).
 struct CardPanel {
     number: String,
+    /// False when the user's role may not see caller cards (then only the number shows).
+    visible: bool,
     authorised: bool,
     problems: Vec<String>,
     officer: Option<String>,
@@ -266,8 +377,53 @@ struct QueueRow {
     available: u32,
 }
 
+impl Cards {
+    /// The card of ACD call `call` (store record `record`), read and audited the first time.
+    async fn get(
+        &mut self,
+        app: &AppState,
+        who: &Principal,
+        call: u64,
+        record: Option<uuid::Uuid>,
+    ) -> Result<std::sync::Arc<CardPanel>, ApiError> {
+        if let Some(c) = self.0.get(&call) {
+            return Ok(c.clone());
+        }
+        let ani = match record {
+            Some(id) => Some(
+                app.store
+                    .call(switchboard_domain::CallId::from_uuid(id))
+                    .await?
+                    .ani_raw,
+            ),
+            None => None,
+        };
+        let target = format!("/acd/calls/{call}");
+        let card = if who.can(Permission::CallerLookup) {
+            // Shown to this user: audited like the API's caller lookup, once per call.
+            let mut entry =
+                Entry::new("desk caller card", who.actor(), app.now_ms()).with_target(&target);
+            entry.note = ani.clone();
+            app.record(entry).await?;
+            card_panel(app, ani.as_deref()).await?
+        } else {
+            CardPanel {
+                visible: false,
+                ..unknown_card(ani.unwrap_or_else(|| "number not known".to_owned()))
+            }
+        };
+        let card = std::sync::Arc::new(card);
+        // A desk sees a handful of calls an hour: keep the last few dozen.
+        if self.0.len() >= 64 {
+            self.0.clear();
+        }
+        self.0.insert(call, card.clone());
+        Ok(card)
+    }
+}
+
 impl DeskView {
-    async fn read(app: &AppState, who: &Principal) -> Result<Self, ApiError> {
+    async fn read(app: &AppState, who: &Principal, cards: &mut Cards) -> Result<Self, ApiError> {
         let host = app.acd.clone().ok_or_else(no_acd)?;
         let username = who.username().to_owned();
         let (me, calls, queues, now) = host
@@ -283,7 +439,6 @@ impl DeskView {
                 (status, acd.calls(), acd.queue_status(now), now)
             })
             .await;
-        let records = host.calls().await;
         let queue_name = |q: switchboard_acd::QueueId| {
             queues
                 .iter()
@@ -291,24 +446,19 @@ impl DeskView {
                 .map_or_else(|| format!("queue {}", q.0), |s| s.name.clone())
         };
         let mut offer = None;
+        let mut waited = None;
         if let Some(me) = &me
             && let Some(c) = calls.iter().find(|c| mine(c, me.agent))
         {
-            let record = records
-                .iter()
+            let record = host
+                .calls()
+                .await
+                .into_iter()
                 .find(|(v, _)| v.call == c.call)
-                .and_then(|(_, r)| *r);
-            let ani = match record {
-                Some(id) => Some(
-                    app.store
-                        .call(switchboard_domain::CallId::from_uuid(id))
-                        .await?
-                        .ani_raw,
-                ),
-                None => None,
-            };
-            let card = card_panel(app, ani.as_deref()).await?;
+                .and_then(|(_, r)| r);
+            let card = cards.get(app, who, c.call.0, record).await?;
             let ringing = matches!(c.phase, Phase::Ringing { .. });
+            waited = Some(duration(now.saturating_sub(c.arrived)));
             offer = Some(OfferPanel {
                 call: c.call.0,
                 agent: me.agent.0,
@@ -321,13 +471,14 @@ impl DeskView {
                 ringing,
                 connected: !ringing,
                 queue: queue_name(c.queue),
-                waited: duration(now.saturating_sub(c.arrived)),
                 card,
             });
         }
         Ok(Self {
+            in_state: me.as_ref().and_then(|s| s.in_state_ms).map(duration),
             agent: me.map(|s| agent_panel(&s)),
             offer,
+            waited,
             queues: queues.iter().map(queue_row).collect(),
         })
     }
@@ -335,6 +486,13 @@ impl DeskView {
     fn render(&self) -> Result<Fragments, askama::Error> {
         Ok(Fragments {
             agent: one_line(AgentFragment { agent: &self.agent }.render()?),
+            clock: one_line(
+                ClockFragment {
+                    in_state: &self.in_state,
+                    waited: &self.waited,
+                }
+                .render()?,
+            ),
             offer: one_line(OfferFragment { offer: &self.offer }.render()?),
             queues: one_line(
                 QueuesFragment {
@@ -375,7 +533,6 @@ fn agent_panel(s: &AgentStatus) -> AgentPanel {
         id: s.agent.0,
         state,
         state_class: class,
-        in_state: s.in_state_ms.map(duration),
         pending: s.pending.as_ref().map(|p| match p {
             switchboard_acd::Requested::LogIn => "log in".to_owned(),
             switchboard_acd::Requested::Available => "available".to_owned(),
@@ -407,6 +564,7 @@ async fn card_panel(app: &AppState, ani: Option<&str>) -> Result<CardPanel, ApiE
     let card: CallerCard = caller_card(app, &phone).await?;
     Ok(CardPanel {
         number: phone.as_str().to_owned(),
+        visible: true,
         authorised: card.authorised,
         problems: card.problems.into_iter().map(|p| p.message).collect(),
         officer: card.officer.as_ref().map(|o| {
@@ -439,6 +597,7 @@ async fn card_panel(app: &AppState, ani: Option<&str>) -> Result<CardPanel, ApiE
 fn unknown_card(number: String) -> CardPanel {
     CardPanel {
         number,
+        visible: true,
         authorised: false,
         problems: vec!["The calling number is not registered to any partner officer.".to_owned()],
         officer: None,
@@ -489,8 +648,7 @@ mod tests {
             ringing: true,
             connected: false,
             queue: "Inquiry <b>desk</b>".to_owned(),
-            waited: "0:03".to_owned(),
-            card,
+            card: std::sync::Arc::new(card),
         });
         let html = one_line(OfferFragment { offer: &offer }.render().unwrap());
         assert!(!html.contains('\n'));

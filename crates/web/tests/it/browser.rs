@@ -41,6 +41,8 @@ fn screenshots(flow: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/screenshots")
         .join(flow);
+    // Last run's pictures must not pass for this run's.
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -94,15 +96,24 @@ async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() 
     };
     let line = next().await;
     assert_eq!(line, "available", "the browser: {line}");
-    // A caller whose number, as signalled, is markup that would run if it were not escaped.
-    let ani = r#"<img src=x onerror="window.__xss=true">"#;
+    // A caller whose number, as signalled, is markup (an element, and a script that would run
+    // if the page's policy allowed it): it must show as text.
+    let ani = r#"<b>bold</b><img src=x onerror="window.__xss=true">"#;
+    to.write_all(format!("{ani}\n").as_bytes()).await.unwrap();
+    let line = next().await;
+    assert_eq!(line, "watching", "the browser: {line}");
+    let placed = std::time::Instant::now();
     let (s, b) = app
         .post("/api/v1/acd/calls", json!({"queue": 1, "ani": ani}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    to.write_all(format!("{ani}\n").as_bytes()).await.unwrap();
     let line = next().await;
-    assert!(line.starts_with("popped "), "the browser: {line}");
+    let popped = placed.elapsed();
+    assert_eq!(line, "popped", "the browser: {line}");
+    assert!(
+        popped < Duration::from_secs(1),
+        "the call popped {popped:?} after it was placed"
+    );
     let line = next().await;
     assert_eq!(line, "done", "the browser: {line}");
     drop(to);
@@ -114,4 +125,57 @@ async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() 
     for shot in ["01-logon", "02-available", "03-offered", "04-connected"] {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}.png");
     }
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_desk_needs_a_role_that_watches_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let host = AcdHost::open(store.clone(), config(), system_clock())
+        .await
+        .unwrap();
+    let app = serve_state(AppState::new(store).with_acd(host), dir).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http.get(app.url("/desk")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login");
+    // Without a session the stream answers 204: the browser stops reconnecting.
+    let res = http.get(app.url("/desk/stream")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = http.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    // An auditor may not use the desk; the refusal is audited.
+    let auditor = app.session(Role::Auditor).await;
+    let res = http
+        .get(app.url("/desk"))
+        .header("cookie", &auditor.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let entries = app.store.audit_after(0, 1000).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "page /desk" && e.entry.contains("refused")),
+        "the refusal is in the audit log"
+    );
+    // A call-taker gets the desk, with the session's CSRF token for its actions.
+    let ct = app.session(Role::CallTaker).await;
+    let res = http
+        .get(app.url("/desk"))
+        .header("cookie", &ct.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&ct.csrf), "the page carries the CSRF token");
 }
