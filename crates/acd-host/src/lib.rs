@@ -235,6 +235,10 @@ impl AcdHost {
         self.store.insert_call(&record).await?;
         let (call, commands, mirror) = {
             let mut inner = self.inner.lock().await;
+            // After a failed write the state is reloaded first, so the number is a fresh one.
+            if inner.broken {
+                *inner = load(self.store.as_ref()).await?;
+            }
             let call = CallId(inner.next_call);
             numbered(call);
             let event = Event::CallArrived {
