@@ -142,6 +142,23 @@ impl Principal {
     }
 
     /// Who acted, for the audit log.
+    /// The audit entry of an action refused because the role lacks `missing`.
+    pub fn refusal(
+        &self,
+        action: impl Into<String>,
+        target: &str,
+        missing: Permission,
+        at_ms: i64,
+    ) -> Entry {
+        Entry::new(action, self.actor(), at_ms)
+            .with_target(target)
+            .refused(format!(
+                "the role {} lacks {}",
+                self.role().as_str(),
+                missing.as_str()
+            ))
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             user: Some(self.user.id.to_string()),
@@ -276,13 +293,7 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     if let Gate::Perm(p) = gate
         && !principal.can(p)
     {
-        let entry = Entry::new(format!("{method} {path}"), principal.actor(), app.now_ms())
-            .with_target(&target)
-            .refused(format!(
-                "the role {} lacks {}",
-                principal.role().as_str(),
-                p.as_str()
-            ));
+        let entry = principal.refusal(format!("{method} {path}"), &target, p, app.now_ms());
         if let Err(e) = app.record(entry).await {
             tracing::error!(error = ?e, "could not audit a refused access");
         }

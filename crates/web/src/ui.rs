@@ -108,13 +108,12 @@ async fn page_guard(State(app): State<AppState>, mut req: Request, next: Next) -
         Err(_) => return Redirect::to("/login").into_response(),
     };
     if !principal.can(Permission::AcdView) {
-        let entry = Entry::new(format!("page {path}"), principal.actor(), app.now_ms())
-            .with_target(&path)
-            .refused(format!(
-                "the role {} lacks {}",
-                principal.role().as_str(),
-                Permission::AcdView.as_str()
-            ));
+        let entry = principal.refusal(
+            format!("page {path}"),
+            &path,
+            Permission::AcdView,
+            app.now_ms(),
+        );
         if let Err(e) = app.record(entry).await {
             return e.into_response();
         }

@@ -16,7 +16,7 @@ use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::{PASSWORD, code, make_user, serve_state};
+use super::{PASSWORD, TestApp, code, make_user, serve_state};
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -62,15 +62,20 @@ fn config() -> Config {
     }
 }
 
-#[tokio::test]
-async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() {
-    ensure_playwright();
+/// The server with its call distributor, on a fresh database.
+async fn spawn() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
     let host = AcdHost::open(store.clone(), config(), system_clock())
         .await
         .unwrap();
-    let app = serve_state(AppState::new(store).with_acd(host), dir).await;
+    serve_state(AppState::new(store).with_acd(host), dir).await
+}
+
+#[tokio::test]
+async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() {
+    ensure_playwright();
+    let app = spawn().await;
     let (_, secret) = make_user(app.store.as_ref(), Role::CallTaker, "desk01").await;
     let shots = screenshots("desk");
     let mut driver = tokio::process::Command::new("node")
@@ -129,12 +134,7 @@ async fn a_call_taker_logs_on_goes_available_and_an_offered_call_pops_as_text() 
 
 #[tokio::test]
 async fn pages_need_a_session_and_the_desk_needs_a_role_that_watches_calls() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let host = AcdHost::open(store.clone(), config(), system_clock())
-        .await
-        .unwrap();
-    let app = serve_state(AppState::new(store).with_acd(host), dir).await;
+    let app = spawn().await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
