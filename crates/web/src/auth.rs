@@ -269,21 +269,14 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
         Err(e) => return e.into_response(),
     };
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes {
-        let given = req
-            .headers()
-            .get(CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), principal.csrf.as_bytes()) {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_token_invalid",
-                "forbidden",
-                format!("send the session's CSRF token in the {CSRF_HEADER} header"),
-            )
-            .into_response();
-        }
+    if changes && !csrf_ok(req.headers(), &principal) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "forbidden",
+            format!("send the session's CSRF token in the {CSRF_HEADER} header"),
+        )
+        .into_response();
     }
     let target = req
         .uri()
@@ -330,25 +323,51 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The session of a page request (its cookie), for the browser pages' own guard.
+/// The session of a page request (its cookie), for the browser pages' own guard: an
+/// idle-locked session too (the page then offers the unlock), with where it stands.
 pub async fn page_principal(
     app: &AppState,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
-) -> ApiResult<Principal> {
-    authenticate(app, cookie_token(headers), address(extensions), false).await
+) -> ApiResult<(Principal, PageSession)> {
+    let p = authenticate(app, cookie_token(headers), address(extensions), true).await?;
+    let state = page_session(app, &p).await;
+    Ok((p, state))
 }
 
-/// Whether a page's session is still active (its live stream stops when it is not: logged
-/// off, expired, idle-locked, or the account disabled). Reads only; never extends it.
-pub async fn still_active(app: &AppState, who: &Principal) -> bool {
+/// Whether a request carries the session's CSRF token.
+pub fn csrf_ok(headers: &HeaderMap, who: &Principal) -> bool {
+    let given = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    constant_time_eq(given.as_bytes(), who.csrf.as_bytes())
+}
+
+/// Where a page's session stands now (its live stream stops unless it is active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSession {
+    Active,
+    /// Idle-locked: the page offers the unlock (password and a fresh code).
+    Locked,
+    /// Logged off, expired, or the account disabled: log on again.
+    Over,
+}
+
+/// Where a page's session stands. Reads only; never extends it.
+pub async fn page_session(app: &AppState, who: &Principal) -> PageSession {
     let Ok(Some(s)) = app.store.session(&who.session).await else {
-        return false;
+        return PageSession::Over;
     };
-    if session_state(&s, app.now()) != SessionState::Active {
-        return false;
+    let state = session_state(&s, app.now());
+    if !matches!(app.store.user(s.user_id).await, Ok(u) if u.active) {
+        return PageSession::Over;
     }
-    matches!(app.store.user(s.user_id).await, Ok(u) if u.active)
+    match state {
+        SessionState::Active => PageSession::Active,
+        SessionState::IdleLocked => PageSession::Locked,
+        _ => PageSession::Over,
+    }
 }
 
 /// Finds and checks the request's session.

@@ -58,6 +58,9 @@ pub struct AppState {
     pub audit: Option<switchboard_audit_host::AuditLog>,
     /// Whether session cookies carry `Secure`.
     pub cookie_secure: bool,
+    /// The wallboard's staffing plan for the center's current day, made once a day from the
+    /// call history (the local day's number, and the plan or why there is none).
+    pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, ui::DayPlan)>>>,
     clock: Clock,
 }
 
@@ -82,6 +85,7 @@ impl AppState {
             max_record_age_days: DEFAULT_MAX_RECORD_AGE_DAYS,
             audit: None,
             cookie_secure: true,
+            day_plan: Arc::default(),
             clock,
         }
     }

@@ -431,7 +431,7 @@ pub async fn intervals(
 }
 
 /// Dates in the center's time zone.
-mod jiff_date {
+pub(crate) mod jiff_date {
     pub use switchboard_acd::civil::Date;
     use switchboard_acd::{Millis, TimeZone, Timestamp};
 

@@ -63,19 +63,19 @@ fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
 #[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// The acting username.
-    actor: Option<String>,
+    pub actor: Option<String>,
     /// A subject key: `a_number:A012345678`, `name:garcia lopez maria|1990-04-12`,
     /// `record:IDN-00000001`.
-    subject: Option<String>,
+    pub subject: Option<String>,
     /// An action: `logon`, `lookup`, `disposition.create`, `GET /calls/{id}`, …
-    action: Option<String>,
+    pub action: Option<String>,
     /// At or after this instant (RFC 3339).
-    from: Option<String>,
+    pub from: Option<String>,
     /// Before this instant (RFC 3339).
-    to: Option<String>,
+    pub to: Option<String>,
     /// Entries after this sequence number (the `next` of the previous page).
-    after: Option<i64>,
-    limit: Option<u32>,
+    pub after: Option<i64>,
+    pub limit: Option<u32>,
 }
 
 /// A page of entries, oldest first.
@@ -164,7 +164,7 @@ const REPORT_CAP: usize = 2_000_000;
 #[into_params(parameter_in = Query)]
 pub struct AccountingQuery {
     /// The subject key (see `/audit/entries`).
-    subject: String,
+    pub subject: String,
 }
 
 /// One access to a subject.
@@ -266,13 +266,13 @@ pub async fn accounting(
 #[into_params(parameter_in = Query)]
 pub struct AnomalyQuery {
     /// Start (RFC 3339); default seven days before `to`.
-    from: Option<String>,
+    pub from: Option<String>,
     /// End (RFC 3339), exclusive; default now (inclusive).
-    to: Option<String>,
+    pub to: Option<String>,
     /// A user querying more distinct subjects than this is listed (default 50).
-    many_subjects: Option<u32>,
+    pub many_subjects: Option<u32>,
     /// One user looking up one subject this many times or more is listed (default 3).
-    repeated: Option<u32>,
+    pub repeated: Option<u32>,
 }
 
 /// A user and how often.

@@ -773,3 +773,92 @@ pub async fn update_case(
     app.store.update_liaison_case(&row, expected).await?;
     Ok(Json(liaison_view(&app, &row)?))
 }
+
+/// A disposition waiting for a reviewer, with what the reviewer needs to judge it.
+pub(crate) struct ReviewItem {
+    pub view: DispositionView,
+    pub created_at: time::OffsetDateTime,
+    /// The subject as the officer described it (names and birth date).
+    pub subject: String,
+    pub records: Vec<String>,
+    pub purpose: String,
+}
+
+/// The dispositions in `state`, oldest first (the order they are worked), as `who` may see
+/// them (protected details redacted for anyone but legal reviewers).
+pub(crate) async fn review_queue(
+    app: &AppState,
+    who: &Principal,
+    state: &str,
+) -> ApiResult<Vec<ReviewItem>> {
+    let page = app
+        .store
+        .list_dispositions(
+            Some(state),
+            None,
+            switchboard_store::PageRequest {
+                limit: switchboard_store::PageRequest::MAX_LIMIT,
+                after: None,
+            },
+        )
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items.iter().rev() {
+        let doc: Document = serde_json::from_value(row.document.clone())
+            .map_err(|e| ApiError::internal(format!("disposition {}: {e}", row.id)))?;
+        let subject = subject_line(&doc.inquiry.subject);
+        items.push(ReviewItem {
+            view: view(row, &doc, None, who),
+            created_at: row.created_at,
+            subject,
+            records: doc.inquiry.chosen.clone(),
+            purpose: doc.inquiry.purpose.reason.clone(),
+        });
+    }
+    Ok(items)
+}
+
+/// A subject as one line: family names, given names, birth date.
+fn subject_line(s: &Subject) -> String {
+    let names =
+        |n: &[switchboard_domain::Name]| n.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ");
+    format!(
+        "{}, {}{}",
+        names(&s.family_names),
+        names(&s.given_names),
+        s.date_of_birth
+            .map(|d| format!(", born {d}"))
+            .unwrap_or_default()
+    )
+}
+
+/// A liaison case as its desk works it: the case, its timers, and whom it is about.
+pub(crate) struct CaseItem {
+    pub view: LiaisonView,
+    pub subject: String,
+    pub author: String,
+}
+
+/// The liaison desk's open and recent cases, newest first.
+pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
+    let page = app
+        .store
+        .list_liaison_cases(switchboard_store::PageRequest {
+            limit: switchboard_store::PageRequest::MAX_LIMIT,
+            after: None,
+        })
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in &page.items {
+        let view = liaison_view(app, row)?;
+        let d = app.store.disposition(row.disposition_id).await?;
+        let doc: Document = serde_json::from_value(d.document)
+            .map_err(|e| ApiError::internal(format!("disposition {}: {e}", d.id)))?;
+        items.push(CaseItem {
+            view,
+            subject: subject_line(&doc.inquiry.subject),
+            author: d.author,
+        });
+    }
+    Ok(items)
+}

@@ -179,3 +179,163 @@ async fn pages_need_a_session_and_the_desk_needs_a_role_that_watches_calls() {
     let html = res.text().await.unwrap();
     assert!(html.contains(&ct.csrf), "the page carries the CSRF token");
 }
+
+/// The desk's and the wallboard's configuration: one call-taker with a minute of after-call
+/// work.
+fn flow_config() -> Config {
+    let mut c = config();
+    c.agents[0].after_call_limit = 60_000;
+    c
+}
+
+#[tokio::test]
+async fn the_main_flows_walk_through_the_desktops() {
+    ensure_playwright();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let host = AcdHost::open(store.clone(), flow_config(), system_clock())
+        .await
+        .unwrap();
+    let state = AppState::new(store).with_acd(host);
+    let seeded = super::seed_records(&state, 3_000).await;
+    let app = serve_state(state, dir).await;
+    let person = super::dispositions::clean_person(&seeded);
+    let idn = &person.identity[0];
+
+    // A federal field office's officer calls: authorised without an agreement.
+    let (s, agency) = app
+        .post(
+            "/api/v1/agencies",
+            json!({"ori": "DCICE0000", "name": "Field Office", "kind": "federal_field_office"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{agency}");
+    app.officer(agency["id"].as_str().unwrap(), "F1", "+12025550142", None)
+        .await;
+
+    let mut secrets = std::collections::HashMap::new();
+    for (role, name) in [
+        (Role::CallTaker, "desk01"),
+        (Role::Supervisor, "sup01"),
+        (Role::JuvenileLiaison, "jl01"),
+    ] {
+        let (_, secret) = make_user(app.store.as_ref(), role, name).await;
+        secrets.insert(name.to_owned(), secret);
+    }
+    let markup = r#"<img/src=x/onerror=window.__xss=true>"#;
+    let cfg = json!({
+        "password": PASSWORD,
+        "call_taker": "desk01",
+        "supervisor": "sup01",
+        "liaison": "jl01",
+        "subject": {
+            "family": idn.family_name,
+            "given": idn.given_name,
+            "dob": idn.dob.unwrap().to_string(),
+            "a_number": format!("A{}", idn.a_number),
+        },
+        "chosen": [idn.record_id, person.immigration_case[0].record_id],
+        "markup": markup,
+    });
+
+    let shots = screenshots("flows");
+    let mut driver = tokio::process::Command::new("node")
+        .arg(browser_dir().join("flows.mjs"))
+        .arg(app.url(""))
+        .arg(&shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node is installed (Debian package nodejs)");
+    let mut to = driver.stdin.take().unwrap();
+    let mut from = BufReader::new(driver.stdout.take().unwrap()).lines();
+    to.write_all(format!("{cfg}\n").as_bytes()).await.unwrap();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(90), from.next_line())
+            .await
+            .expect("the browser said nothing within 90 s")
+            .unwrap()
+            .unwrap_or_default();
+        if let Some(user) = line.strip_prefix("code ") {
+            let code = code(&secrets[user], time::OffsetDateTime::now_utc());
+            to.write_all(format!("{code}\n").as_bytes()).await.unwrap();
+        } else if line == "ready" {
+            let (s, b) = app
+                .post(
+                    "/api/v1/acd/calls",
+                    json!({"queue": 1, "ani": "+12025550142"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        } else {
+            assert_eq!(line, "done", "the browser: {line}");
+            break;
+        }
+    }
+    drop(to);
+    let status = tokio::time::timeout(Duration::from_secs(30), driver.wait())
+        .await
+        .expect("the browser driver exits")
+        .unwrap();
+    assert!(status.success());
+
+    // What the browsers did is on record: the confirmation approved by the supervisor, the
+    // minor's referral with its liaison case, each step audited under the acting user.
+    app.act_as(Some(Role::Supervisor));
+    let (s, d) = app.get("/api/v1/dispositions?state=final").await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let finals = d["items"].as_array().unwrap();
+    assert!(
+        finals
+            .iter()
+            .any(|x| x["kind"] == "confirm_enforcement_action"
+                && x["author"] == "desk01"
+                && x["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|h| h["by"] == "sup01")),
+        "{d}"
+    );
+    app.act_as(None);
+    let (_, cases) = app.get("/api/v1/liaison-cases").await;
+    let case = &cases["items"][0];
+    assert!(case["case"]["hhs_notified_at"].is_string(), "{cases}");
+    assert_eq!(
+        case["case"]["legal_representation"], "in_progress",
+        "{cases}"
+    );
+    let audit = app.store.audit_after(0, 10_000).await.unwrap();
+    for (action, user) in [
+        ("page /wall", "sup01"),
+        ("page /desk", "desk01"),
+        ("page /liaison", "jl01"),
+        ("lookup", "desk01"),
+        ("disposition.create", "desk01"),
+        ("disposition.approve", "sup01"),
+        ("review queue", "sup01"),
+        ("liaison desk case", "jl01"),
+    ] {
+        assert!(
+            audit.iter().any(
+                |r| r.action == action && r.entry.contains(&format!("\"username\":\"{user}\""))
+            ),
+            "no {action:?} by {user} in the audit log"
+        );
+    }
+    for shot in [
+        "01-wall-before",
+        "02-desk-connected",
+        "03-wall-after-answer",
+        "04-candidates",
+        "05-confirmation-pending",
+        "06-review-queue",
+        "07-minor-banner",
+        "08-liaison-referral",
+        "09-liaison-desk",
+        "10-after-call",
+    ] {
+        assert!(shots.join(format!("{shot}.png")).exists(), "{shot}.png");
+    }
+}
