@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod bench_matching;
+mod bench_pages;
 mod bench_sip;
 mod config;
 mod link_cmd;
@@ -159,6 +160,9 @@ enum BenchCommand {
     /// Telephony: sipp callers at 100 setups/s with RTP through the whole center, agents'
     /// phones answering; failed calls, concurrency, INVITE-to-agent latency, memory.
     Sip(bench_sip::SipBench),
+    /// The desktops: server time of every page and page action with a million people in the
+    /// records (generated into a temporary SQLite database).
+    Pages(bench_pages::PagesBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -348,6 +352,7 @@ async fn run(
         Command::Eval(args) => tokio::task::spawn_blocking(move || link_cmd::eval(&args)).await?,
         Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
         Command::Bench(BenchCommand::Sip(args)) => bench_sip::run(&args).await,
+        Command::Bench(BenchCommand::Pages(args)) => bench_pages::run(&args).await,
         Command::Totp { secret } => {
             let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
             let code = switchboard_accounts::totp::code_at(secret.trim(), now)
