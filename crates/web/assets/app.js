@@ -59,6 +59,8 @@ function showError(id, err) {
 
 function openUnlock() {
   const d = document.getElementById("unlock");
+  // What the desk showed is hidden until the session is unlocked.
+  document.body.classList.add("locked");
   if (d && !d.open) {
     d.showModal();
     document.getElementById("unlock-password").focus();

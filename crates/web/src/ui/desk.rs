@@ -713,4 +713,84 @@ mod tests {
         );
         assert!(!html.contains("<b>desk"), "{html}");
     }
+
+    #[test]
+    fn banners_and_candidates_show_markup_as_text() {
+        let hit = Hit {
+            rule: "minor".into(),
+            version: 1,
+            outcomes: vec![Outcome::JuvenileWorkflow, Outcome::BlockConfirm],
+            text: "under <b>18</b>".into(),
+            basis: "8 U.S.C. 1232".into(),
+            reasons: vec!["<script>alert(1)</script> on file".into()],
+            overridable: false,
+        };
+        let b = banner(&hit);
+        assert_eq!(
+            b.class, "juvenile",
+            "the juvenile workflow outranks the block"
+        );
+        let html = VerdictFragment {
+            banners: vec![b],
+            options: vec![DispositionOption {
+                value: label(&Kind::ReferJuvenileLiaison),
+                name: kind_name(Kind::ReferJuvenileLiaison),
+                says: caller_response(Kind::ReferJuvenileLiaison).text,
+            }],
+            override_possible: false,
+            enforcement_blocked: true,
+        }
+        .render()
+        .unwrap();
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>18"),
+            "{html}"
+        );
+        assert!(html.contains("refer_juvenile_liaison"), "{html}");
+        assert!(!html.contains("confirm_enforcement_action"), "{html}");
+        assert!(html.contains("data-testid=\"no-enforcement\""), "{html}");
+
+        let html = CandidatesFragment {
+            rows: vec![CandidateRow {
+                rank: 1,
+                record_id: "IDN-1\"><img src=x>".into(),
+                system: "identity".into(),
+                name: "<img src=x onerror=alert(1)>, Ana".into(),
+                dob: "1990-01-02".into(),
+                sex: "F".into(),
+                birthplace: "–".into(),
+                identifiers: vec![],
+                probability: 0.5,
+                percent: "50.0%".into(),
+                band: "possible".into(),
+                band_class: "possible".into(),
+                capped_from: None,
+                corroborated: false,
+                updated_on: "2026-01-01".into(),
+                age_days: 300,
+                stale: true,
+                warnings: vec!["<i>stale</i>".into()],
+                evidence: vec![],
+            }],
+            compared: 1,
+            index_records: 1,
+        }
+        .render()
+        .unwrap();
+        assert!(
+            !html.contains("<img") && !html.contains("<i>stale"),
+            "{html}"
+        );
+        assert!(
+            html.contains("stale: cannot support a confirmation"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn kind_names_cover_every_disposition() {
+        let names: std::collections::HashSet<String> =
+            Kind::ALL.iter().map(|&k| kind_name(k)).collect();
+        assert_eq!(names.len(), Kind::ALL.len());
+    }
 }

@@ -3,6 +3,7 @@
 // Driven by crates/web/tests/it/browser.rs over stdin/stdout, one line at a time:
 //   node -> test: "code <user>"  the test answers with that user's current one-time code
 //   node -> test: "ready"        the call-taker is available: the test places the call
+//   node -> test: "idle"         the test moves the server's clock 31 minutes and says "ok"
 //   node -> test: "done" | "error <message>"
 // The test first sends one JSON line: users, password, the subject and the records to choose.
 import { chromium } from "playwright-core";
@@ -153,6 +154,23 @@ try {
   await desk.getByRole("button", { name: "End call" }).click();
   await desk.getByTestId("after-call").waitFor({ timeout: 5000 });
   await shot("desk", "10-after-call");
+
+  // Thirty idle minutes later (the test moves the server's clock) the desk locks: the page
+  // says so and unlocks in place with the password and a fresh code.
+  say("idle");
+  if (await hear() !== "ok") throw new Error("the test did not move the clock");
+  const dialog = desk.locator("dialog#unlock");
+  await dialog.waitFor({ state: "visible", timeout: 10000 });
+  await shot("desk", "11-locked");
+  await dialog.getByLabel("Password").fill(cfg.password);
+  say("code " + cfg.call_taker);
+  await dialog.getByLabel("One-time code").fill(await hear());
+  const reloaded = desk.waitForEvent("load", { timeout: 10000 });
+  await dialog.getByRole("button", { name: "Unlock" }).click();
+  await reloaded;
+  await desk.getByTestId("agent-state").waitFor({ timeout: 5000 });
+  if (await desk.locator("dialog#unlock").isVisible()) throw new Error("still locked after the unlock");
+  await shot("desk", "12-unlocked");
 
   for (const who of ["desk", "sup", "liaison"]) await noMarkup(who);
   if (errors.length) throw new Error("page errors: " + errors.join("; "));

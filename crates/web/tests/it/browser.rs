@@ -196,7 +196,14 @@ async fn the_main_flows_walk_through_the_desktops() {
     let host = AcdHost::open(store.clone(), flow_config(), system_clock())
         .await
         .unwrap();
-    let state = AppState::new(store).with_acd(host);
+    // The server's clock, which the test moves to let a session go idle.
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let moved = offset.clone();
+    let clock = move || {
+        time::OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(moved.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let state = AppState::with_clock(store, Arc::new(clock)).with_acd(host);
     let seeded = super::seed_records(&state, 3_000).await;
     let app = serve_state(state, dir).await;
     let person = super::dispositions::clean_person(&seeded);
@@ -258,8 +265,11 @@ async fn the_main_flows_walk_through_the_desktops() {
             .unwrap()
             .unwrap_or_default();
         if let Some(user) = line.strip_prefix("code ") {
-            let code = code(&secrets[user], time::OffsetDateTime::now_utc());
+            let code = code(&secrets[user], app.state.now());
             to.write_all(format!("{code}\n").as_bytes()).await.unwrap();
+        } else if line == "idle" {
+            offset.store(31 * 60 * 1000, std::sync::atomic::Ordering::SeqCst);
+            to.write_all(b"ok\n").await.unwrap();
         } else if line == "ready" {
             let (s, b) = app
                 .post(
@@ -335,6 +345,8 @@ async fn the_main_flows_walk_through_the_desktops() {
         "08-liaison-referral",
         "09-liaison-desk",
         "10-after-call",
+        "11-locked",
+        "12-unlocked",
     ] {
         assert!(shots.join(format!("{shot}.png")).exists(), "{shot}.png");
     }

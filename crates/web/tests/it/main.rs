@@ -21,6 +21,7 @@ mod accounts;
 mod acd;
 mod browser;
 mod dispositions;
+mod pages;
 
 /// The clock of every test app.
 const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
