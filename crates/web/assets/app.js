@@ -26,7 +26,8 @@ async function request(method, path, body, accept) {
   lastActivity = Date.now();
   if (res.ok) return res;
   const data = await res.json().catch(() => ({}));
-  if (res.status === 401) {
+  // A wrong password or code in the unlock form is the form's error, not the end of the page.
+  if (res.status === 401 && !path.endsWith("/session/unlock")) {
     if (data.code === "session_locked") {
       openUnlock();
       throw new Error("your session is locked: unlock it to go on");
@@ -149,12 +150,19 @@ function inquiry() {
 }
 
 // The inquiry is made on the call the desk has connected; it stays after the call ends (the
-// disposition is often recorded in after-call work).
+// disposition is often recorded in after-call work). An inquiry under way never moves to the
+// next call by itself: the call-taker records it, or starts a new one.
+let inquiryBusy = false;
+
 function syncCall() {
   const offer = document.querySelector('[data-testid="offer"][data-record]');
   const input = document.getElementById("inquiry-call");
   if (!offer || !input || offer.dataset.connected !== "true") return;
   if (input.value === offer.dataset.record) return;
+  if (input.value && inquiryBusy) {
+    showError("inquiry-error", "Another call is connected: this inquiry is still on the earlier call. Record its disposition, or start a new inquiry for the new call.");
+    return;
+  }
   input.value = offer.dataset.record;
   document.getElementById("inquiry-call-label").textContent =
     "Inquiry on the call from " + offer.dataset.number + ".";
@@ -165,6 +173,7 @@ async function search() {
   const body = { subject: subject(), purpose: purpose(), limit: 10 };
   if (value("inquiry-call")) body.call = value("inquiry-call");
   await render("/desk/lookup", body, "candidates");
+  inquiryBusy = true;
   document.getElementById("verdict").textContent = "";
 }
 
@@ -183,9 +192,12 @@ async function recordDisposition() {
     { inquiry: inquiry(), kind: kind.value, for_override: kind.dataset.override === "true" },
     "recorded");
   document.getElementById("record-disposition").disabled = true;
+  inquiryBusy = false;
 }
 
 function newInquiry() {
+  inquiryBusy = false;
+  showError("inquiry-error", null);
   document.getElementById("inquiry").reset();
   const call = document.getElementById("inquiry-call");
   call.value = "";
@@ -216,6 +228,8 @@ function reviewReason(id) {
 // Buttons are re-rendered by the streams: listen on the page, not on them.
 async function onClick(b) {
   const d = b.dataset;
+  // Actions that cannot be undone, or that end someone's call, ask first.
+  if (d.confirm && !window.confirm(d.confirm)) return;
   if (d.state) {
     const body = { state: d.state };
     if (d.state === "break") {
@@ -258,15 +272,19 @@ async function onClick(b) {
   }
 }
 
+// The desk's keys, by physical key (Alt+letter gives other characters on some layouts).
 function onKey(ev) {
-  if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
-  const k = ev.key.toLowerCase();
+  if (!ev.altKey || ev.ctrlKey || ev.metaKey || ev.defaultPrevented) return;
+  const k = ev.code.replace(/^Key|^Digit/, "").toLowerCase();
   const click = (sel) => { const el = document.querySelector(sel); if (el) el.click(); };
   if (k === "n") { const el = document.getElementById("s-family"); if (el) el.focus(); }
   else if (k === "s") click("#search");
   else if (k === "k") click("#check-rules");
   else if (k === "d") { const el = document.querySelector('#verdict input[name="kind"]'); if (el) el.focus(); }
-  else if (k === "a") click('button[data-state="available"]');
+  // Only the desk's own state button: never a supervisor's forced change on the wallboard.
+  else if (k === "a") click('#agent button[data-state="available"]');
+  else if (k === "y") click("#offer button[data-answer]");
+  else if (k === "e") click("#offer button[data-end]");
   else if (/^[1-9]$/.test(k)) {
     const box = document.querySelector('#candidates input[data-rank="' + k + '"]');
     if (box) { box.checked = !box.checked; box.focus(); }
@@ -316,12 +334,31 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   if (meta("session-locked")) openUnlock();
-  // The stream says when the session locked.
+  // The unlock cannot be dismissed: the page stays hidden until it is unlocked.
+  const dialog = document.getElementById("unlock");
+  if (dialog) dialog.addEventListener("cancel", (ev) => ev.preventDefault());
+  // The stream says when the session locked (unlock here) or ended (log on again).
   const state = document.getElementById("session-state");
   if (state) {
-    new MutationObserver(() => { if (state.querySelector("[data-locked]")) openUnlock(); })
-      .observe(state, { childList: true, subtree: true });
+    new MutationObserver(() => {
+      if (state.querySelector("[data-locked]")) openUnlock();
+      if (state.querySelector("[data-ended]")) {
+        document.body.classList.add("locked");
+        window.location.assign("/login");
+      }
+    }).observe(state, { childList: true, subtree: true });
   }
+  // What is typed into a fragment the stream redraws (a review's reason) survives the redraw.
+  const kept = new Map();
+  document.addEventListener("input", (ev) => {
+    if (ev.target.dataset && ev.target.dataset.keep !== undefined) kept.set(ev.target.id, ev.target.value);
+  });
+  document.body.addEventListener("htmx:sseMessage", () => {
+    for (const [id, v] of kept) {
+      const el = document.getElementById(id);
+      if (el && el.value === "") el.value = v;
+    }
+  });
 
   const form = document.getElementById("inquiry");
   if (form) {

@@ -264,7 +264,8 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let token = cookie_token(req.headers());
     let client = address(req.extensions());
-    let principal = match authenticate(&app, token, client, gate == Gate::LockedSession).await {
+    let principal = match authenticate(&app, token, client, gate == Gate::LockedSession, true).await
+    {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -324,13 +325,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The session of a page request (its cookie), for the browser pages' own guard: an
-/// idle-locked session too (the page then offers the unlock), with where it stands.
+/// idle-locked session too (the page then offers the unlock), with where it stands. A request
+/// that is not the user's doing (a live stream connecting again) does not count as activity
+/// (`touch` false), so it cannot keep a session from locking.
 pub async fn page_principal(
     app: &AppState,
     headers: &HeaderMap,
     extensions: &axum::http::Extensions,
+    touch: bool,
 ) -> ApiResult<(Principal, PageSession)> {
-    let p = authenticate(app, cookie_token(headers), address(extensions), true).await?;
+    let p = authenticate(app, cookie_token(headers), address(extensions), true, touch).await?;
     let state = page_session(app, &p).await;
     Ok((p, state))
 }
@@ -376,6 +380,7 @@ async fn authenticate(
     token: Option<String>,
     client: Option<String>,
     allow_locked: bool,
+    touch: bool,
 ) -> ApiResult<Principal> {
     let token = token.ok_or_else(not_authenticated)?;
     let key = token_key(&token);
@@ -425,7 +430,9 @@ async fn authenticate(
             "this account is disabled",
         ));
     }
-    if state == SessionState::Active && ms(now) - ms(session.last_seen_at) >= policy::TOUCH_EVERY_MS
+    if touch
+        && state == SessionState::Active
+        && ms(now) - ms(session.last_seen_at) >= policy::TOUCH_EVERY_MS
     {
         app.store.touch_session(&key, now).await?;
     }

@@ -59,8 +59,9 @@ pub struct AppState {
     /// Whether session cookies carry `Secure`.
     pub cookie_secure: bool,
     /// The wallboard's staffing plan for the center's current day, made once a day from the
-    /// call history (the local day's number, and the plan or why there is none).
-    pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, ui::DayPlan)>>>,
+    /// call history (the local day's number, when it was made, and the plan or why there is
+    /// none; a failure is tried again after a minute).
+    pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
     clock: Clock,
 }
 

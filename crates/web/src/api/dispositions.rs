@@ -780,6 +780,8 @@ pub(crate) struct ReviewItem {
     pub created_at: time::OffsetDateTime,
     /// The subject as the officer described it (names and birth date).
     pub subject: String,
+    /// The subject's audit keys (names with birth date, identifiers).
+    pub keys: Vec<String>,
     pub records: Vec<String>,
     pub purpose: String,
 }
@@ -791,19 +793,29 @@ pub(crate) async fn review_queue(
     who: &Principal,
     state: &str,
 ) -> ApiResult<Vec<ReviewItem>> {
-    let page = app
-        .store
-        .list_dispositions(
-            Some(state),
-            None,
-            switchboard_store::PageRequest {
-                limit: switchboard_store::PageRequest::MAX_LIMIT,
-                after: None,
-            },
-        )
-        .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items.iter().rev() {
+    // Every waiting disposition (newest first from the store), worked oldest first.
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .list_dispositions(
+                Some(state),
+                None,
+                switchboard_store::PageRequest {
+                    limit: switchboard_store::PageRequest::MAX_LIMIT,
+                    after,
+                },
+            )
+            .await?;
+        rows.extend(page.items);
+        match page.next {
+            Some(n) if rows.len() < MAX_QUEUE => after = Some(n),
+            _ => break,
+        }
+    }
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows.iter().rev() {
         let doc: Document = serde_json::from_value(row.document.clone())
             .map_err(|e| ApiError::internal(format!("disposition {}: {e}", row.id)))?;
         let subject = subject_line(&doc.inquiry.subject);
@@ -811,6 +823,7 @@ pub(crate) async fn review_queue(
             view: view(row, &doc, None, who),
             created_at: row.created_at,
             subject,
+            keys: super::subject_keys(&doc.inquiry.subject),
             records: doc.inquiry.chosen.clone(),
             purpose: doc.inquiry.purpose.reason.clone(),
         });
@@ -818,38 +831,60 @@ pub(crate) async fn review_queue(
     Ok(items)
 }
 
-/// A subject as one line: family names, given names, birth date.
+/// The most items a review queue or the liaison desk reads at once.
+const MAX_QUEUE: usize = 5_000;
+
+/// A subject as one line: family names, given names, birth date, A-number.
 fn subject_line(s: &Subject) -> String {
     let names =
         |n: &[switchboard_domain::Name]| n.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ");
-    format!(
-        "{}, {}{}",
-        names(&s.family_names),
-        names(&s.given_names),
-        s.date_of_birth
-            .map(|d| format!(", born {d}"))
-            .unwrap_or_default()
-    )
+    let mut parts = Vec::new();
+    if !s.family_names.is_empty() || !s.given_names.is_empty() {
+        parts.push(format!(
+            "{}, {}",
+            names(&s.family_names),
+            names(&s.given_names)
+        ));
+    }
+    if let Some(d) = s.date_of_birth {
+        parts.push(format!("born {d}"));
+    }
+    if let Some(a) = &s.a_number {
+        parts.push(format!("A-number {a}"));
+    }
+    parts.join(", ")
 }
 
 /// A liaison case as its desk works it: the case, its timers, and whom it is about.
 pub(crate) struct CaseItem {
     pub view: LiaisonView,
     pub subject: String,
+    /// The subject's audit keys and the records the disposition chose.
+    pub keys: Vec<String>,
+    pub records: Vec<String>,
     pub author: String,
 }
 
 /// The liaison desk's open and recent cases, newest first.
 pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
-    let page = app
-        .store
-        .list_liaison_cases(switchboard_store::PageRequest {
-            limit: switchboard_store::PageRequest::MAX_LIMIT,
-            after: None,
-        })
-        .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in &page.items {
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .list_liaison_cases(switchboard_store::PageRequest {
+                limit: switchboard_store::PageRequest::MAX_LIMIT,
+                after,
+            })
+            .await?;
+        rows.extend(page.items);
+        match page.next {
+            Some(n) if rows.len() < MAX_QUEUE => after = Some(n),
+            _ => break,
+        }
+    }
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
         let view = liaison_view(app, row)?;
         let d = app.store.disposition(row.disposition_id).await?;
         let doc: Document = serde_json::from_value(d.document)
@@ -857,8 +892,33 @@ pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
         items.push(CaseItem {
             view,
             subject: subject_line(&doc.inquiry.subject),
+            keys: super::subject_keys(&doc.inquiry.subject),
+            records: doc.inquiry.chosen.clone(),
             author: d.author,
         });
     }
+    // Open cases first, the soonest deadline first; closed cases after, newest first.
+    let soonest = |c: &CaseItem| {
+        let open = c.view.case.transferred_at.is_none() && c.view.case.released_at.is_none();
+        let due = c
+            .view
+            .timers
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.state,
+                    switchboard_rules::juvenile::TimerState::Running { .. }
+                )
+            })
+            .map(|t| t.due)
+            .min();
+        (
+            !open,
+            due.is_none(),
+            due,
+            std::cmp::Reverse(c.view.case.opened_at),
+        )
+    };
+    items.sort_by_key(soonest);
     Ok(items)
 }

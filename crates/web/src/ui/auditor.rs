@@ -51,6 +51,7 @@ struct AuditorPage {
     error: Option<String>,
     entries: Vec<EntryRow>,
     next: Option<String>,
+    earlier: Option<String>,
     accounting: Option<AccountingView>,
     anomalies: Option<Anomalies>,
 }
@@ -120,6 +121,7 @@ async fn auditor(
         error: None,
         entries: Vec::new(),
         next: None,
+        earlier: None,
         accounting: None,
         anomalies: None,
     };
@@ -192,6 +194,22 @@ async fn auditor(
 }
 
 async fn search(app: &AppState, q: &AuditorQuery, p: &mut AuditorPage) -> Result<(), ApiError> {
+    // Without a filter the page opens on the latest entries, not the oldest.
+    let unfiltered = [&q.actor, &q.subject, &q.action, &q.from, &q.to]
+        .iter()
+        .all(|v| given(v).is_none());
+    let after = q.after.or_else(|| {
+        unfiltered
+            .then(|| {
+                app.audit
+                    .as_ref()
+                    .map(|a| a.size().saturating_sub(100) as i64)
+            })
+            .flatten()
+    });
+    if let Some(a) = after.filter(|a| *a > 0) {
+        p.earlier = Some(link(p, a.saturating_sub(100)));
+    }
     let Json(page) = audit::entries(
         State(app.clone()),
         ApiQuery(EntriesQuery {
@@ -200,26 +218,12 @@ async fn search(app: &AppState, q: &AuditorQuery, p: &mut AuditorPage) -> Result
             action: given(&q.action),
             from: instant(&q.from),
             to: instant(&q.to),
-            after: q.after,
+            after,
             limit: Some(100),
         }),
     )
     .await?;
-    p.next = page.next.map(|n| {
-        let mut url = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("report", "search"),
-            ("actor", p.actor.as_str()),
-            ("subject", p.subject.as_str()),
-            ("action", p.action.as_str()),
-            ("from", p.from.as_str()),
-            ("to", p.to.as_str()),
-        ] {
-            url.append_pair(k, v);
-        }
-        url.append_pair("after", &n.to_string());
-        format!("/auditor?{}", url.finish())
-    });
+    p.next = page.next.map(|n| link(p, n));
     p.entries = page
         .items
         .into_iter()
@@ -263,6 +267,23 @@ async fn search(app: &AppState, q: &AuditorQuery, p: &mut AuditorPage) -> Result
         })
         .collect();
     Ok(())
+}
+
+/// This search from entry `after` on.
+fn link(p: &AuditorPage, after: i64) -> String {
+    let mut url = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("report", "search"),
+        ("actor", p.actor.as_str()),
+        ("subject", p.subject.as_str()),
+        ("action", p.action.as_str()),
+        ("from", p.from.as_str()),
+        ("to", p.to.as_str()),
+    ] {
+        url.append_pair(k, v);
+    }
+    url.append_pair("after", &after.to_string());
+    format!("/auditor?{}", url.finish())
 }
 
 #[derive(Template)]

@@ -108,8 +108,10 @@ impl Live for Cases {
         let items = case_list(app).await?;
         for it in &items {
             if self.shown.insert(it.view.id) {
-                let entry = Entry::new("liaison desk case", who.actor(), app.now_ms())
+                let mut entry = Entry::new("liaison desk case", who.actor(), app.now_ms())
                     .with_target(format!("liaison-case:{}", it.view.id));
+                entry.query = it.keys.clone();
+                entry.records = it.records.clone();
                 app.record(entry).await?;
             }
         }
@@ -128,10 +130,22 @@ impl Live for Cases {
                         .view
                         .timers
                         .iter()
-                        .map(|t| {
+                        .enumerate()
+                        .map(|(i, t)| {
+                            // The timers in the order Case::timers gives them, and the event
+                            // that stops each.
+                            let done = match i {
+                                0 => c.hhs_notified_at,
+                                1 => c.transferred_at,
+                                _ => c.transferred_at.or(c.released_at),
+                            }
+                            .is_some();
                             let (state, class, running) = match t.state {
                                 TimerState::Running { .. } => ("running".into(), "running", true),
                                 TimerState::Met => ("met".into(), "met", false),
+                                TimerState::Overdue { by_minutes } if done => {
+                                    (format!("met {by_minutes} min late"), "overdue", false)
+                                }
                                 TimerState::Overdue { by_minutes } => {
                                     (format!("overdue by {by_minutes} min"), "overdue", false)
                                 }

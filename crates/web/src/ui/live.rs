@@ -67,13 +67,7 @@ pub(crate) fn live<L: Live>(
             match auth::page_session(&st.app, &st.who).await {
                 PageSession::Active => {}
                 over => {
-                    let html = if over == PageSession::Locked {
-                        LOCKED
-                    } else {
-                        OVER
-                    };
-                    st.pending
-                        .push(SseEvent::default().event("session").data(html));
+                    st.pending.push(session_message(over));
                     st.ended = true;
                     continue;
                 }
@@ -99,8 +93,25 @@ pub(crate) fn live<L: Live>(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
+/// The event that tells a page its session has locked or ended.
+fn session_message(state: PageSession) -> SseEvent {
+    let html = if state == PageSession::Locked {
+        LOCKED
+    } else {
+        OVER
+    };
+    SseEvent::default().event("session").data(html)
+}
+
+/// A stream of that one event, for a page whose session locked or ended before it connected.
+pub(crate) fn session_event(
+    state: PageSession,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    Sse::new(futures_util::stream::iter([Ok(session_message(state))]))
+}
+
 const LOCKED: &str = "<p class=\"error\" role=\"alert\" data-locked=\"true\">Your session locked after 30 minutes without activity. <button type=\"button\" data-unlock-open=\"true\">Unlock</button></p>";
-const OVER: &str = "<p class=\"error\" role=\"alert\">Your session has ended, so nothing more is shown. <a href=\"/login\">Log on again</a>.</p>";
+const OVER: &str = "<p class=\"error\" role=\"alert\" data-ended=\"true\">Your session has ended, so nothing more is shown. <a href=\"/login\">Log on again</a>.</p>";
 
 struct State<L> {
     app: AppState,

@@ -143,7 +143,7 @@ async fn asset(body: &'static str, kind: &'static str) -> Response {
 }
 
 /// Pages need a session: without one the browser goes to the logon page (a stream answers
-/// 204, which tells the browser's EventSource to stop reconnecting; an action answers 401).
+/// with one `session` event saying so; an action answers 401).
 /// An idle-locked session gets the unlock form. A page action needs the CSRF token like any
 /// API change. Each page needs its permission ([`page_permission`]); a refusal is audited, and
 /// so is each page view (streams audit what they disclose themselves).
@@ -158,9 +158,7 @@ async fn page_guard(State(app): State<AppState>, mut req: Request, next: Next) -
     let stream = path.ends_with("/stream");
     let action = req.method() != Method::GET;
     let away = |code| -> Response {
-        if stream {
-            StatusCode::NO_CONTENT.into_response()
-        } else if action {
+        if action {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 code,
@@ -172,9 +170,15 @@ async fn page_guard(State(app): State<AppState>, mut req: Request, next: Next) -
             Redirect::to("/login").into_response()
         }
     };
-    let principal = match auth::page_principal(&app, req.headers(), req.extensions()).await {
+    // A stream tells a locked or ended session so in one event (the page closes its stream on
+    // it) rather than failing, which the browser would retry forever.
+    let told = |over: PageSession| live::session_event(over).into_response();
+    let principal = match auth::page_principal(&app, req.headers(), req.extensions(), !stream).await
+    {
         Ok((p, PageSession::Active)) => p,
-        Ok((p, PageSession::Locked)) if !stream && !action => {
+        Ok((_, state)) if stream => return told(state),
+        Err(_) if stream => return told(PageSession::Over),
+        Ok((p, PageSession::Locked)) if !action => {
             return page(&Locked {
                 chrome: Chrome::new(&app, &p, ""),
             });

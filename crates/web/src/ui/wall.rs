@@ -130,13 +130,20 @@ fn no_acd() -> ApiError {
 struct Board {
     acd: bool,
     shown: HashSet<Uuid>,
+    /// The review queue as last rendered, and when: it is read every few seconds, not on
+    /// every refresh the distributor's feed causes.
+    reviews: Option<(std::time::Instant, String)>,
 }
+
+/// How often a board re-reads the review queue.
+const REVIEWS_EVERY: Duration = Duration::from_secs(3);
 
 impl Board {
     fn wall() -> Self {
         Self {
             acd: true,
             shown: HashSet::new(),
+            reviews: None,
         }
     }
 
@@ -144,6 +151,7 @@ impl Board {
         Self {
             acd: false,
             shown: HashSet::new(),
+            reviews: None,
         }
     }
 }
@@ -159,7 +167,15 @@ impl Live for Board {
             out.extend(acd_fragments(app, who).await?);
         }
         if who.can(Permission::DispositionReview) {
-            out.push(("reviews", self.review_fragment(app, who).await?));
+            let html = match &self.reviews {
+                Some((at, html)) if at.elapsed() < REVIEWS_EVERY => html.clone(),
+                _ => {
+                    let html = self.review_fragment(app, who).await?;
+                    self.reviews = Some((std::time::Instant::now(), html.clone()));
+                    html
+                }
+            };
+            out.push(("reviews", html));
         }
         Ok(out)
     }
@@ -213,11 +229,12 @@ struct AgentRow {
     state: String,
     class: &'static str,
     since: Option<u64>,
-    in_state: String,
     answered: u64,
     missed: u64,
     occupancy: String,
     logged_in: bool,
+    /// A forced change would end the agent's call.
+    on_call: bool,
 }
 
 #[derive(Template)]
@@ -232,7 +249,6 @@ struct CallRow {
     phase: String,
     agent: String,
     arrived: u64,
-    waited: String,
     callback: bool,
 }
 
@@ -280,9 +296,12 @@ async fn acd_fragments(
             let intervals = jiff_date::bounds(&tz, date)
                 .map(|(from, to)| {
                     let have = acd.intervals(Scope::Center, from, to.saturating_sub(1), now);
-                    (0..to.saturating_sub(from).div_ceil(slot))
+                    // The distributor's intervals are aligned to the epoch: the first is the
+                    // one holding local midnight (not on a boundary in every time zone).
+                    let first = from / slot * slot;
+                    (0..to.saturating_sub(first).div_ceil(slot))
                         .map(|i| {
-                            let start = from + i * slot;
+                            let start = first + i * slot;
                             let c = have
                                 .iter()
                                 .find(|(s, _)| *s == start)
@@ -382,11 +401,11 @@ async fn acd_fragments(
                     state,
                     class,
                     since: a.state.since(),
-                    in_state: a.in_state_ms.map_or_else(|| "–".into(), duration),
                     answered: a.today.answered,
                     missed: a.today.missed,
                     occupancy: percent(a.today_occupancy),
                     logged_in: !matches!(a.state, AgentState::LoggedOut),
+                    on_call: matches!(a.state, AgentState::OnCall { .. }),
                 }
             })
             .collect(),
@@ -410,7 +429,6 @@ async fn acd_fragments(
                     phase,
                     agent,
                     arrived: c.arrived,
-                    waited: duration(now.saturating_sub(c.arrived)),
                     callback: c.callback,
                 }
             })
@@ -429,7 +447,7 @@ async fn acd_fragments(
         slot_minutes as u32,
     )
     .await;
-    let charts = charts(&intervals, &plan, slot_minutes, now);
+    let charts = charts(&intervals, &plan, slot_minutes, now, &tz);
 
     Ok(vec![
         ("tiles", rendered(tiles)?),
@@ -483,8 +501,9 @@ async fn day_plan(
     slot_minutes: u32,
 ) -> DayPlan {
     let mut cached = app.day_plan.lock().await;
-    if let Some((d, p)) = cached.as_ref()
+    if let Some((d, at, p)) = cached.as_ref()
         && *d == day
+        && (p.is_ok() || at.elapsed() < Duration::from_secs(60))
     {
         return p.clone();
     }
@@ -516,15 +535,40 @@ async fn day_plan(
         .map_err(|e| format!("no plan: {e}")),
     };
     let plan: DayPlan = Arc::new(plan);
-    *cached = Some((day, plan.clone()));
+    *cached = Some((day, std::time::Instant::now(), plan.clone()));
     plan
 }
 
-fn charts(intervals: &[(u64, Counters)], plan: &DayPlan, slot_minutes: u64, now: u64) -> Charts {
+fn charts(
+    intervals: &[(u64, Counters)],
+    plan: &DayPlan,
+    slot_minutes: u64,
+    now: u64,
+    tz: &switchboard_acd::TimeZone,
+) -> Charts {
     let n = intervals.len().max(1);
     let w = CHART_W / n as f64;
+    // Each interval's local time of day: its label, and the plan's row for it (the plan's
+    // rows are by minute of the local day, so on a day the clocks change the hour repeated
+    // or skipped shares or misses a row).
+    let local = |i: usize| {
+        intervals.get(i).map_or((0, 0), |(start, _)| {
+            let z = switchboard_acd::Timestamp::from_millisecond(*start as i64)
+                .unwrap_or(switchboard_acd::Timestamp::UNIX_EPOCH)
+                .to_zoned(tz.clone());
+            (z.hour() as u64, z.minute() as u64)
+        })
+    };
     let rows = plan.as_ref().as_ref().ok().map(|p| &p.rows);
-    let planned = |i: usize| rows.and_then(|r| r.get(i));
+    let planned = |i: usize| {
+        let (h, m) = local(i);
+        let minute = (h * 60 + m) as u32;
+        rows.and_then(|r| {
+            r.iter().find(|p| {
+                (p.minute_of_day..p.minute_of_day + slot_minutes as u32).contains(&minute)
+            })
+        })
+    };
     let offered = |c: &Counters| c.answered + c.abandoned;
     let mut top = intervals
         .iter()
@@ -543,20 +587,14 @@ fn charts(intervals: &[(u64, Counters)], plan: &DayPlan, slot_minutes: u64, now:
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let time_of = |i: usize| {
+        let (h, m) = local(i);
+        format!("{h:02}:{m:02}")
+    };
     let ticks: Vec<(f64, String)> = (0..n)
         .step_by(((180 / slot_minutes.max(1)) as usize).max(1))
-        .map(|i| {
-            let minute = i as u64 * slot_minutes;
-            (
-                i as f64 * w,
-                format!("{:02}:{:02}", minute / 60, minute % 60),
-            )
-        })
+        .map(|i| (i as f64 * w, time_of(i)))
         .collect();
-    let time_of = |i: usize| {
-        let minute = i as u64 * slot_minutes;
-        format!("{:02}:{:02}", minute / 60, minute % 60)
-    };
     let volume = Chart {
         label: "Calls offered by interval today, against the plan".into(),
         bars: intervals
@@ -655,6 +693,7 @@ impl Board {
             if self.shown.insert(it.view.id) {
                 let mut entry = Entry::new("review queue", who.actor(), app.now_ms())
                     .with_target(format!("disposition:{}", it.view.id));
+                entry.query = it.keys.clone();
                 entry.records = it.records.clone();
                 app.record(entry).await?;
             }

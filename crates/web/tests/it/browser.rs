@@ -142,9 +142,14 @@ async fn pages_need_a_session_and_the_desk_needs_a_role_that_watches_calls() {
     let res = http.get(app.url("/desk")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/login");
-    // Without a session the stream answers 204: the browser stops reconnecting.
+    // Without a session the stream says so in one event (the page closes its stream on it).
     let res = http.get(app.url("/desk/stream")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("event: session") && body.contains("data-ended"),
+        "{body}"
+    );
     let res = http.get(app.url("/login")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
@@ -204,9 +209,12 @@ async fn the_main_flows_walk_through_the_desktops() {
             + time::Duration::milliseconds(moved.load(std::sync::atomic::Ordering::SeqCst))
     };
     let state = AppState::with_clock(store, Arc::new(clock)).with_acd(host);
-    let seeded = super::seed_records(&state, 3_000).await;
+    // Records as of today: the server runs on the real clock, and records age with it.
+    let seeded =
+        super::seed_records_on(&state, 3_000, time::OffsetDateTime::now_utc().date()).await;
     let app = serve_state(state, dir).await;
-    let person = super::dispositions::clean_person(&seeded);
+    let person =
+        super::dispositions::clean_person_on(&seeded, time::OffsetDateTime::now_utc().date());
     let idn = &person.identity[0];
 
     // A federal field office's officer calls: authorised without an agreement.

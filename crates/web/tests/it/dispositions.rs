@@ -14,14 +14,18 @@ use super::{TestApp, assert_error, seed_records, spawn_app_with};
 /// The test clock's day.
 const TODAY: time::Date = time::macros::date!(2026 - 11 - 21);
 
-fn recent(d: time::Date) -> bool {
-    // Well inside the 180-day limit, so a test run on a later day still finds them current.
-    (TODAY - d).whole_days() <= 150
+fn recent(today: time::Date, d: time::Date) -> bool {
+    (today - d).whole_days() <= 180
 }
 
 /// A person the rules let through: an adult born abroad with a final order, nothing pending,
 /// no other agency's file, every record current.
-pub(super) fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
+fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
+    clean_person_on(seeded, TODAY)
+}
+
+/// The same, for records generated as of `today`.
+pub(super) fn clean_person_on(seeded: &[PersonRecords], today: time::Date) -> &PersonRecords {
     seeded
         .iter()
         .find(|p| {
@@ -34,7 +38,7 @@ pub(super) fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
                 && {
                     let i = &p.identity[0];
                     let c = &p.immigration_case[0];
-                    i.dob.is_some_and(|d| (TODAY - d).whole_days() > 20 * 366)
+                    i.dob.is_some_and(|d| (today - d).whole_days() > 20 * 366)
                         && i.country_of_birth.as_deref().is_some_and(|b| b != "US")
                         && c.status == "final_order"
                         && c.applications.is_empty()
@@ -42,8 +46,8 @@ pub(super) fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
                         && c.stay_kind.is_none()
                         && !c.appeal_pending
                         && !c.motion_to_reopen_pending
-                        && recent(i.updated_on)
-                        && recent(c.updated_on)
+                        && recent(today, i.updated_on)
+                        && recent(today, c.updated_on)
                         && c.a_number == i.a_number
                         && c.dob == i.dob
                 }

@@ -1007,10 +1007,18 @@ async fn seed_records(
     state: &AppState,
     people: u64,
 ) -> Vec<switchboard_synth::records::PersonRecords> {
+    seed_records_on(state, people, time::macros::date!(2026 - 11 - 21)).await
+}
+
+/// The same, with the records generated as of `today` (for a server on the real clock).
+async fn seed_records_on(
+    state: &AppState,
+    people: u64,
+    today: time::Date,
+) -> Vec<switchboard_synth::records::PersonRecords> {
     use switchboard_synth::noise::NoiseSpec;
     use switchboard_synth::people::{PeopleSpec, people as generate};
     use switchboard_synth::records::{RecordSpec, records_for};
-    let today = time::macros::date!(2026 - 11 - 21);
     let rspec = RecordSpec {
         seed: 9,
         noise: NoiseSpec::default(),

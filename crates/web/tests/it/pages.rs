@@ -299,5 +299,40 @@ async fn page_actions_need_the_csrf_token_and_a_locked_session_gets_the_unlock()
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("event: session") && body.contains("data-locked"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_live_stream_does_not_keep_a_session_from_locking() {
+    let offset = Arc::new(AtomicI64::new(0));
+    let app = spawn(offset.clone()).await;
+    let http = http();
+    let s = app.session(Role::Supervisor).await;
+    // 29 idle minutes, with the wallboard's stream connecting again and again (as a browser's
+    // does after a network drop): the session still locks at 30.
+    for minute in [10, 20, 29] {
+        offset.store(minute * 60 * 1000, Ordering::SeqCst);
+        let res = http
+            .get(app.url("/wall/stream"))
+            .header("cookie", &s.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        drop(res);
+    }
+    offset.store(31 * 60 * 1000, Ordering::SeqCst);
+    let res = http
+        .get(app.url("/wall"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Session locked"), "{html}");
 }
