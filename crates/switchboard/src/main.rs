@@ -764,6 +764,9 @@ fn print_demo_tour(
     let Some((ct, password)) = users.first() else {
         return;
     };
+    println!(
+        "In a browser: open http://{addr}/ and log on (the code: `cargo run -q -p switchboard -- totp SECRET`); each role lands on its desktop: ct24 the call-taker's desk, sup01 and plan01 the wallboard, jl03 the juvenile-liaison desk, legal01 the reviews, audit01 the audit log, admin01 administration."
+    );
     let sb = format!("http://{addr}/api/v1");
     println!("Log on as the call-taker (the session cookie goes to /tmp/sb.jar):");
     println!(
