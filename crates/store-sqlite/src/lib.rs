@@ -21,13 +21,15 @@ use switchboard_domain::{
 };
 use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDispositionRow,
-    RawLiaisonCaseRow, UserRow, stored_instant, subject_json,
+    RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow, UserRow, stored_instant,
+    subject_json,
 };
 use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
-    DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page, PageRequest, Result,
-    SessionRow, Store, StoreError, acd_log_limit, audit_limit, check_source_record_ids,
+    DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page, PageRequest,
+    PartnerInquiryRow, PartnerKeyRow, Result, SessionRow, Store, StoreError, acd_log_limit,
+    audit_limit, check_source_record_ids,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -137,6 +139,7 @@ impl SqliteStore {
             Table::LiaisonCases => "SELECT 1 FROM liaison_cases WHERE id = ?1",
             Table::Users => "SELECT 1 FROM users WHERE id = ?1",
             Table::Credentials => "SELECT 1 FROM credentials WHERE user_id = ?1",
+            Table::PartnerInquiries => "SELECT 1 FROM partner_inquiries WHERE id = ?1",
         };
         let found = self
             .pool
@@ -176,6 +179,7 @@ enum Table {
     LiaisonCases,
     Users,
     Credentials,
+    PartnerInquiries,
 }
 
 async fn insert_phones(
@@ -1295,6 +1299,216 @@ impl Store for SqliteStore {
             convert(rows)?,
             page,
             |c: &LiaisonCaseRow| c.id,
+        ))
+    }
+
+    async fn insert_partner_key(&self, k: &PartnerKeyRow) -> Result<()> {
+        let agency = k.agency_id.as_uuid();
+        let created = stored_instant(k.created_at);
+        let revoked = k.revoked_at.map(stored_instant);
+        sqlx::query!(
+            "INSERT INTO partner_keys (id, agency_id, key_hash, prefix, label, created_by,
+                 created_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            k.id,
+            agency,
+            k.key_hash,
+            k.prefix,
+            k.label,
+            k.created_by,
+            created,
+            revoked
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("agency_id", "agency")))?;
+        Ok(())
+    }
+
+    async fn partner_key_by_hash(&self, key_hash: &str) -> Result<Option<PartnerKeyRow>> {
+        sqlx::query_as!(
+            RawPartnerKeyRow,
+            r#"SELECT id AS "id: Uuid", agency_id AS "agency_id: Uuid", key_hash, prefix, label,
+                      created_by, created_at AS "created_at: OffsetDateTime",
+                      revoked_at AS "revoked_at?: OffsetDateTime"
+               FROM partner_keys WHERE key_hash = ?1"#,
+            key_hash
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn partner_keys_of(&self, agency: AgencyId) -> Result<Vec<PartnerKeyRow>> {
+        let agency = agency.as_uuid();
+        let rows = sqlx::query_as!(
+            RawPartnerKeyRow,
+            r#"SELECT id AS "id: Uuid", agency_id AS "agency_id: Uuid", key_hash, prefix, label,
+                      created_by, created_at AS "created_at: OffsetDateTime",
+                      revoked_at AS "revoked_at?: OffsetDateTime"
+               FROM partner_keys WHERE agency_id = ?1 ORDER BY id DESC"#,
+            agency
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
+    async fn revoke_partner_key(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        let at = stored_instant(at);
+        let done = sqlx::query!(
+            "UPDATE partner_keys SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+            at,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("partner key", id));
+        }
+        Ok(())
+    }
+
+    async fn insert_partner_inquiry(&self, q: &PartnerInquiryRow) -> Result<()> {
+        let (agency, officer) = (q.agency_id.as_uuid(), q.officer_id.as_uuid());
+        let document = rows::json_text(&q.document);
+        let (created, updated) = (stored_instant(q.created_at), stored_instant(q.updated_at));
+        sqlx::query!(
+            "INSERT INTO partner_inquiries (id, reference, agency_id, officer_id, phone, status,
+                 document, disposition_id, version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            q.id,
+            q.reference,
+            agency,
+            officer,
+            q.phone,
+            q.status,
+            document,
+            q.disposition_id,
+            q.version,
+            created,
+            updated
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            db_error(
+                e,
+                Refers(
+                    "agency_id, officer_id or disposition_id",
+                    "agency, officer or disposition",
+                ),
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn partner_inquiry(&self, reference: &str) -> Result<PartnerInquiryRow> {
+        sqlx::query_as!(
+            RawPartnerInquiryRow,
+            r#"SELECT id AS "id: Uuid", reference, agency_id AS "agency_id: Uuid",
+                      officer_id AS "officer_id: Uuid", phone, status, document AS "document!: String",
+                      disposition_id AS "disposition_id?: Uuid", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM partner_inquiries WHERE reference = ?1"#,
+            reference
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("partner inquiry", reference))?
+        .try_into()
+    }
+
+    async fn partner_inquiry_for_phone(
+        &self,
+        phone: &str,
+        since: OffsetDateTime,
+    ) -> Result<Option<PartnerInquiryRow>> {
+        let since = stored_instant(since);
+        sqlx::query_as!(
+            RawPartnerInquiryRow,
+            r#"SELECT id AS "id: Uuid", reference, agency_id AS "agency_id: Uuid",
+                      officer_id AS "officer_id: Uuid", phone, status, document AS "document!: String",
+                      disposition_id AS "disposition_id?: Uuid", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM partner_inquiries WHERE phone = ?1 AND created_at >= ?2
+               ORDER BY created_at DESC, id DESC LIMIT 1"#,
+            phone,
+            since
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn update_partner_inquiry(
+        &self,
+        q: &PartnerInquiryRow,
+        expected_version: i64,
+    ) -> Result<()> {
+        let document = rows::json_text(&q.document);
+        let updated = stored_instant(q.updated_at);
+        let done = sqlx::query!(
+            "UPDATE partner_inquiries SET status = ?1, document = ?2, disposition_id = ?3,
+                 version = ?4, updated_at = ?5
+             WHERE id = ?6 AND version = ?7",
+            q.status,
+            document,
+            q.disposition_id,
+            q.version,
+            updated,
+            q.id,
+            expected_version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("disposition_id", "disposition")))?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(
+                    Table::PartnerInquiries,
+                    "partner inquiry",
+                    q.id,
+                    expected_version,
+                )
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn list_partner_inquiries(
+        &self,
+        agency: AgencyId,
+        page: PageRequest,
+    ) -> Result<Page<PartnerInquiryRow>> {
+        let agency = agency.as_uuid();
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            RawPartnerInquiryRow,
+            r#"SELECT id AS "id: Uuid", reference, agency_id AS "agency_id: Uuid",
+                      officer_id AS "officer_id: Uuid", phone, status, document AS "document!: String",
+                      disposition_id AS "disposition_id?: Uuid", version,
+                      created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM partner_inquiries WHERE agency_id = ?1 AND (?2 IS NULL OR id < ?2)
+               ORDER BY id DESC LIMIT ?3"#,
+            agency,
+            page.after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(
+            convert(rows)?,
+            page,
+            |q: &PartnerInquiryRow| q.id,
         ))
     }
 

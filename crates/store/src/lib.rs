@@ -16,7 +16,7 @@ pub mod story;
 
 pub use rows::{
     AcdLogEntry, AcdSnapshot, AuditFilter, AuditRow, CheckpointRow, Credentials, DispositionRow,
-    LiaisonCaseRow, NewAuditRow, SessionRow,
+    LiaisonCaseRow, NewAuditRow, PartnerInquiryRow, PartnerKeyRow, SessionRow,
 };
 
 use async_trait::async_trait;
@@ -318,6 +318,45 @@ pub trait Store: Send + Sync + 'static {
     /// Liaison cases newest first (by id, a UUIDv7).
     async fn list_liaison_cases(&self, page: PageRequest) -> Result<Page<LiaisonCaseRow>>;
 
+    /// Stores a partner API key. An `agency_id` naming no agency is
+    /// [`StoreError::MissingReference`]; a hash or id already stored is [`StoreError::Conflict`].
+    async fn insert_partner_key(&self, k: &PartnerKeyRow) -> Result<()>;
+    /// The key with this hash, revoked or not.
+    async fn partner_key_by_hash(&self, key_hash: &str) -> Result<Option<PartnerKeyRow>>;
+    /// Every key of an agency, newest first.
+    async fn partner_keys_of(&self, agency: AgencyId) -> Result<Vec<PartnerKeyRow>>;
+    /// Revokes a key as of `at`; revoking it again changes nothing (it keeps its first
+    /// revocation). [`StoreError::NotFound`] (entity `"partner key"`) when there is none.
+    async fn revoke_partner_key(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
+
+    /// Stores an inquiry sent ahead. An agency, officer or disposition that is not stored is
+    /// [`StoreError::MissingReference`]; a reference or id already stored is
+    /// [`StoreError::Conflict`].
+    async fn insert_partner_inquiry(&self, q: &PartnerInquiryRow) -> Result<()>;
+    /// The inquiry with this reference, or [`StoreError::NotFound`] (entity
+    /// `"partner inquiry"`).
+    async fn partner_inquiry(&self, reference: &str) -> Result<PartnerInquiryRow>;
+    /// The newest inquiry sent from this number at or after `since` (what a call from it pops
+    /// with).
+    async fn partner_inquiry_for_phone(
+        &self,
+        phone: &str,
+        since: OffsetDateTime,
+    ) -> Result<Option<PartnerInquiryRow>>;
+    /// Writes `status`, `document`, `disposition_id`, `version` and `updated_at` under the
+    /// optimistic rule of [`Store::update_disposition`].
+    async fn update_partner_inquiry(
+        &self,
+        q: &PartnerInquiryRow,
+        expected_version: i64,
+    ) -> Result<()>;
+    /// An agency's inquiries, newest first (by id, a UUIDv7).
+    async fn list_partner_inquiries(
+        &self,
+        agency: AgencyId,
+        page: PageRequest,
+    ) -> Result<Page<PartnerInquiryRow>>;
+
     /// Stores records of the record systems in one transaction, replacing any with the same
     /// record id (a source re-sending a record updates it).
     async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()>;
@@ -406,6 +445,13 @@ impl StoreError {
             )
         } else if text.contains("audit_checkpoints") {
             ("size", "a checkpoint of this size is already stored")
+        } else if text.contains("key_hash") {
+            ("key_hash", "this key is already stored")
+        } else if text.contains("reference") {
+            (
+                "reference",
+                "an inquiry with this reference is already stored",
+            )
         } else if text.contains("credentials") {
             ("user_id", "this user already has credentials")
         } else if text.contains("acd_log") {

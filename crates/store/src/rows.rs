@@ -507,3 +507,110 @@ pub fn failures_from_json(text: &str) -> Result<Vec<i64>, StoreError> {
 pub fn failures_to_json(f: &[i64]) -> String {
     serde_json::to_string(f).expect("integers serialise")
 }
+
+/// A partner agency's API credential. Only the key's SHA-256 is stored: the key itself is shown
+/// once, when it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerKeyRow {
+    /// A UUIDv7 chosen by the caller.
+    pub id: Uuid,
+    /// The agency the key speaks for; it must exist.
+    pub agency_id: AgencyId,
+    /// Lower-case hex SHA-256 of the key; unique.
+    pub key_hash: String,
+    /// The key's first characters, to tell keys apart on screen.
+    pub prefix: String,
+    pub label: String,
+    /// Who made it (a username).
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    /// Set once; a revoked key never works again.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A [`PartnerKeyRow`] as both SQL backends decode it.
+#[derive(Debug)]
+pub struct RawPartnerKeyRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub key_hash: String,
+    pub prefix: String,
+    pub label: String,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<RawPartnerKeyRow> for PartnerKeyRow {
+    type Error = StoreError;
+    fn try_from(r: RawPartnerKeyRow) -> Result<Self, StoreError> {
+        Ok(PartnerKeyRow {
+            id: r.id,
+            agency_id: AgencyId::from_uuid(r.agency_id),
+            key_hash: r.key_hash,
+            prefix: r.prefix,
+            label: r.label,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// An inquiry a partner agency sent ahead: what it asked, the cross-check made at once, and
+/// what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerInquiryRow {
+    /// A UUIDv7 chosen by the caller.
+    pub id: Uuid,
+    /// The reference number given to the partner; unique.
+    pub reference: String,
+    pub agency_id: AgencyId,
+    /// The named officer of that agency the request is tied to; must exist.
+    pub officer_id: OfficerId,
+    /// The officer's number (E.164): the call-taker's screen finds the inquiry by it.
+    pub phone: String,
+    pub status: String,
+    /// The inquiry as received and its cross-check, as JSON.
+    pub document: serde_json::Value,
+    /// The disposition recorded on it, once there is one; must exist.
+    pub disposition_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A [`PartnerInquiryRow`] as both SQL backends decode it, the document still JSON text.
+#[derive(Debug)]
+pub struct RawPartnerInquiryRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub agency_id: Uuid,
+    pub officer_id: Uuid,
+    pub phone: String,
+    pub status: String,
+    pub document: String,
+    pub disposition_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<RawPartnerInquiryRow> for PartnerInquiryRow {
+    type Error = StoreError;
+    fn try_from(r: RawPartnerInquiryRow) -> Result<Self, StoreError> {
+        Ok(PartnerInquiryRow {
+            id: r.id,
+            reference: r.reference,
+            agency_id: AgencyId::from_uuid(r.agency_id),
+            officer_id: OfficerId::from_uuid(r.officer_id),
+            phone: r.phone,
+            status: r.status,
+            document: serde_json::from_str(&r.document).or_corrupt("partner inquiry")?,
+            disposition_id: r.disposition_id,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}

@@ -20,8 +20,8 @@ use switchboard_domain::records::{
 
 use crate::{
     ACD_LOG_MAX_LIMIT, ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter,
-    DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest, SOURCE_RECORDS_BY_ID_MAX, Store,
-    StoreError,
+    DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest, PartnerInquiryRow, PartnerKeyRow,
+    SOURCE_RECORDS_BY_ID_MAX, Store, StoreError,
 };
 
 /// A fresh database behind a store, cleaned up when dropped.
@@ -67,6 +67,8 @@ macro_rules! story_tests {
             sessions_end_one_or_all,
             audit_log_appends_searches_and_refuses_duplicates,
             audit_checkpoints_in_size_order,
+            partner_keys_round_trip_and_revoke,
+            partner_inquiries_round_trip_find_by_phone_and_page,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -2092,4 +2094,216 @@ pub async fn audit_checkpoints_in_size_order(s: &dyn Store) {
         s.audit_checkpoints().await.unwrap(),
         vec![cp(1), cp(4), cp(9)]
     );
+}
+
+fn partner_key(agency: &Agency, hash_byte: char) -> PartnerKeyRow {
+    PartnerKeyRow {
+        id: uuid::Uuid::now_v7(),
+        agency_id: agency.id,
+        key_hash: hash_byte.to_string().repeat(64),
+        prefix: "sbk_1a2b".to_owned(),
+        label: "jail booking desk".to_owned(),
+        created_by: "admin.ñ".to_owned(),
+        created_at: T0,
+        revoked_at: None,
+    }
+}
+
+pub async fn partner_keys_round_trip_and_revoke(s: &dyn Store) {
+    let (partner, _) = partner_and_office(s).await;
+    let k = partner_key(&partner, 'a');
+    s.insert_partner_key(&k).await.unwrap();
+    assert_eq!(
+        s.partner_key_by_hash(&k.key_hash).await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(s.partner_key_by_hash(&"b".repeat(64)).await.unwrap(), None);
+    match s.insert_partner_key(&partner_key(&partner, 'a')).await {
+        Err(StoreError::Conflict {
+            field: "key_hash", ..
+        }) => {}
+        other => panic!("expected a key_hash conflict, got {other:?}"),
+    }
+    let mut orphan = partner_key(&partner, 'c');
+    orphan.agency_id = AgencyId::new();
+    assert!(matches!(
+        s.insert_partner_key(&orphan).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    let second = partner_key(&partner, 'd');
+    s.insert_partner_key(&second).await.unwrap();
+    let keys = s.partner_keys_of(partner.id).await.unwrap();
+    assert_eq!(keys, vec![second.clone(), k.clone()], "newest first");
+
+    // Revoked once, at the first time given; revoking again keeps it.
+    let at = T0 + Duration::hours(2);
+    s.revoke_partner_key(k.id, at).await.unwrap();
+    s.revoke_partner_key(k.id, at + Duration::hours(1))
+        .await
+        .unwrap();
+    let back = s.partner_key_by_hash(&k.key_hash).await.unwrap().unwrap();
+    assert_eq!(back.revoked_at, Some(at));
+    match s.revoke_partner_key(uuid::Uuid::now_v7(), at).await {
+        Err(StoreError::NotFound {
+            entity: "partner key",
+            ..
+        }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+fn partner_inquiry(
+    agency: &Agency,
+    officer: &Officer,
+    reference: &str,
+    at: OffsetDateTime,
+) -> PartnerInquiryRow {
+    PartnerInquiryRow {
+        id: uuid::Uuid::now_v7(),
+        reference: reference.to_owned(),
+        agency_id: agency.id,
+        officer_id: officer.id,
+        phone: officer.phones[0].as_str().to_owned(),
+        status: "checked".to_owned(),
+        document: serde_json::json!({
+            "subject": {"family_names": ["Núñez"], "given_names": ["José"]},
+            "cross_check": {"candidates": [{"record_id": "IDN-1", "probability": 0.999_999_999_9}]},
+            "text": "IAQ.TX2270000.AX.\nNAM/NUNEZ,JOSE."
+        }),
+        disposition_id: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn partner_inquiries_round_trip_find_by_phone_and_page(s: &dyn Store) {
+    let (partner, _) = partner_and_office(s).await;
+    let officer = new_officer(&partner, "Ana", "Ruiz", "P-77", &["+15125550177"]);
+    s.insert_officer(&officer).await.unwrap();
+    let first = partner_inquiry(&partner, &officer, "IAQ-0001", T0);
+    s.insert_partner_inquiry(&first).await.unwrap();
+    let back = s.partner_inquiry("IAQ-0001").await.unwrap();
+    assert_eq!(back, first);
+    assert_eq!(back.document.to_string(), first.document.to_string());
+    match s
+        .insert_partner_inquiry(&partner_inquiry(&partner, &officer, "IAQ-0001", T0))
+        .await
+    {
+        Err(StoreError::Conflict {
+            field: "reference", ..
+        }) => {}
+        other => panic!("expected a reference conflict, got {other:?}"),
+    }
+    let mut orphan = partner_inquiry(&partner, &officer, "IAQ-0002", T0);
+    orphan.officer_id = OfficerId::new();
+    assert!(matches!(
+        s.insert_partner_inquiry(&orphan).await,
+        Err(StoreError::MissingReference { .. })
+    ));
+    match s.partner_inquiry("IAQ-9999").await {
+        Err(StoreError::NotFound {
+            entity: "partner inquiry",
+            ..
+        }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+
+    // A call from the officer's number finds the newest inquiry since a given time.
+    let later = partner_inquiry(&partner, &officer, "IAQ-0003", T0 + Duration::minutes(5));
+    s.insert_partner_inquiry(&later).await.unwrap();
+    let phone = officer.phones[0].as_str();
+    assert_eq!(
+        s.partner_inquiry_for_phone(phone, T0 - Duration::hours(1))
+            .await
+            .unwrap()
+            .map(|q| q.reference),
+        Some("IAQ-0003".to_owned())
+    );
+    assert_eq!(
+        s.partner_inquiry_for_phone(phone, T0 + Duration::minutes(6))
+            .await
+            .unwrap(),
+        None,
+        "nothing sent since then"
+    );
+    assert_eq!(
+        s.partner_inquiry_for_phone("+15125550100", T0 - Duration::hours(1))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Answered: the disposition recorded on it, under the optimistic rule.
+    let c = stored_call(s, "+15125550177").await;
+    let d = disposition_row(Some(&c), "final");
+    s.insert_disposition(&d).await.unwrap();
+    let mut answered = first.clone();
+    answered.status = "answered".to_owned();
+    answered.disposition_id = Some(d.id);
+    answered.document["response"] = "The center is unable to confirm.".into();
+    answered.version = 2;
+    answered.updated_at = T0 + Duration::minutes(30);
+    s.update_partner_inquiry(&answered, 1).await.unwrap();
+    assert_eq!(s.partner_inquiry("IAQ-0001").await.unwrap(), answered);
+    let mut stale = first.clone();
+    stale.version = 2;
+    assert!(matches!(
+        s.update_partner_inquiry(&stale, 1).await,
+        Err(StoreError::Stale { .. })
+    ));
+    let mut missing = partner_inquiry(&partner, &officer, "IAQ-0004", T0);
+    missing.version = 2;
+    assert!(matches!(
+        s.update_partner_inquiry(&missing, 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // An agency's inquiries, newest first, in pages.
+    let page = s
+        .list_partner_inquiries(
+            partner.id,
+            PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|q| q.reference.as_str())
+            .collect::<Vec<_>>(),
+        ["IAQ-0003"]
+    );
+    let rest = s
+        .list_partner_inquiries(
+            partner.id,
+            PageRequest {
+                limit: 10,
+                after: page.next,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items
+            .iter()
+            .map(|q| q.reference.as_str())
+            .collect::<Vec<_>>(),
+        ["IAQ-0001"]
+    );
+    assert!(rest.next.is_none());
+    let other = s
+        .list_partner_inquiries(
+            AgencyId::new(),
+            PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(other.items.is_empty());
 }
