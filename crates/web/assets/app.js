@@ -146,7 +146,21 @@ function inquiry() {
     claims: { us_citizen: checked("c-citizen"), us_citizen_parent: checked("c-parent"),
       minor: checked("c-minor"), uac: checked("c-uac") },
     location: value("c-location"),
+    partner_reference: value("inquiry-reference") || undefined,
   };
+}
+
+// "Use this subject": the inquiry the officer sent ahead fills the form.
+function fillFrom(b) {
+  const fields = JSON.parse(b.dataset.fill);
+  for (const [id, v] of Object.entries(fields)) {
+    const el = document.getElementById(id);
+    if (!el) continue;
+    if (el.type === "checkbox") el.checked = v === true;
+    else el.value = v;
+  }
+  document.getElementById("inquiry-reference").value = b.dataset.reference;
+  document.getElementById("s-family").focus();
 }
 
 // The inquiry is made on the call the desk has connected; it stays after the call ends (the
@@ -201,6 +215,7 @@ function newInquiry() {
   document.getElementById("inquiry").reset();
   const call = document.getElementById("inquiry-call");
   call.value = "";
+  document.getElementById("inquiry-reference").value = "";
   document.getElementById("inquiry-call-label").textContent =
     "No call yet: the inquiry is made on the call you answer.";
   document.getElementById("candidates").textContent = "";
@@ -256,6 +271,9 @@ async function onClick(b) {
     const body = { version: Number(d.version) };
     body[d.caseField] = d.caseValue === "true" ? true : d.caseValue;
     await api("PATCH", "/liaison-cases/" + d.case, body);
+  } else if (d.fill) {
+    fillFrom(b);
+    await search();
   } else if (d.user) {
     await api("PATCH", "/users/" + d.user, { version: Number(d.version), active: d.active === "true" });
     window.location.reload();

@@ -109,6 +109,16 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
             (Perm(P::UserAdmin), Handler)
         }
 
+        ("POST", "/agencies/{id}/partner-keys") | ("DELETE", "/partner-keys/{id}") => {
+            (Perm(P::RegistryWrite), Handler)
+        }
+        ("GET", "/agencies/{id}/partner-keys") => (Perm(P::RegistryWrite), Request),
+        // Partners authenticate with their agency's key, checked (and audited) by the handler.
+        ("POST", "/partner/inquiries" | "/partner/iaq")
+        | ("GET", "/partner/inquiries/{reference}" | "/partner/inquiries/{reference}/iar") => {
+            (Public, Handler)
+        }
+
         ("GET", "/audit/entries" | "/audit/accounting" | "/audit/anomalies")
         | ("GET", "/audit/checkpoints" | "/audit/proofs/inclusion" | "/audit/proofs/consistency")
         | ("POST", "/audit/verify") => (Perm(P::AuditRead), Request),

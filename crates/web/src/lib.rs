@@ -61,6 +61,8 @@ pub struct AppState {
     /// The wallboard's staffing plan for the center's current day, made once a day from the
     /// call history (the local day's number, when it was made, and the plan or why there is
     /// none; a failure is tried again after a minute).
+    /// Each partner agency's request budget.
+    pub partner_limits: Arc<api::partner::RateLimits>,
     pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
     clock: Clock,
 }
@@ -86,6 +88,7 @@ impl AppState {
             max_record_age_days: DEFAULT_MAX_RECORD_AGE_DAYS,
             audit: None,
             cookie_secure: true,
+            partner_limits: Arc::default(),
             day_plan: Arc::default(),
             clock,
         }
@@ -106,6 +109,12 @@ impl AppState {
     pub async fn record(&self, entry: switchboard_audit::Entry) -> Result<u64, ApiError> {
         let log = self.audit.as_ref().ok_or_else(audit_unavailable)?;
         log.append(entry).await.map_err(audit_failed)
+    }
+
+    /// With a budget of `per_minute` partner requests per agency.
+    pub fn with_partner_rate(mut self, per_minute: u32) -> Self {
+        self.partner_limits = Arc::new(api::partner::RateLimits::new(per_minute));
+        self
     }
 
     /// With the call distributor behind the `/acd` routes.
@@ -166,7 +175,9 @@ struct ApiDoc;
 
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use api::{acd, audit, callers, calls, dispositions, lookups, registry, staffing, users};
+    use api::{
+        acd, audit, callers, calls, dispositions, lookups, partner, registry, staffing, users,
+    };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
         .routes(routes!(registry::get_agency, registry::patch_agency))
@@ -213,6 +224,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::checkpoints))
         .routes(routes!(audit::inclusion))
         .routes(routes!(audit::consistency))
+        .routes(routes!(partner::create_key, partner::list_keys))
+        .routes(routes!(partner::revoke_key))
+        .routes(routes!(partner::send_json))
+        .routes(routes!(partner::send_iaq))
+        .routes(routes!(partner::status))
+        .routes(routes!(partner::status_iar))
         .split_for_parts()
 }
 

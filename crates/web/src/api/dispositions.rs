@@ -53,6 +53,10 @@ pub struct Inquiry {
     pub claims: ClaimsBody,
     #[schema(value_type = String, example = "field")]
     pub location: Location,
+    /// The reference of the inquiry the officer sent ahead, when this answers it: the
+    /// disposition's caller response becomes the partner's answer.
+    #[serde(default)]
+    pub partner_reference: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -346,6 +350,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DispositionView>)> {
     body.inquiry.purpose.audited()?;
     let (f, caller) = facts(&app, &body.inquiry).await?;
+    if let Some(r) = &body.inquiry.partner_reference {
+        sent_for_this_call(&app, r, body.inquiry.call).await?;
+    }
     let hits = evaluate(&f);
     let now = app.now();
     let by = who.username();
@@ -407,6 +414,9 @@ pub async fn create(
             tracing::error!(error = ?e, "could not audit a failed disposition");
         }
         return Err(e.into());
+    }
+    if let Some(r) = &doc.inquiry.partner_reference {
+        crate::api::partner::answered(&app, r, row.id, &row.disclosed).await?;
     }
     let mut case_id = None;
     if doc.disposition.kind() == Kind::ReferJuvenileLiaison && has(&hits, Outcome::JuvenileWorkflow)
@@ -921,4 +931,23 @@ pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
     };
     items.sort_by_key(soonest);
     Ok(items)
+}
+
+/// A disposition answers an inquiry sent ahead only on a call from the officer who sent it.
+async fn sent_for_this_call(app: &AppState, reference: &str, call: Uuid) -> ApiResult<()> {
+    let bad = |why: &str| ApiError::invalid_field("inquiry.partner_reference", why.to_owned());
+    let q = match app.store.partner_inquiry(reference).await {
+        Ok(q) => q,
+        Err(switchboard_store::StoreError::NotFound { .. }) => {
+            return Err(bad("no inquiry was sent ahead with this reference"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let call = app.store.call(CallId::from_uuid(call)).await?;
+    if call.officer_id != Some(q.officer_id) {
+        return Err(bad(
+            "the inquiry was sent by another officer than this call's caller",
+        ));
+    }
+    Ok(())
 }

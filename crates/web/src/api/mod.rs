@@ -6,6 +6,7 @@ pub mod callers;
 pub mod calls;
 pub mod dispositions;
 pub mod lookups;
+pub mod partner;
 pub mod registry;
 pub mod staffing;
 pub mod users;

@@ -421,6 +421,21 @@ struct CardPanel {
     agency: Option<String>,
     ori: Option<String>,
     agreements: Vec<String>,
+    /// The inquiry the officer sent ahead from this number, with its cross-check.
+    ahead: Option<AheadPanel>,
+}
+
+/// An inquiry sent ahead, as the desk shows it when the officer's call pops.
+struct AheadPanel {
+    reference: String,
+    received: String,
+    source: String,
+    subject: String,
+    purpose: String,
+    candidates: Vec<(String, String, String, String)>,
+    ready_ms: String,
+    /// The subject as the form's fields (JSON), for "Use this subject".
+    fill: String,
 }
 
 struct QueueRow {
@@ -458,7 +473,24 @@ impl Cards {
                 Entry::new("desk caller card", who.actor(), app.now_ms()).with_target(&target);
             entry.note = ani.clone();
             app.record(entry).await?;
-            card_panel(app, ani.as_deref()).await?
+            let mut card = card_panel(app, ani.as_deref()).await?;
+            if who.can(Permission::RecordsQuery)
+                && let Some((row, doc)) = crate::api::partner::sent_ahead(app, &card.number).await?
+            {
+                // The cross-check is shown to this user: audited like a lookup, once.
+                let mut entry = Entry::new("desk sent-ahead inquiry", who.actor(), app.now_ms())
+                    .with_target(format!("partner-inquiry:{}", row.reference));
+                entry.query = crate::api::subject_keys(&doc.subject);
+                entry.records = doc
+                    .cross_check
+                    .candidates
+                    .iter()
+                    .map(|c| c.record_id.clone())
+                    .collect();
+                app.record(entry).await?;
+                card.ahead = Some(ahead_panel(&row, &doc));
+            }
+            card
         } else {
             CardPanel {
                 visible: false,
@@ -670,6 +702,7 @@ async fn card_panel(app: &AppState, ani: Option<&str>) -> Result<CardPanel, ApiE
                 )
             })
             .collect(),
+        ahead: None,
     })
 }
 
@@ -683,6 +716,66 @@ fn unknown_card(number: String) -> CardPanel {
         agency: None,
         ori: None,
         agreements: Vec::new(),
+        ahead: None,
+    }
+}
+
+fn ahead_panel(
+    row: &switchboard_store::PartnerInquiryRow,
+    doc: &crate::api::partner::SentAhead,
+) -> AheadPanel {
+    let s = &doc.subject;
+    let names =
+        |n: &[switchboard_domain::Name]| n.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ");
+    let mut fill = serde_json::json!({
+        "s-family": s.family_names.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+        "s-given": names(&s.given_names),
+        "s-dob": s.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+        "s-sex": s.sex.map(|x| label(&x)).unwrap_or_default(),
+        "s-pob": s.place_of_birth.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        "s-anumber": s.a_number.as_ref().map(ToString::to_string).unwrap_or_default(),
+        "s-fbi": s.fbi_number.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        "s-sid": s.state_id.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        "s-offense": s.offense_code.as_ref().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        "p-code": label(&doc.purpose.code),
+        "p-reason": doc.purpose.reason,
+        "p-case": doc.purpose.case_number.clone().unwrap_or_default(),
+    });
+    fill["s-custody"] = serde_json::Value::Bool(s.in_custody.unwrap_or(false));
+    AheadPanel {
+        reference: row.reference.clone(),
+        received: super::when(row.created_at),
+        source: if doc.source == "iaq" {
+            "Nlets IAQ"
+        } else {
+            "the partner API"
+        }
+        .to_owned(),
+        subject: format!(
+            "{}, {}{}",
+            names(&s.family_names),
+            names(&s.given_names),
+            s.date_of_birth
+                .map(|d| format!(", born {d}"))
+                .unwrap_or_default()
+        ),
+        purpose: doc.purpose.reason.clone(),
+        candidates: doc
+            .cross_check
+            .candidates
+            .iter()
+            .take(3)
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.date_of_birth.clone().unwrap_or_else(|| "–".to_owned()),
+                    c.band.clone(),
+                    format!("{:.1}%", c.probability * 100.0),
+                )
+            })
+            .collect(),
+        ready_ms: format!("{:.0}", doc.cross_check.ready_ms.max(1.0)),
+        fill: fill.to_string(),
     }
 }
 

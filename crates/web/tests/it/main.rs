@@ -22,6 +22,7 @@ mod acd;
 mod browser;
 mod dispositions;
 mod pages;
+mod partner;
 
 /// The clock of every test app.
 const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
