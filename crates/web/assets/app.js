@@ -279,6 +279,8 @@ async function onClick(b) {
     window.location.reload();
   } else if (d.unlockOpen) {
     openUnlock();
+  } else if (b.id === "load-ahead") {
+    await render("/desk/ahead", { reference: value("ahead-ref") }, "ahead-by-ref");
   } else if (b.id === "check-rules") {
     await checkRules();
   } else if (b.id === "record-disposition") {
@@ -389,7 +391,7 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b || b.type === "submit") return;
-    const errorId = b.closest("#inquiry, #verdict") ? "inquiry-error" : "action-error";
+    const errorId = b.closest("#inquiry, #verdict, #ahead-by-ref") ? "inquiry-error" : "action-error";
     guarded(errorId, () => onClick(b));
   });
   document.addEventListener("keydown", onKey);

@@ -415,7 +415,11 @@ pub async fn create(
         }
         return Err(e.into());
     }
-    if let Some(r) = &doc.inquiry.partner_reference {
+    // A partner hears the answer only once it is final (a confirmation waiting for a second
+    // person is not an answer yet).
+    if let Some(r) = &doc.inquiry.partner_reference
+        && row.state == "final"
+    {
         crate::api::partner::answered(&app, r, row.id, &row.disclosed).await?;
     }
     let mut case_id = None;
@@ -562,7 +566,14 @@ pub async fn approve(
         return Err(e.into());
     }
     app.record(entry).await?;
-    Ok(Json(save(&app, &who, row, &doc).await?))
+    let (id, disclosed) = (row.id, row.disclosed.clone());
+    let saved = save(&app, &who, row, &doc).await?;
+    if let Some(r) = &doc.inquiry.partner_reference
+        && saved.state == "final"
+    {
+        crate::api::partner::answered(&app, r, id, &disclosed).await?;
+    }
+    Ok(Json(saved))
 }
 
 /// The audit entry of a second person's action on a disposition.

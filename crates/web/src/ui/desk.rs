@@ -35,6 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/desk/lookup", post(lookup))
         .route("/desk/evaluate", post(evaluate))
         .route("/desk/disposition", post(disposition))
+        .route("/desk/ahead", post(ahead))
 }
 
 #[derive(Template)]
@@ -161,6 +162,59 @@ async fn disposition(
         pending: v.state.starts_with("pending"),
         disclosed: v.disclosed,
         liaison_case: v.liaison_case.map(|c| c.to_string()),
+    }))
+}
+
+/// A reference the officer reads out on the call.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AheadRequest {
+    reference: String,
+}
+
+#[derive(Template)]
+#[template(path = "ahead.html")]
+struct AheadFragment {
+    a: AheadPanel,
+}
+
+/// An inquiry sent ahead, found by the reference the officer gives (when they call from a
+/// number other than the one they sent it from); shown, and audited, like the pop.
+async fn ahead(
+    State(app): State<AppState>,
+    who: Principal,
+    ApiJson(req): ApiJson<AheadRequest>,
+) -> Result<Response, ApiError> {
+    let reference = req.reference.trim().to_ascii_uppercase();
+    if reference.is_empty() || reference.len() > 40 {
+        return Err(ApiError::invalid_field(
+            "reference",
+            "give the reference, IAQ-…",
+        ));
+    }
+    let row = match app.store.partner_inquiry(&reference).await {
+        Ok(r) => r,
+        Err(switchboard_store::StoreError::NotFound { .. }) => {
+            return Err(ApiError::not_found(&format!(
+                "inquiry sent ahead {reference}"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let doc: crate::api::partner::SentAhead = serde_json::from_value(row.document.clone())
+        .map_err(|e| ApiError::internal(format!("partner inquiry {reference}: {e}")))?;
+    let mut entry = Entry::new("desk sent-ahead inquiry", who.actor(), app.now_ms())
+        .with_target(format!("partner-inquiry:{reference}"));
+    entry.query = crate::api::subject_keys(&doc.subject);
+    entry.records = doc
+        .cross_check
+        .candidates
+        .iter()
+        .map(|c| c.record_id.clone())
+        .collect();
+    app.record(entry).await?;
+    Ok(fragment(&AheadFragment {
+        a: ahead_panel(&row, &doc),
     }))
 }
 
@@ -432,7 +486,7 @@ struct AheadPanel {
     source: String,
     subject: String,
     purpose: String,
-    candidates: Vec<(String, String, String, String)>,
+    candidates: Vec<(String, String, String, String, String)>,
     ready_ms: String,
     /// The subject as the form's fields (JSON), for "Use this subject".
     fill: String,
@@ -769,6 +823,7 @@ fn ahead_panel(
                 (
                     c.name.clone(),
                     c.date_of_birth.clone().unwrap_or_else(|| "–".to_owned()),
+                    c.system.replace('_', " "),
                     c.band.clone(),
                     format!("{:.1}%", c.probability * 100.0),
                 )

@@ -85,7 +85,7 @@ fn page_permission(path: &str) -> Option<Option<Permission>> {
     Some(match path {
         "/" => None,
         "/desk" | "/desk/stream" => Some(P::AcdView),
-        "/desk/lookup" => Some(P::RecordsQuery),
+        "/desk/lookup" | "/desk/ahead" => Some(P::RecordsQuery),
         "/desk/evaluate" | "/desk/disposition" => Some(P::DispositionWrite),
         "/wall" | "/wall/stream" => Some(P::AcdView),
         "/reviews" | "/reviews/stream" => Some(P::DispositionReview),

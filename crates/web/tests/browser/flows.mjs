@@ -86,7 +86,14 @@ try {
   await desk.getByRole("button", { name: "Answer" }).click();
   await desk.getByTestId("agent-state").filter({ hasText: "On a call" }).waitFor({ timeout: 3000 });
   await desk.getByTestId("inquiry-call").filter({ hasText: "Inquiry on the call from" }).waitFor({ timeout: 3000 });
+  // The officer sent the subject ahead: the call pops with it and its cross-check, and one
+  // click fills the form and searches.
+  const ahead = desk.locator('[data-testid="offer"] [data-testid="sent-ahead"][data-reference="' + cfg.reference + '"]');
+  await ahead.waitFor({ timeout: 3000 });
   await shot("desk", "02-desk-connected");
+  await ahead.getByRole("button", { name: "Use this subject" }).click();
+  await desk.getByTestId("candidate").first().waitFor({ timeout: 5000 });
+  if (await desk.getByLabel("Family name(s)").inputValue() !== cfg.subject.family) throw new Error("the form was not filled from the inquiry sent ahead");
 
   // The supervisor sees the answered call move the service level.
   await wall.getByTestId("tile-service-level").filter({ hasText: "100%" }).waitFor({ timeout: 8000 });

@@ -227,6 +227,35 @@ async fn the_main_flows_walk_through_the_desktops() {
     assert_eq!(s, StatusCode::CREATED, "{agency}");
     app.officer(agency["id"].as_str().unwrap(), "F1", "+12025550142", None)
         .await;
+    // The officer sends the subject ahead through the partner channel before calling.
+    let (s, key) = app
+        .post(
+            &format!(
+                "/api/v1/agencies/{}/partner-keys",
+                agency["id"].as_str().unwrap()
+            ),
+            json!({"label": "field office"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{key}");
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let sent = reqwest::Client::new()
+        .post(app.url("/api/v1/partner/inquiries"))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("x-officer-badge", "F1")
+        .json(&json!({
+            "purpose": {"code": "C", "reason": "booking: identity check", "case_number": "24-000123"},
+            "subject": {
+                "family_names": [idn.family_name], "given_names": [idn.given_name],
+                "date_of_birth": idn.dob.unwrap().to_string(), "a_number": format!("A{}", idn.a_number),
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let sent: serde_json::Value = sent.json().await.unwrap();
+    let reference = sent["reference"].as_str().unwrap().to_owned();
 
     let mut secrets = std::collections::HashMap::new();
     for (role, name) in [
@@ -251,6 +280,7 @@ async fn the_main_flows_walk_through_the_desktops() {
         },
         "chosen": [idn.record_id, person.immigration_case[0].record_id],
         "markup": markup,
+        "reference": reference,
     });
 
     let shots = screenshots("flows");
@@ -342,6 +372,25 @@ async fn the_main_flows_walk_through_the_desktops() {
             "no {action:?} by {user} in the audit log"
         );
     }
+    // The partner heard the final answer on its inquiry: for the minor, only that the
+    // liaison desk has the matter.
+    let status = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/partner/inquiries/{reference}")))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("x-officer-badge", "F1")
+        .send()
+        .await
+        .unwrap();
+    let status: serde_json::Value = status.json().await.unwrap();
+    assert_eq!(status["status"], "answered", "{status}");
+    assert_eq!(
+        status["response"].as_str().unwrap(),
+        switchboard_rules::disclosure::caller_response(
+            switchboard_rules::disposition::Kind::ReferJuvenileLiaison
+        )
+        .text,
+        "{status}"
+    );
     for shot in [
         "01-wall-before",
         "02-desk-connected",

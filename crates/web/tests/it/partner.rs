@@ -463,7 +463,50 @@ async fn an_inquiry_sent_ahead_pops_with_the_call_and_the_disposition_answers_it
         "the top candidate is shown: {html}"
     );
 
-    // The disposition recorded on the call answers the partner.
+    // By the reference the officer reads out, too.
+    let by_ref = |r: &str| {
+        reqwest::Client::new()
+            .post(app.url("/desk/ahead"))
+            .header("cookie", &ct.cookie)
+            .header("x-csrf-token", &ct.csrf)
+            .json(&json!({"reference": r}))
+            .send()
+    };
+    let res = by_ref(&reference.to_ascii_lowercase()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains(&reference));
+    assert_eq!(
+        by_ref("IAQ-NOSUCHREF").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A confirmation waiting for a second person is no answer yet; the final disposition
+    // recorded on the call is.
+    let inquiry = json!({
+        "call": call, "purpose": purpose(), "subject": subject(person, false),
+        "chosen": [top.record_id, person.immigration_case[0].record_id],
+        "location": "field", "partner_reference": reference,
+    });
+    let (s, d) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": inquiry, "kind": "confirm_enforcement_action"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["state"], "pending_second_review", "{d}");
+    let (_, _, b) = partner(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/v1/partner/inquiries/{reference}"),
+        Some(&fed.key),
+        Some(&fed.badge),
+        None,
+    )
+    .await;
+    let pending: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(pending["status"], "checked", "{pending}");
+    assert!(pending["response"].is_null(), "{pending}");
     let inquiry = json!({
         "call": call, "purpose": purpose(), "subject": subject(person, false),
         "chosen": [top.record_id, person.immigration_case[0].record_id],
