@@ -14,7 +14,8 @@
 //! state or country code), `CUS` (in custody, Y or N), `OFF` (four-digit NCIC offense code).
 //! Optional: `ARN` (A-number), `FBI`, `SID` (state id: state code and number), `OLN`
 //! (operator's licence). A period ends a field only where the next field's tag follows (or the
-//! message ends), so a value may hold a period (`ST. JOHN`). Lines may be wrapped anywhere.
+//! message ends), so a value may hold a period (`ST. JOHN`). Lines may wrap between fields or
+//! between words (a line break inside a value reads as a space).
 //!
 //! [`parse`] reports every problem at once, each naming its field and a stable code, so a
 //! partner can fix a message in one go.
@@ -256,7 +257,12 @@ pub fn parse(text: &str, today: Date) -> Result<Iaq, Vec<FieldError>> {
         offense_code: fields.offense,
     };
     if let Err(e) = subject.validate() {
-        return Err(vec![FieldError::new("NAM", "bad_format", e.to_string())]);
+        let field = if e.field.contains("date_of_birth") {
+            "DOB"
+        } else {
+            "NAM"
+        };
+        return Err(vec![FieldError::new(field, "bad_format", e.message)]);
     }
     Ok(Iaq {
         ori,
@@ -348,11 +354,13 @@ impl Fields {
                 };
                 if let Some(c) = v
                     .chars()
-                    .find(|c| !(c.is_ascii_alphabetic() || " -',".contains(*c)))
+                    .find(|c| !(c.is_ascii_alphabetic() || " -',.".contains(*c)))
                 {
                     return Err(err(
                         "bad_format",
-                        format!("a name holds letters, spaces, hyphens and apostrophes, not {c:?}"),
+                        format!(
+                            "a name holds letters, spaces, hyphens, apostrophes and periods, not {c:?}"
+                        ),
                     ));
                 }
                 if given.contains(',') {
@@ -500,7 +508,7 @@ fn clip(v: &str) -> String {
 fn unwrap_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n') {
-        let line = line.trim_end_matches('\r');
+        let line = line.trim_end();
         if !out.is_empty() && !out.ends_with('.') && !line.is_empty() {
             out.push(' ');
         }
@@ -522,7 +530,8 @@ fn split_fields(body: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in b.iter().enumerate() {
-        if c == b'.' && tag_of(&body[i + 1..]).is_some() {
+        // Spaces between a field's period and the next tag are padding, not a value.
+        if c == b'.' && tag_of(body[i + 1..].trim_start()).is_some() {
             out.push(&body[start..i]);
             start = i + 1;
         }
@@ -550,9 +559,22 @@ pub struct Reply<'a> {
 /// ever in it.
 pub fn iar(r: &Reply) -> String {
     let s = r.subject;
+    // Names as the IAQ writes them: upper-case ASCII letters, spaces, hyphens and apostrophes
+    // (a name given in JSON may hold anything; nothing in it may read as a field).
     let names = |n: &[Name]| {
-        n.iter()
-            .map(|x| x.as_str().to_ascii_uppercase())
+        let joined = n.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ");
+        switchboard_domain::fold_for_search(&joined)
+            .to_ascii_uppercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() || " -'".contains(c) {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect::<String>()
+            .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
     };

@@ -99,6 +99,19 @@ fn a_value_may_hold_a_period_and_lines_may_wrap_anywhere() {
         "{:?}",
         q.subject.given_names
     );
+    let padded = VALID
+        .replace(".\n", ".   \n")
+        .replace("PUR/C.ATN/", "PUR/C. ATN/");
+    let q = parse(&padded, TODAY).unwrap();
+    assert_eq!(
+        q.purpose,
+        PurposeCode::CriminalJustice,
+        "padding after a period is not a value"
+    );
+    assert_eq!(q.subject.sex, Some(Sex::Female));
+    let dotted = VALID.replace("NAM/GARCIA LOPEZ,MARIA ELENA", "NAM/ST. JOHN,MARY J.");
+    let q = parse(&dotted, TODAY).unwrap();
+    assert_eq!(q.subject.family_names[0].as_str(), "ST. JOHN");
     let crlf = VALID.replace('\n', "\r\n");
     assert!(parse(&crlf, TODAY).is_ok());
     let lower = VALID

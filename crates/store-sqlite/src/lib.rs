@@ -1437,7 +1437,7 @@ impl Store for SqliteStore {
                       disposition_id AS "disposition_id?: Uuid", version,
                       created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
                FROM partner_inquiries WHERE phone = ?1 AND created_at >= ?2
-               ORDER BY created_at DESC, id DESC LIMIT 1"#,
+               ORDER BY id DESC LIMIT 1"#,
             phone,
             since
         )

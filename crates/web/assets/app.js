@@ -207,6 +207,9 @@ async function recordDisposition() {
     "recorded");
   document.getElementById("record-disposition").disabled = true;
   inquiryBusy = false;
+  // The inquiry sent ahead is answered by this disposition (once it is final): a further
+  // inquiry on the call is the call-taker's own.
+  document.getElementById("inquiry-reference").value = "";
 }
 
 function newInquiry() {

@@ -415,13 +415,6 @@ pub async fn create(
         }
         return Err(e.into());
     }
-    // A partner hears the answer only once it is final (a confirmation waiting for a second
-    // person is not an answer yet).
-    if let Some(r) = &doc.inquiry.partner_reference
-        && row.state == "final"
-    {
-        crate::api::partner::answered(&app, r, row.id, &row.disclosed).await?;
-    }
     let mut case_id = None;
     if doc.disposition.kind() == Kind::ReferJuvenileLiaison && has(&hits, Outcome::JuvenileWorkflow)
     {
@@ -437,6 +430,14 @@ pub async fn create(
         };
         app.store.insert_liaison_case(&case).await?;
         case_id = Some(case.id);
+    }
+    // A partner hears the answer only once it is final (a confirmation waiting for a second
+    // person is not an answer yet). The disposition and any liaison case stand whatever
+    // happens here.
+    if let Some(r) = &doc.inquiry.partner_reference
+        && is_final(&doc.disposition)
+    {
+        crate::api::partner::answer(&app, &who, r, row.id, &row.disclosed).await;
     }
     Ok((StatusCode::CREATED, Json(view(&row, &doc, case_id, &who))))
 }
@@ -569,9 +570,9 @@ pub async fn approve(
     let (id, disclosed) = (row.id, row.disclosed.clone());
     let saved = save(&app, &who, row, &doc).await?;
     if let Some(r) = &doc.inquiry.partner_reference
-        && saved.state == "final"
+        && is_final(&doc.disposition)
     {
-        crate::api::partner::answered(&app, r, id, &disclosed).await?;
+        crate::api::partner::answer(&app, &who, r, id, &disclosed).await;
     }
     Ok(Json(saved))
 }
@@ -944,21 +945,41 @@ pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
     Ok(items)
 }
 
-/// A disposition answers an inquiry sent ahead only on a call from the officer who sent it.
+/// Final: the answer stands (with or without an overridden rule).
+fn is_final(d: &Disposition) -> bool {
+    matches!(
+        d.state(),
+        switchboard_rules::disposition::State::Final
+            | switchboard_rules::disposition::State::Overridden
+    )
+}
+
+/// A disposition answers an inquiry sent ahead only on a call from the officer who sent it,
+/// and only once: an inquiry already answered is not answered again.
 async fn sent_for_this_call(app: &AppState, reference: &str, call: Uuid) -> ApiResult<()> {
     let bad = |why: &str| ApiError::invalid_field("inquiry.partner_reference", why.to_owned());
-    let q = match app.store.partner_inquiry(reference).await {
+    let q = match app
+        .store
+        .partner_inquiry(&reference.to_ascii_uppercase())
+        .await
+    {
         Ok(q) => q,
         Err(switchboard_store::StoreError::NotFound { .. }) => {
             return Err(bad("no inquiry was sent ahead with this reference"));
         }
         Err(e) => return Err(e.into()),
     };
-    let call = app.store.call(CallId::from_uuid(call)).await?;
-    if call.officer_id != Some(q.officer_id) {
-        return Err(bad(
-            "the inquiry was sent by another officer than this call's caller",
-        ));
+    if q.status == "answered" {
+        return Err(bad("this inquiry sent ahead has already been answered"));
     }
-    Ok(())
+    let call = app.store.call(CallId::from_uuid(call)).await?;
+    match call.officer_id {
+        None => Err(bad(
+            "the call's number is not a registered officer's, so it cannot answer an inquiry sent ahead",
+        )),
+        Some(o) if o != q.officer_id => Err(bad(
+            "the inquiry was sent by another officer than this call's caller",
+        )),
+        Some(_) => Ok(()),
+    }
 }

@@ -208,7 +208,14 @@ pub async fn revoke_key(
     let entry = Entry::new("partner_key.revoke", who.actor(), app.now_ms())
         .with_target(format!("key:{id}"));
     app.record(entry).await?;
-    app.store.revoke_partner_key(id, app.now()).await?;
+    if let Err(e) = app.store.revoke_partner_key(id, app.now()).await {
+        let mut failed = Entry::new("partner_key.revoke", who.actor(), app.now_ms())
+            .with_target(format!("key:{id}"));
+        failed.outcome = switchboard_audit::Outcome::Failed;
+        failed.note = Some(e.to_string());
+        app.record(failed).await?;
+        return Err(e.into());
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -463,9 +470,21 @@ pub async fn send_json(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<PartnerInquiry>,
+    body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    // Who is asking comes first: nothing about the body is said to an unknown caller.
     let p = partner(&app, &headers, address.clone(), "partner.inquiry").await?;
+    let body: PartnerInquiry = match crate::extract::parse_json(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            app.record(
+                Entry::new("partner.inquiry", p.actor(address), app.now_ms())
+                    .refused(e.body.message.clone()),
+            )
+            .await?;
+            return Err(e);
+        }
+    };
     let row = accept(
         &app,
         &p,
@@ -559,7 +578,19 @@ pub async fn send_iaq(
         reason: format!("IAQ from {}", q.attention),
         case_number: None,
     };
-    let phone = p.officer.phones.contains(&q.phone).then(|| q.phone.clone());
+    if !p.officer.phones.contains(&q.phone) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "REJ/PHN/not_officers_number: {} is not a registered number of officer {}; the call from it would not find this inquiry\n",
+                q.phone,
+                p.officer.badge.as_str()
+            ),
+            "PHN is not the officer's".into(),
+        )
+        .await;
+    }
+    let phone = Some(q.phone.clone());
     let row = accept(
         &app,
         &p,
@@ -601,22 +632,27 @@ async fn accept(
     } else {
         "partner.inquiry"
     };
+    let mut entry = Entry::new(action, p.actor(address), app.now_ms());
     let phone = match phone {
-        Some(ph) if p.officer.phones.contains(&ph) => ph,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "phone",
-                "the number must be one of the officer's registered numbers",
-            ));
-        }
+        Some(ph) if p.officer.phones.contains(&ph) => Ok(ph),
+        Some(_) => Err(ApiError::invalid_field(
+            "phone",
+            "the number must be one of the officer's registered numbers",
+        )),
         None => p.officer.phones.first().cloned().ok_or_else(|| {
             ApiError::conflict(
                 "officer_has_no_phone",
                 "the officer has no registered number to call from",
             )
-        })?,
+        }),
     };
-    let mut entry = Entry::new(action, p.actor(address), app.now_ms());
+    let phone = match phone {
+        Ok(ph) => ph,
+        Err(e) => {
+            app.record(entry.refused(e.body.message.clone())).await?;
+            return Err(e);
+        }
+    };
     entry.caller = Some(p.caller(&phone));
     entry.query = super::subject_keys(&subject);
     let audited = match purpose.audited() {
@@ -677,9 +713,11 @@ async fn accept(
         ));
     }
     // The cross-check, at once.
-    let index = app.index.get().ok_or_else(|| {
-        ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
-    })?;
+    let Some(index) = app.index.get() else {
+        let e = ApiError::unavailable("index_not_ready", "the record index is not loaded yet");
+        app.record(entry.refused(e.body.message.clone())).await?;
+        return Err(e);
+    };
     let query = Query::from_subject(&subject);
     let opts = LookupOptions {
         limit: 10,
@@ -741,8 +779,18 @@ async fn accept(
         updated_at: now,
     };
     // Audited before it is stored: an inquiry that cannot be audited is not accepted.
+    let failed = Entry::new(action, entry.actor.clone(), app.now_ms())
+        .with_target(format!("partner-inquiry:{}", row.reference));
     app.record(entry).await?;
-    app.store.insert_partner_inquiry(&row).await?;
+    if let Err(e) = app.store.insert_partner_inquiry(&row).await {
+        let mut failed = failed;
+        failed.outcome = switchboard_audit::Outcome::Failed;
+        failed.note = Some(e.to_string());
+        if let Err(e) = app.record(failed).await {
+            tracing::error!(error = ?e, "could not audit a failed partner inquiry");
+        }
+        return Err(e.into());
+    }
     metrics::histogram!("switchboard_partner_ready_seconds")
         .record(started.elapsed().as_secs_f64());
     Ok(row)
@@ -766,6 +814,8 @@ async fn own(
     reference: &str,
 ) -> ApiResult<(Partner, PartnerInquiryRow)> {
     let p = partner(app, headers, address.clone(), "partner.status").await?;
+    let reference = reference.trim().to_ascii_uppercase();
+    let reference = reference.as_str();
     let row = match app.store.partner_inquiry(reference).await {
         Ok(r) if r.agency_id == p.agency.id => r,
         Ok(_) | Err(switchboard_store::StoreError::NotFound { .. }) => {
@@ -783,6 +833,13 @@ async fn own(
     let mut entry = Entry::new("partner.status", p.actor(address), app.now_ms())
         .with_target(format!("partner-inquiry:{reference}"));
     entry.result = Some(row.status.clone());
+    // What the partner reads is a disclosure: on record with its text.
+    if let Some(text) = row.document["response"].as_str() {
+        entry.disclosed = Some(switchboard_audit::Disclosure {
+            to: format!("officer {} of {}", p.officer.badge.as_str(), p.agency.ori),
+            text: text.to_owned(),
+        });
+    }
     app.record(entry).await?;
     Ok((p, row))
 }
@@ -845,20 +902,43 @@ pub(crate) async fn sent_ahead(
     else {
         return Ok(None);
     };
+    // An inquiry already answered does not pop again.
+    if row.status == "answered" {
+        return Ok(None);
+    }
     let doc: SentAhead = serde_json::from_value(row.document.clone())
         .map_err(|e| ApiError::internal(format!("partner inquiry {}: {e}", row.reference)))?;
     Ok(Some((row, doc)))
 }
 
-/// Records the center's answer on an inquiry sent ahead (when a disposition is recorded on the
-/// call it was sent for).
-pub(crate) async fn answered(
+/// Records the center's answer on an inquiry sent ahead (a final disposition recorded on the
+/// call it was sent for), audited as a disclosure to the partner. The first final answer
+/// stands. A failure is logged: the disposition it comes from stands whatever happens here.
+pub(crate) async fn answer(
     app: &AppState,
+    who: &Principal,
+    reference: &str,
+    disposition: Uuid,
+    response: &str,
+) {
+    if let Err(e) = try_answer(app, who, reference, disposition, response).await {
+        tracing::error!(reference, error = %e.body.message, "the partner's answer could not be recorded");
+    }
+}
+
+async fn try_answer(
+    app: &AppState,
+    who: &Principal,
     reference: &str,
     disposition: Uuid,
     response: &str,
 ) -> ApiResult<()> {
-    let mut row = app.store.partner_inquiry(reference).await?;
+    let reference = reference.trim().to_ascii_uppercase();
+    let mut row = app.store.partner_inquiry(&reference).await?;
+    if row.status == "answered" {
+        return Ok(());
+    }
+    let agency = app.store.agency(row.agency_id).await?;
     let mut doc: SentAhead = serde_json::from_value(row.document.clone())
         .map_err(|e| ApiError::internal(format!("partner inquiry {reference}: {e}")))?;
     doc.response = Some(response.to_owned());
@@ -868,6 +948,15 @@ pub(crate) async fn answered(
     row.disposition_id = Some(disposition);
     row.document = serde_json::to_value(&doc).map_err(ApiError::internal)?;
     row.updated_at = app.now();
+    let mut entry = Entry::new("partner.answer", who.actor(), app.now_ms()).with_target(format!(
+        "partner-inquiry:{reference} disposition:{disposition}"
+    ));
+    entry.query = super::subject_keys(&doc.subject);
+    entry.disclosed = Some(switchboard_audit::Disclosure {
+        to: format!("partner {}", agency.ori),
+        text: response.to_owned(),
+    });
+    app.record(entry).await?;
     app.store.update_partner_inquiry(&row, expected).await?;
     Ok(())
 }

@@ -490,6 +490,8 @@ struct AheadPanel {
     ready_ms: String,
     /// The subject as the form's fields (JSON), for "Use this subject".
     fill: String,
+    /// The partner says the subject is in its custody (its word, not a record).
+    custody: bool,
 }
 
 struct QueueRow {
@@ -831,6 +833,7 @@ fn ahead_panel(
             .collect(),
         ready_ms: format!("{:.0}", doc.cross_check.ready_ms.max(1.0)),
         fill: fill.to_string(),
+        custody: s.in_custody.unwrap_or(false),
     }
 }
 

@@ -372,8 +372,8 @@ async fn the_main_flows_walk_through_the_desktops() {
             "no {action:?} by {user} in the audit log"
         );
     }
-    // The partner heard the final answer on its inquiry: for the minor, only that the
-    // liaison desk has the matter.
+    // The partner heard the answer to the inquiry it sent: the confirmation, once the
+    // supervisor approved it (the later inquiry about a minor was the call-taker's own).
     let status = reqwest::Client::new()
         .get(app.url(&format!("/api/v1/partner/inquiries/{reference}")))
         .header("authorization", format!("Bearer {secret}"))
@@ -386,7 +386,7 @@ async fn the_main_flows_walk_through_the_desktops() {
     assert_eq!(
         status["response"].as_str().unwrap(),
         switchboard_rules::disclosure::caller_response(
-            switchboard_rules::disposition::Kind::ReferJuvenileLiaison
+            switchboard_rules::disposition::Kind::ConfirmEnforcementAction
         )
         .text,
         "{status}"

@@ -190,6 +190,9 @@ async fn keys_are_required_named_officers_and_agreements_limit_what_is_asked() {
         (StatusCode::UNAUTHORIZED, "partner_key_missing"),
         "{b}"
     );
+    // Who is asking is checked before the body: an unknown caller learns nothing of the schema.
+    let (s, _, b) = send(None, Some(&fed.badge), &json!({"bogus": 1})).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
     let (s, _, b) = send(
         Some("sbk_000000000000000000000000000000000000000000000000"),
         Some(&fed.badge),
@@ -265,7 +268,7 @@ async fn keys_are_required_named_officers_and_agreements_limit_what_is_asked() {
         .collect();
     assert_eq!(
         partner_entries.len(),
-        8,
+        9,
         "{:?}",
         partner_entries.iter().map(|e| &e.entry).collect::<Vec<_>>()
     );
@@ -274,7 +277,7 @@ async fn keys_are_required_named_officers_and_agreements_limit_what_is_asked() {
             .iter()
             .filter(|e| e.entry.contains("\"refused\""))
             .count(),
-        6
+        7
     );
     assert!(
         partner_entries
@@ -512,6 +515,7 @@ async fn an_inquiry_sent_ahead_pops_with_the_call_and_the_disposition_answers_it
         "chosen": [top.record_id, person.immigration_case[0].record_id],
         "location": "field", "partner_reference": reference,
     });
+    let inquiry_again = inquiry.clone();
     let (s, d) = app
         .post(
             "/api/v1/dispositions",
@@ -555,6 +559,17 @@ async fn an_inquiry_sent_ahead_pops_with_the_call_and_the_disposition_answers_it
     ] {
         assert!(!b.contains(secret), "{secret} in {b}");
     }
+    // It is answered once: a further disposition cannot answer it again.
+    app.act_as(Some(Role::CallTaker));
+    let (s, b) = app
+        .post(
+            "/api/v1/dispositions",
+            json!({"inquiry": inquiry_again, "kind": "no_record_found"}),
+        )
+        .await;
+    app.act_as(None);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["field"], "inquiry.partner_reference", "{b}");
     // Another agency's key does not find it.
     let other = jail_partner(&app, &fed.id).await;
     let (s, _, _) = partner(
