@@ -115,9 +115,8 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
         ("GET", "/agencies/{id}/partner-keys") => (Perm(P::RegistryWrite), Request),
         // Partners authenticate with their agency's key, checked (and audited) by the handler.
         ("POST", "/partner/inquiries" | "/partner/iaq")
-        | ("GET", "/partner/inquiries/{reference}" | "/partner/inquiries/{reference}/iar") => {
-            (Public, Handler)
-        }
+        | ("GET", "/partner/inquiries" | "/partner/inquiries/{reference}")
+        | ("GET", "/partner/inquiries/{reference}/iar") => (Public, Handler),
 
         ("GET", "/audit/entries" | "/audit/accounting" | "/audit/anomalies")
         | ("GET", "/audit/checkpoints" | "/audit/proofs/inclusion" | "/audit/proofs/consistency")

@@ -226,7 +226,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::consistency))
         .routes(routes!(partner::create_key, partner::list_keys))
         .routes(routes!(partner::revoke_key))
-        .routes(routes!(partner::send_json))
+        .routes(routes!(partner::send_json, partner::list))
         .routes(routes!(partner::send_iaq))
         .routes(routes!(partner::status))
         .routes(routes!(partner::status_iar))

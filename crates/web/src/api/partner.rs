@@ -877,6 +877,42 @@ pub async fn status(
     Ok(Json(status_of(&p, &row)?))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    after: Option<Uuid>,
+}
+
+/// This agency's inquiries, newest first (to find a reference again).
+#[utoipa::path(get, path = "/partner/inquiries", tag = "partner", params(ListQuery),
+    responses((status = 200, body = super::Paged<InquiryStatus>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<ListQuery>,
+) -> ApiResult<Json<super::Paged<InquiryStatus>>> {
+    let p = partner(&app, &headers, address.clone(), "partner.list").await?;
+    let page = app
+        .store
+        .list_partner_inquiries(p.agency.id, super::page_request(q.limit, q.after)?)
+        .await?;
+    let mut entry = Entry::new("partner.list", p.actor(address), app.now_ms());
+    entry.result = Some(format!("{} inquiries", page.items.len()));
+    app.record(entry).await?;
+    let items = page
+        .items
+        .iter()
+        .map(|r| status_of(&p, r))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(super::Paged {
+        items,
+        next: page.next,
+    }))
+}
+
 /// The same as IAR text.
 #[utoipa::path(get, path = "/partner/inquiries/{reference}/iar", tag = "partner", params(("reference" = String, Path)),
     responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]

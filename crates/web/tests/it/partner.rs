@@ -570,6 +570,24 @@ async fn an_inquiry_sent_ahead_pops_with_the_call_and_the_disposition_answers_it
     app.act_as(None);
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert_eq!(b["field"], "inquiry.partner_reference", "{b}");
+    // The agency can list its inquiries to find a reference again; another's are not there.
+    let (s, _, b) = partner(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/partner/inquiries",
+        Some(&fed.key),
+        Some(&fed.badge),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let listed: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        listed["items"][0]["reference"],
+        reference.as_str(),
+        "{listed}"
+    );
+    assert!(!b.contains("record_id") && !b.contains("candidates"), "{b}");
     // Another agency's key does not find it.
     let other = jail_partner(&app, &fed.id).await;
     let (s, _, _) = partner(
