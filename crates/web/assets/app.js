@@ -186,7 +186,15 @@ async function search() {
   showError("inquiry-error", null);
   const body = { subject: subject(), purpose: purpose(), limit: 10 };
   if (value("inquiry-call")) body.call = value("inquiry-call");
-  await render("/desk/lookup", body, "candidates");
+  // The last search's candidates go at once: nothing is chosen from a stale list.
+  const list = document.getElementById("candidates");
+  list.textContent = "Searching…";
+  try {
+    await render("/desk/lookup", body, "candidates");
+  } catch (e) {
+    list.textContent = "No search result: see the message above.";
+    throw e;
+  }
   inquiryBusy = true;
   document.getElementById("verdict").textContent = "";
 }

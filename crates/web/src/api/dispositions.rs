@@ -857,7 +857,7 @@ pub(crate) async fn review_queue(
 const MAX_QUEUE: usize = 5_000;
 
 /// A subject as one line: family names, given names, birth date, A-number.
-fn subject_line(s: &Subject) -> String {
+pub(crate) fn subject_line(s: &Subject) -> String {
     let names =
         |n: &[switchboard_domain::Name]| n.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ");
     let mut parts = Vec::new();

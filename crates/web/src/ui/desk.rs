@@ -203,18 +203,8 @@ async fn ahead(
     };
     let doc: crate::api::partner::SentAhead = serde_json::from_value(row.document.clone())
         .map_err(|e| ApiError::internal(format!("partner inquiry {reference}: {e}")))?;
-    let mut entry = Entry::new("desk sent-ahead inquiry", who.actor(), app.now_ms())
-        .with_target(format!("partner-inquiry:{reference}"));
-    entry.query = crate::api::subject_keys(&doc.subject);
-    entry.records = doc
-        .cross_check
-        .candidates
-        .iter()
-        .map(|c| c.record_id.clone())
-        .collect();
-    app.record(entry).await?;
     Ok(fragment(&AheadFragment {
-        a: ahead_panel(&row, &doc),
+        a: shown_ahead(&app, &who, &row, &doc).await?,
     }))
 }
 
@@ -533,18 +523,7 @@ impl Cards {
             if who.can(Permission::RecordsQuery)
                 && let Some((row, doc)) = crate::api::partner::sent_ahead(app, &card.number).await?
             {
-                // The cross-check is shown to this user: audited like a lookup, once.
-                let mut entry = Entry::new("desk sent-ahead inquiry", who.actor(), app.now_ms())
-                    .with_target(format!("partner-inquiry:{}", row.reference));
-                entry.query = crate::api::subject_keys(&doc.subject);
-                entry.records = doc
-                    .cross_check
-                    .candidates
-                    .iter()
-                    .map(|c| c.record_id.clone())
-                    .collect();
-                app.record(entry).await?;
-                card.ahead = Some(ahead_panel(&row, &doc));
+                card.ahead = Some(shown_ahead(app, who, &row, &doc).await?);
             }
             card
         } else {
@@ -776,6 +755,27 @@ fn unknown_card(number: String) -> CardPanel {
     }
 }
 
+/// An inquiry sent ahead as it is shown to `who`: its cross-check is a disclosure, audited
+/// like a lookup (once per call: the pop's card is cached).
+async fn shown_ahead(
+    app: &AppState,
+    who: &Principal,
+    row: &switchboard_store::PartnerInquiryRow,
+    doc: &crate::api::partner::SentAhead,
+) -> Result<AheadPanel, ApiError> {
+    let mut entry = Entry::new("desk sent-ahead inquiry", who.actor(), app.now_ms())
+        .with_target(format!("partner-inquiry:{}", row.reference));
+    entry.query = crate::api::subject_keys(&doc.subject);
+    entry.records = doc
+        .cross_check
+        .candidates
+        .iter()
+        .map(|c| c.record_id.clone())
+        .collect();
+    app.record(entry).await?;
+    Ok(ahead_panel(row, doc))
+}
+
 fn ahead_panel(
     row: &switchboard_store::PartnerInquiryRow,
     doc: &crate::api::partner::SentAhead,
@@ -807,14 +807,7 @@ fn ahead_panel(
             "the partner API"
         }
         .to_owned(),
-        subject: format!(
-            "{}, {}{}",
-            names(&s.family_names),
-            names(&s.given_names),
-            s.date_of_birth
-                .map(|d| format!(", born {d}"))
-                .unwrap_or_default()
-        ),
+        subject: crate::api::dispositions::subject_line(s),
         purpose: doc.purpose.reason.clone(),
         candidates: doc
             .cross_check

@@ -9,10 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
-use switchboard_acd_host::{AcdHost, system_clock};
 use switchboard_domain::Role;
-use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -47,28 +44,9 @@ fn screenshots(flow: &str) -> PathBuf {
     dir
 }
 
-/// One call-taker (desk01, agent 1 of the inquiry desk).
-fn config() -> Config {
-    Config {
-        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
-        agents: vec![AgentConfig {
-            id: AgentId(1),
-            name: "call-taker 1".to_owned(),
-            skills: vec![(SkillId(1), 5)],
-            after_call_limit: 0,
-            user: Some("desk01".to_owned()),
-        }],
-        ..Config::default()
-    }
-}
-
-/// The server with its call distributor, on a fresh database.
+/// The server with its call distributor (desk01 is agent 1), on a fresh database.
 async fn spawn() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let host = AcdHost::open(store.clone(), config(), system_clock())
-        .await
-        .unwrap();
+    let (dir, store, host) = super::store_with_acd(super::desk_config("desk01")).await;
     serve_state(AppState::new(store).with_acd(host), dir).await
 }
 
@@ -185,30 +163,16 @@ async fn pages_need_a_session_and_the_desk_needs_a_role_that_watches_calls() {
     assert!(html.contains(&ct.csrf), "the page carries the CSRF token");
 }
 
-/// The desk's and the wallboard's configuration: one call-taker with a minute of after-call
-/// work.
-fn flow_config() -> Config {
-    let mut c = config();
-    c.agents[0].after_call_limit = 60_000;
-    c
-}
-
 #[tokio::test]
 async fn the_main_flows_walk_through_the_desktops() {
     ensure_playwright();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let host = AcdHost::open(store.clone(), flow_config(), system_clock())
-        .await
-        .unwrap();
+    // One call-taker with a minute of after-call work.
+    let mut config = super::desk_config("desk01");
+    config.agents[0].after_call_limit = 60_000;
+    let (dir, store, host) = super::store_with_acd(config).await;
     // The server's clock, which the test moves to let a session go idle.
     let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
-    let moved = offset.clone();
-    let clock = move || {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::milliseconds(moved.load(std::sync::atomic::Ordering::SeqCst))
-    };
-    let state = AppState::with_clock(store, Arc::new(clock)).with_acd(host);
+    let state = AppState::with_clock(store, super::moving_clock(offset.clone())).with_acd(host);
     // Records as of today: the server runs on the real clock, and records age with it.
     let seeded =
         super::seed_records_on(&state, 3_000, time::OffsetDateTime::now_utc().date()).await;

@@ -123,6 +123,51 @@ fn default_role(p: Permission) -> Role {
     }
 }
 
+/// One desk (queue 1, skill 1) worked by one call-taker, agent 1, whose user is `user`.
+fn desk_config(user: &str) -> switchboard_acd::Config {
+    use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
+    Config {
+        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
+        agents: vec![AgentConfig {
+            id: AgentId(1),
+            name: "call-taker 1".to_owned(),
+            skills: vec![(SkillId(1), 5)],
+            after_call_limit: 0,
+            user: Some(user.to_owned()),
+        }],
+        ..Config::default()
+    }
+}
+
+/// A fresh database (in the returned folder) and a call distributor over it on the real clock.
+async fn store_with_acd(
+    config: switchboard_acd::Config,
+) -> (
+    tempfile::TempDir,
+    Arc<SqliteStore>,
+    Arc<switchboard_acd_host::AcdHost>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let host = switchboard_acd_host::AcdHost::open(
+        store.clone(),
+        config,
+        switchboard_acd_host::system_clock(),
+    )
+    .await
+    .unwrap();
+    (dir, store, host)
+}
+
+/// The real clock moved forward by `offset` milliseconds, which the test changes (to let a
+/// session go idle).
+fn moving_clock(offset: Arc<std::sync::atomic::AtomicI64>) -> switchboard_web::Clock {
+    Arc::new(move || {
+        OffsetDateTime::now_utc()
+            + time::Duration::milliseconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+    })
+}
+
 /// A test user of `role` (named after it), with its TOTP secret.
 async fn make_user(store: &dyn Store, role: Role, name: &str) -> (User, String) {
     let user = User::create(

@@ -9,42 +9,20 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use switchboard_accounts::{Permission, allows};
-use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
-use switchboard_acd_host::{AcdHost, system_clock};
 use switchboard_domain::Role;
-use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
 
 use super::{TestApp, serve_state};
 
-/// The server with its call distributor, on a fresh database, with a clock the test can move.
+/// The server with its call distributor (t.call_taker is agent 1; the desk's and the agent's
+/// names hold markup), on a fresh database, with a clock the test can move.
 async fn spawn(offset_ms: Arc<AtomicI64>) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let config = Config {
-        queues: vec![QueueConfig::new(
-            QueueId(1),
-            "inquiry <b>desk</b>",
-            SkillId(1),
-        )],
-        agents: vec![AgentConfig {
-            id: AgentId(1),
-            name: "call-taker <i>1</i>".to_owned(),
-            skills: vec![(SkillId(1), 5)],
-            after_call_limit: 0,
-            user: Some("t.call_taker".to_owned()),
-        }],
-        ..Config::default()
-    };
-    let host = AcdHost::open(store.clone(), config, system_clock())
-        .await
-        .unwrap();
-    let clock = move || {
-        time::OffsetDateTime::now_utc()
-            + time::Duration::milliseconds(offset_ms.load(Ordering::SeqCst))
-    };
+    let mut config = super::desk_config("t.call_taker");
+    config.queues[0].name = "inquiry <b>desk</b>".to_owned();
+    config.agents[0].name = "call-taker <i>1</i>".to_owned();
+    let (dir, store, host) = super::store_with_acd(config).await;
     serve_state(
-        AppState::with_clock(store, Arc::new(clock)).with_acd(host),
+        AppState::with_clock(store, super::moving_clock(offset_ms)).with_acd(host),
         dir,
     )
     .await

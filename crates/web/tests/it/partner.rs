@@ -3,14 +3,9 @@
 //! inquiry sent ahead, the officer's call popping with the precomputed cross-check, the
 //! disposition answering the partner — with nothing about records in what the partner reads.
 
-use std::sync::Arc;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard_acd::{AgentConfig, AgentId, Config, QueueConfig, QueueId, SkillId};
-use switchboard_acd_host::{AcdHost, system_clock};
 use switchboard_domain::Role;
-use switchboard_store_sqlite::SqliteStore;
 use switchboard_synth::records::PersonRecords;
 use switchboard_web::AppState;
 
@@ -19,22 +14,7 @@ use super::{TestApp, serve_state};
 /// The server with a call distributor (call-taker t.call_taker is agent 1), records of a few
 /// thousand people as of today, and a budget of `per_minute` partner requests per agency.
 async fn spawn(per_minute: u32) -> (TestApp, Vec<PersonRecords>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-    let config = Config {
-        queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
-        agents: vec![AgentConfig {
-            id: AgentId(1),
-            name: "call-taker 1".to_owned(),
-            skills: vec![(SkillId(1), 5)],
-            after_call_limit: 0,
-            user: Some("t.call_taker".to_owned()),
-        }],
-        ..Config::default()
-    };
-    let host = AcdHost::open(store.clone(), config, system_clock())
-        .await
-        .unwrap();
+    let (dir, store, host) = super::store_with_acd(super::desk_config("t.call_taker")).await;
     let state = AppState::new(store)
         .with_acd(host)
         .with_partner_rate(per_minute);
