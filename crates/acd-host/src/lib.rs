@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use switchboard_acd::{
-    Acd, CallId, CloseReason, Command, Config, Event, EventError, Millis, QueueId, Snapshot,
+    Acd, AgentId, CallId, CloseReason, Command, Config, Event, EventError, Millis, QueueId,
+    Snapshot,
 };
 use switchboard_domain::{Call, CallState, E164, NewCall, stored_precision};
 use switchboard_store::{AcdLogEntry, AcdSnapshot, Store, StoreError};
@@ -69,6 +70,9 @@ struct HostSnapshot {
     acd: Snapshot,
     records: Vec<(CallId, Uuid)>,
     next_call: u64,
+    /// The call record each agent answered last (absent in snapshots before it was kept).
+    #[serde(default)]
+    handled: Vec<(AgentId, Uuid)>,
 }
 
 /// Why the host could not do what was asked.
@@ -90,6 +94,8 @@ struct Inner {
     seq: i64,
     snapshot_seq: i64,
     records: HashMap<CallId, Uuid>,
+    /// The call record each agent answered last: the call of its after-call work.
+    handled: HashMap<AgentId, Uuid>,
     next_call: u64,
     /// Persistence failed after the engine moved: reload before the next event.
     broken: bool,
@@ -110,6 +116,16 @@ impl std::fmt::Debug for AcdHost {
             .field("store", &self.store.backend())
             .finish_non_exhaustive()
     }
+}
+
+/// The agent working a call, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallWork {
+    pub agent: AgentId,
+    /// The user the agent belongs to, when it is a person's.
+    pub user: Option<String>,
+    /// In after-call work on it (the call is over); otherwise connected.
+    pub after_call: bool,
 }
 
 /// What [`AcdHost::arrive`] did with a new call.
@@ -167,6 +183,49 @@ impl AcdHost {
         let inner = self.inner.lock().await;
         let now = self.now().max(inner.acd.now());
         f(&inner.acd, now)
+    }
+
+    /// Who works a call record now: the agent it is connected to, or the agent in after-call
+    /// work on it (the call that agent answered last). `None` when the call is waiting,
+    /// ringing, or over and wrapped up.
+    pub async fn work_on(&self, record: Uuid) -> Option<CallWork> {
+        let inner = self.inner.lock().await;
+        let agent_user = |agent: AgentId| {
+            inner
+                .acd
+                .config()
+                .agents
+                .iter()
+                .find(|a| a.id == agent)
+                .and_then(|a| a.user.clone())
+        };
+        for (call, r) in &inner.records {
+            if *r == record
+                && let Some(view) = inner.acd.call(*call)
+                && let switchboard_acd::Phase::Connected { agent } = view.phase
+            {
+                return Some(CallWork {
+                    agent,
+                    user: agent_user(agent),
+                    after_call: false,
+                });
+            }
+        }
+        inner
+            .handled
+            .iter()
+            .filter(|(_, r)| **r == record)
+            .find(|(a, _)| {
+                matches!(
+                    inner.acd.agent_state(**a),
+                    Some(switchboard_acd::AgentState::AfterCallWork { .. })
+                )
+            })
+            .map(|(a, _)| CallWork {
+                agent: *a,
+                user: agent_user(*a),
+                after_call: true,
+            })
     }
 
     /// Every call the ACD holds, in arrival order, with the store's record of it.
@@ -306,6 +365,7 @@ impl AcdHost {
             acd: inner.acd.snapshot(),
             records: inner.records.iter().map(|(c, r)| (*c, *r)).collect(),
             next_call: inner.next_call,
+            handled: inner.handled.iter().map(|(a, r)| (*a, *r)).collect(),
         };
         let state = serde_json::to_value(&state).map_err(|e| HostError::Corrupt(e.to_string()))?;
         self.store
@@ -439,9 +499,10 @@ fn track(inner: &mut Inner, entry: &LogEntry) -> Vec<(Uuid, Mirror)> {
             inner.records.insert(*call, r);
         }
     }
-    if let Event::AgentAnswered { call, .. } = &entry.event
+    if let Event::AgentAnswered { call, agent } = &entry.event
         && let Some(r) = inner.records.get(call)
     {
+        inner.handled.insert(*agent, *r);
         out.push((*r, Mirror::Connected));
     }
     for c in &entry.commands {
@@ -473,6 +534,7 @@ async fn load(store: &dyn Store) -> Result<Inner, HostError> {
                 seq: s.seq,
                 snapshot_seq: s.seq,
                 records: snap.records.into_iter().collect(),
+                handled: snap.handled.into_iter().collect(),
                 next_call: snap.next_call,
                 broken: false,
             }
@@ -482,6 +544,7 @@ async fn load(store: &dyn Store) -> Result<Inner, HostError> {
             seq: 0,
             snapshot_seq: 0,
             records: HashMap::new(),
+            handled: HashMap::new(),
             next_call: 1,
             broken: false,
         },

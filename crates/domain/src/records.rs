@@ -61,6 +61,16 @@ pub struct IdentityRecord {
     pub country_of_birth: Option<String>,
     pub place_of_birth: Option<String>,
     pub updated_on: Date,
+    /// The day the person (first) entered the United States, as this record has it (absent
+    /// for older records and where the file does not say).
+    #[serde(default)]
+    pub entered_on: Option<Date>,
+    /// The port or place of entry, as written.
+    #[serde(default)]
+    pub entry_place: Option<String>,
+    /// The manner or class of admission (see [`Entry::admission_class`]).
+    #[serde(default)]
+    pub admission_class: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +92,16 @@ pub struct ImmigrationCaseRecord {
     pub stay_kind: Option<String>,
     pub stay_until: Option<Date>,
     pub updated_on: Date,
+    /// The day the person (first) entered the United States, as this record has it (absent
+    /// for older records and where the file does not say).
+    #[serde(default)]
+    pub entered_on: Option<Date>,
+    /// The port or place of entry, as written.
+    #[serde(default)]
+    pub entry_place: Option<String>,
+    /// The manner or class of admission (see [`Entry::admission_class`]).
+    #[serde(default)]
+    pub admission_class: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +160,112 @@ pub struct CitizenshipRecord {
     pub updated_on: Date,
 }
 
+/// How a person entered the United States, as one record holds it. Every field may be missing,
+/// and two records of the same person may disagree: class injunctions are judged on all of
+/// them, and a gap or a disagreement is "cannot tell", never "not in the class".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The day of the (first) entry.
+    #[serde(default)]
+    pub entered_on: Option<Date>,
+    /// The port or place of entry, as written.
+    #[serde(default)]
+    pub entry_place: Option<String>,
+    /// The manner or class of admission: `ewi` (entered without inspection), a visa class
+    /// (`b2`, `f1`, `h2a`, …), `parole`, `refugee`, `immigrant_visa`.
+    #[serde(default)]
+    pub admission_class: Option<String>,
+}
+
+impl Entry {
+    pub fn is_empty(&self) -> bool {
+        self.entered_on.is_none() && self.entry_place.is_none() && self.admission_class.is_none()
+    }
+}
+
+/// The kinds of identifier that tie records of one person together across systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    ANumber,
+    Fin,
+    Fbi,
+    StateId,
+    Document,
+}
+
+impl KeyKind {
+    pub const ALL: [KeyKind; 5] = [
+        KeyKind::ANumber,
+        KeyKind::Fin,
+        KeyKind::Fbi,
+        KeyKind::StateId,
+        KeyKind::Document,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::ANumber => "a_number",
+            KeyKind::Fin => "fin",
+            KeyKind::Fbi => "fbi",
+            KeyKind::StateId => "state_id",
+            KeyKind::Document => "document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        KeyKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// What a person calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyKind::ANumber => "A-number",
+            KeyKind::Fin => "FIN",
+            KeyKind::Fbi => "FBI number",
+            KeyKind::StateId => "state id",
+            KeyKind::Document => "document number",
+        }
+    }
+}
+
+/// An identifier in its normal form: the key under which the store files a record (the
+/// `source_record_keys` table computes the same form in SQL; see [`RecordKey::normal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub kind: KeyKind,
+    pub value: String,
+}
+
+impl RecordKey {
+    /// The longest identifier value kept as a key: anything longer is not an identifier.
+    pub const MAX_LEN: usize = 32;
+
+    /// The normal form of a raw identifier: ASCII upper case, without spaces, hyphens, periods
+    /// and slashes; an A-number also without its leading `A`s and zeros (so `A012345678`,
+    /// `012-345-678` and `12345678` are one key). `None` when nothing is left or the value is
+    /// longer than [`Self::MAX_LEN`]. The store's migrations compute exactly this in SQL.
+    pub fn normal(kind: KeyKind, raw: &str) -> Option<RecordKey> {
+        let mut v: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '/'))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        if kind == KeyKind::ANumber {
+            v = v.trim_start_matches('A').trim_start_matches('0').to_owned();
+        }
+        (!v.is_empty() && v.len() <= Self::MAX_LEN).then_some(RecordKey { kind, value: v })
+    }
+
+    /// How a person reads it.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            KeyKind::ANumber => format!("A-number A{:0>9}", self.value),
+            k => format!("{} {}", k.label(), self.value),
+        }
+    }
+}
+
 /// A record of any system, tagged with its system (the stored and exchanged form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "system", rename_all = "snake_case")]
@@ -175,6 +301,66 @@ impl SourceRecord {
         }
     }
 
+    /// The identifiers that tie this record to others of the same person, normalised.
+    pub fn keys(&self) -> Vec<RecordKey> {
+        let raw: Vec<(KeyKind, &str)> = match self {
+            SourceRecord::Identity(r) => {
+                vec![(KeyKind::ANumber, &r.a_number), (KeyKind::Fin, &r.fin)]
+            }
+            SourceRecord::ImmigrationCase(r) => vec![(KeyKind::ANumber, &r.a_number)],
+            SourceRecord::Custody(r) => r
+                .a_number
+                .iter()
+                .map(|a| (KeyKind::ANumber, a.as_str()))
+                .collect(),
+            SourceRecord::CourtOrder(r) => r
+                .a_number
+                .iter()
+                .map(|a| (KeyKind::ANumber, a.as_str()))
+                .collect(),
+            SourceRecord::CriminalHistory(r) => {
+                vec![
+                    (KeyKind::Fbi, &r.fbi_number),
+                    (KeyKind::StateId, &r.state_id),
+                ]
+            }
+            SourceRecord::Citizenship(r) => vec![(KeyKind::Document, &r.document_number)],
+        };
+        let mut keys: Vec<RecordKey> = raw
+            .into_iter()
+            .filter_map(|(k, v)| RecordKey::normal(k, v))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The birth date this record gives.
+    pub fn dob(&self) -> Option<Date> {
+        match self {
+            SourceRecord::Identity(x) => x.dob,
+            SourceRecord::ImmigrationCase(x) => x.dob,
+            SourceRecord::Custody(x) => x.dob,
+            SourceRecord::CourtOrder(x) => x.dob,
+            SourceRecord::CriminalHistory(x) => x.dob,
+            SourceRecord::Citizenship(x) => x.dob,
+        }
+    }
+
+    /// The entry data this record holds, if its system keeps any.
+    pub fn entry(&self) -> Option<Entry> {
+        let (entered_on, entry_place, admission_class) = match self {
+            SourceRecord::Identity(x) => (x.entered_on, &x.entry_place, &x.admission_class),
+            SourceRecord::ImmigrationCase(x) => (x.entered_on, &x.entry_place, &x.admission_class),
+            _ => return None,
+        };
+        Some(Entry {
+            entered_on,
+            entry_place: entry_place.clone(),
+            admission_class: admission_class.clone(),
+        })
+    }
+
     pub fn updated_on(&self) -> Date {
         match self {
             SourceRecord::Identity(r) => r.updated_on,
@@ -204,4 +390,7 @@ pub struct ClassInjunction {
     pub entered_under_age: Option<u8>,
     pub issued_on: Date,
     pub expires_on: Option<Date>,
+    /// Members entered the United States on or after this day, when the class says so.
+    #[serde(default)]
+    pub entered_on_or_after: Option<Date>,
 }

@@ -53,6 +53,8 @@ pub fn allowed(hits: &[Hit]) -> Vec<Kind> {
         .into_iter()
         .filter(|k| match k {
             Kind::ReferJuvenileLiaison => false,
+            // Only when nothing strong or probable, chosen or tied in by an identifier exists.
+            Kind::NoRecordFound => !has(hits, Outcome::RecordsOnFile),
             Kind::ConfirmEnforcementAction => {
                 !has(hits, Outcome::BlockConfirm)
                     && !has(hits, Outcome::UnableToConfirm)
@@ -102,7 +104,7 @@ pub fn gate(kind: Kind, hits: &[Hit]) -> Result<(), GateError> {
                         | Outcome::Reject
                         | Outcome::HitConfirmation
                         | Outcome::NonDisclosure
-                )
+                ) || (kind == Kind::NoRecordFound && *o == Outcome::RecordsOnFile)
             })
         })
         .map(|h| format!("{} v{}: {}", h.rule, h.version, h.reasons.join(", ")))

@@ -4,9 +4,12 @@
 //! trigger it tests, its outcomes (block, second person, legal review, coordination record, hit
 //! confirmation, the juvenile workflow, rejection, unable to confirm, warning), the text shown to
 //! the call-taker and its legal basis. [`evaluate`] tests every rule against the [`Facts`] of an
-//! inquiry (the records chosen as the subject's, with their match band and age; what the caller
-//! and the subject said; the caller's authorisation; the encounter; the class injunctions in
-//! force) and returns every hit with its specific reason. [`disposition`] holds the disposition
+//! inquiry (the subject's whole file — every record of the identity cluster that [`file`]
+//! gathers, whoever chose what — with each record's match band, age and why it is in the file;
+//! what the caller and the subject said; the caller's authorisation; the encounter; the class
+//! injunctions in force, judged on the entry data on file; the legal determinations that stand
+//! for this file) and returns every hit with its specific reason. [`determination`] holds a
+//! legal reviewer's determination and when it stands. [`disposition`] holds the disposition
 //! kinds, which of them the hits allow, and the review workflow whose only road to a final
 //! "confirm" goes through the gate; [`juvenile`] the liaison case with its custody timers and
 //! welfare checklist; [`disclosure`] what a caller may be told.
@@ -15,12 +18,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod determination;
 pub mod disclosure;
 pub mod disposition;
+pub mod file;
 pub mod juvenile;
 
 use serde::{Deserialize, Serialize};
-use switchboard_domain::records::{ClassInjunction, SourceRecord};
+use switchboard_domain::records::{ClassInjunction, RecordKey, SourceRecord};
 use switchboard_domain::{AgencyKind, AgreementModel};
 use time::Date;
 
@@ -45,13 +50,59 @@ impl From<switchboard_matching::Band> for Match {
     }
 }
 
-/// A record the call-taker chose as the subject's.
+/// Why a record is in the subject's file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Inclusion {
+    /// The call-taker chose it.
+    Chosen,
+    /// The lookup found it a strong or probable candidate.
+    Candidate,
+    /// It shares an identifier the officer gave.
+    OfficerIdentifier { key: RecordKey },
+    /// It shares an identifier with a record already in the file.
+    SharesIdentifier { key: RecordKey, with: String },
+}
+
+impl Inclusion {
+    /// Added by the server rather than chosen by the call-taker.
+    pub fn added_by_server(&self) -> bool {
+        !matches!(self, Inclusion::Chosen)
+    }
+
+    /// In words, for the desk and the review pages.
+    pub fn describe(&self) -> String {
+        match self {
+            Inclusion::Chosen => "chosen by the call-taker".to_owned(),
+            Inclusion::Candidate => "a strong or probable candidate of the lookup".to_owned(),
+            Inclusion::OfficerIdentifier { key } => {
+                format!("shares the {} the officer gave", key.describe())
+            }
+            Inclusion::SharesIdentifier { key, with } => {
+                format!("shares the {} with record {with}", key.describe())
+            }
+        }
+    }
+}
+
+/// A record of the subject's file, as the rules judge it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Chosen {
+pub struct Considered {
     pub record: SourceRecord,
-    pub band: Match,
+    /// Its band in this inquiry's lookup; `None` when the lookup did not rank it (it came in
+    /// through an identifier).
+    pub band: Option<Match>,
     /// An identifier the officer gave agrees exactly with the record.
     pub corroborated: bool,
+    pub why: Inclusion,
+}
+
+/// A candidate the call-taker marked "not this person", with the written reason: listed, shown
+/// to every reviewer, and not judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Excluded {
+    pub record_id: String,
+    pub reason: String,
 }
 
 /// Where the officer meets the subject.
@@ -97,13 +148,28 @@ pub struct Facts {
     pub today: Date,
     /// Records older than this many days are stale: they cannot support a confirmation.
     pub max_age_days: i64,
-    pub chosen: Vec<Chosen>,
+    /// The subject's whole file: every record of the identity cluster.
+    pub records: Vec<Considered>,
+    /// Candidates marked "not this person" (not judged).
+    #[serde(default)]
+    pub excluded: Vec<Excluded>,
+    /// Whether the whole cluster could be gathered (false: it grew past the bound, so the
+    /// rules cannot have seen everything).
+    #[serde(default = "yes")]
+    pub file_complete: bool,
     pub claims: Claims,
     pub caller: Caller,
     pub location: Location,
     /// The subject is in the calling agency's custody.
     pub in_custody: bool,
     pub injunctions: Vec<ClassInjunction>,
+    /// The legal determinations recorded about this file, with whether each stands.
+    #[serde(default)]
+    pub determinations: Vec<determination::Judged>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What a rule's hit does.
@@ -128,6 +194,8 @@ pub enum Outcome {
     Reject,
     /// The protected case's existence must never reach the caller.
     NonDisclosure,
+    /// Records of the subject are on file: the answer cannot be "no record found".
+    RecordsOnFile,
 }
 
 /// What a rule tests.
@@ -144,6 +212,7 @@ pub enum Trigger {
     PartnerScope,
     OtherAgencyRecord,
     StaleOrMissing,
+    RecordsOnFile,
 }
 
 /// A hard check, as data.
@@ -167,7 +236,7 @@ use Outcome::*;
 pub const RULES: &[Rule] = &[
     Rule {
         id: "citizenship-indicator",
-        version: 1,
+        version: 2,
         trigger: Trigger::CitizenshipIndicator,
         outcomes: &[
             BlockConfirm,
@@ -181,7 +250,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "weak-identity",
-        version: 1,
+        version: 2,
         trigger: Trigger::WeakIdentity,
         outcomes: &[BlockConfirm],
         text: "The identity rests on no strong match corroborated by an identifier (a name-and-birth-date match, a no-match, or foreign birth alone is not an identification).",
@@ -190,7 +259,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "minor",
-        version: 1,
+        version: 2,
         trigger: Trigger::Minor,
         outcomes: &[BlockConfirm, JuvenileWorkflow],
         text: "The subject may be under 18 (a birth date on file or given, a claim of minority, or a UAC flag). The juvenile-liaison desk takes the matter; no enforcement outcome is possible.",
@@ -199,7 +268,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "protected-application",
-        version: 1,
+        version: 2,
         trigger: Trigger::ProtectedApplication,
         outcomes: &[BlockConfirm, LegalReview, NonDisclosure],
         text: "A protected application (SIJ, T, U or VAWA) or an 8 U.S.C. 1367 protection is on file. Legal review; its existence must not be disclosed to the caller.",
@@ -208,7 +277,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "pending-relief",
-        version: 1,
+        version: 2,
         trigger: Trigger::PendingRelief,
         outcomes: &[BlockConfirm, LegalReview],
         text: "A pending asylum application, a pending appeal or motion to reopen, or a stay of removal is on file (checked on current data).",
@@ -217,10 +286,10 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "court-order",
-        version: 1,
+        version: 2,
         trigger: Trigger::CourtOrder,
         outcomes: &[BlockConfirm, LegalReview],
-        text: "An active court order names the subject, or the subject falls within the class of an active injunction.",
+        text: "An active court order names the subject, or the entry data on file puts the subject in the class of an active injunction, or cannot tell (missing or conflicting data): legal review.",
         basis: "court-order registry",
         overridable: false,
     },
@@ -244,7 +313,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "other-agency-record",
-        version: 1,
+        version: 2,
         trigger: Trigger::OtherAgencyRecord,
         outcomes: &[HitConfirmation],
         text: "The hit is in another agency's file: confirm it with the entering agency first (10 minutes urgent, 1 hour routine).",
@@ -253,11 +322,20 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "stale-or-missing",
-        version: 1,
+        version: 2,
         trigger: Trigger::StaleOrMissing,
         outcomes: &[BlockConfirm, UnableToConfirm],
-        text: "The data needed to confirm is missing or older than the allowed age: the answer is unable to confirm.",
+        text: "The data needed to confirm is missing, conflicting or older than the allowed age: the answer is unable to confirm.",
         basis: "PRODUCT.md: missing, stale or conflicting data gives unable to confirm",
+        overridable: false,
+    },
+    Rule {
+        id: "records-on-file",
+        version: 1,
+        trigger: Trigger::RecordsOnFile,
+        outcomes: &[RecordsOnFile],
+        text: "Records of the subject are on file: the answer cannot be \"no record found\".",
+        basis: "PRODUCT.md: \"no record found\" only when nothing strong or probable exists",
         overridable: false,
     },
 ];
@@ -304,29 +382,19 @@ fn is_us(place: &str) -> bool {
     p == "US" || p == "USA" || p.starts_with("US-") || p.ends_with(", US") || p.ends_with(" USA")
 }
 
-fn age_on(dob: Date, today: Date) -> i32 {
-    let mut age = today.year() - dob.year();
-    if (today.month() as u8, today.day()) < (dob.month() as u8, dob.day()) {
+/// Age in whole years on `day` of someone born on `dob`.
+pub fn age_on(dob: Date, day: Date) -> i32 {
+    let mut age = day.year() - dob.year();
+    if (day.month() as u8, day.day()) < (dob.month() as u8, dob.day()) {
         age -= 1;
     }
     age
 }
 
-fn dob_of(r: &SourceRecord) -> Option<Date> {
-    match r {
-        SourceRecord::Identity(x) => x.dob,
-        SourceRecord::ImmigrationCase(x) => x.dob,
-        SourceRecord::Custody(x) => x.dob,
-        SourceRecord::CourtOrder(x) => x.dob,
-        SourceRecord::CriminalHistory(x) => x.dob,
-        SourceRecord::Citizenship(x) => x.dob,
-    }
-}
-
 /// Places of birth on file, as (record id, place).
 fn birthplaces(f: &Facts) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for c in &f.chosen {
+    for c in &f.records {
         match &c.record {
             SourceRecord::Identity(x) => {
                 if let Some(p) = x.country_of_birth.as_ref().or(x.place_of_birth.as_ref()) {
@@ -344,7 +412,9 @@ fn birthplaces(f: &Facts) -> Vec<(String, String)> {
     out
 }
 
-fn country(place: &str) -> String {
+/// The country of a place as records write it (`MX-JAL`, `Houston, TX` is not one: callers
+/// test [`is_us`] first).
+pub fn country(place: &str) -> String {
     let p = place.trim().to_ascii_uppercase();
     if is_us(&p) {
         return "US".into();
@@ -352,7 +422,176 @@ fn country(place: &str) -> String {
     p.split(['-', ',']).next().unwrap_or("").trim().to_owned()
 }
 
+/// The distinct values of something the file says, sorted.
+fn distinct<T: Ord + Clone>(v: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = v.into_iter().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Whether the data on file puts the subject in an injunction's class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "membership")]
+pub enum Membership {
+    In,
+    Out {
+        why: String,
+    },
+    /// Missing or conflicting data: never "out".
+    CannotTell {
+        why: String,
+    },
+}
+
+/// A test of one of the class's conditions on the values on file: each value passes or not.
+fn condition(what: &str, values: &[String], pass: impl Fn(&str) -> bool) -> Result<bool, String> {
+    if values.is_empty() {
+        return Err(format!("no {what} on file"));
+    }
+    let passes: Vec<bool> = values.iter().map(|v| pass(v)).collect();
+    if passes.iter().all(|p| *p) {
+        Ok(true)
+    } else if passes.iter().all(|p| !p) {
+        Ok(false)
+    } else {
+        Err(format!(
+            "the records disagree on the {what} ({})",
+            values.join(", ")
+        ))
+    }
+}
+
+/// Judges class membership on every record of the file: a condition every value on file meets
+/// is met, one no value meets is not, and one with no value or values on both sides cannot be
+/// told. A condition certainly not met puts the subject out of the class; otherwise any
+/// condition that cannot be told makes the whole answer "cannot tell".
+pub fn membership(f: &Facts, inj: &ClassInjunction) -> Membership {
+    let countries: Vec<String> = inj
+        .countries
+        .split(';')
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let born = distinct(birthplaces(f).iter().map(|(_, p)| country(p)));
+    let entries = distinct(
+        f.records
+            .iter()
+            .filter_map(|c| c.record.entry().and_then(|e| e.entered_on)),
+    );
+    let dobs = distinct(
+        f.records
+            .iter()
+            .filter_map(|c| c.record.dob())
+            .chain(f.claims.dob),
+    );
+    let mut results: Vec<(String, Result<bool, String>)> = Vec::new();
+    if !countries.is_empty() {
+        results.push((
+            format!("born in {}", countries.join(" or ")),
+            condition("country of birth", &born, |c| {
+                countries.iter().any(|x| x == c)
+            }),
+        ));
+    }
+    let entry_text: Vec<String> = entries.iter().map(Date::to_string).collect();
+    if let Some(by) = inj.entered_on_or_before {
+        results.push((
+            format!("entered on or before {by}"),
+            condition("entry date", &entry_text, |d| {
+                entries.iter().any(|e| e.to_string() == d && *e <= by)
+            }),
+        ));
+    }
+    if let Some(from) = inj.entered_on_or_after {
+        results.push((
+            format!("entered on or after {from}"),
+            condition("entry date", &entry_text, |d| {
+                entries.iter().any(|e| e.to_string() == d && *e >= from)
+            }),
+        ));
+    }
+    if let Some(limit) = inj.entered_under_age {
+        let ages: Vec<String> = if entries.is_empty() || dobs.is_empty() {
+            Vec::new()
+        } else {
+            distinct(
+                entries
+                    .iter()
+                    .flat_map(|e| dobs.iter().map(move |d| age_on(*d, *e).to_string())),
+            )
+        };
+        let what = if entries.is_empty() {
+            "entry date"
+        } else if dobs.is_empty() {
+            "birth date"
+        } else {
+            "age at entry"
+        };
+        results.push((
+            format!("entered under age {limit}"),
+            condition(what, &ages, |a| {
+                a.parse::<i32>().is_ok_and(|a| a < i32::from(limit))
+            }),
+        ));
+    }
+    if results.is_empty() {
+        return Membership::CannotTell {
+            why: "the class is not defined by data on file".to_owned(),
+        };
+    }
+    if let Some((cond, _)) = results.iter().find(|(_, r)| *r == Ok(false)) {
+        return Membership::Out {
+            why: format!("the records show the subject not {cond}"),
+        };
+    }
+    let unknown: Vec<String> = results
+        .iter()
+        .filter_map(|(cond, r)| r.as_ref().err().map(|e| format!("{cond}: {e}")))
+        .collect();
+    if unknown.is_empty() {
+        Membership::In
+    } else {
+        Membership::CannotTell {
+            why: unknown.join("; "),
+        }
+    }
+}
+
+/// The determinations standing for this file about `matter`.
+fn standing<'a>(
+    f: &'a Facts,
+    matter: &'a determination::Matter,
+) -> impl Iterator<Item = &'a determination::Judged> + 'a {
+    f.determinations
+        .iter()
+        .filter(move |d| &d.determination.matter == matter)
+}
+
+/// The finding of the newest standing determination about `matter`, and the words for a
+/// determination that no longer stands.
+fn determined(
+    f: &Facts,
+    matter: &determination::Matter,
+) -> (Option<determination::Finding>, Vec<String>) {
+    let mut finding = None;
+    let mut notes = Vec::new();
+    for d in standing(f, matter) {
+        match &d.standing {
+            determination::Standing::InForce => finding = Some(d.determination.finding.clone()),
+            other => notes.push(format!(
+                "legal determination {} ({}) does not stand: {}",
+                d.determination.id,
+                d.determination.finding.describe(),
+                other.describe()
+            )),
+        }
+    }
+    (finding, notes)
+}
+
 fn check(t: Trigger, f: &Facts) -> Vec<String> {
+    use determination::{Finding, Matter};
     let mut why = Vec::new();
     match t {
         Trigger::CitizenshipIndicator => {
@@ -362,7 +601,7 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             if f.claims.us_citizen_parent {
                 why.push("the subject claims a US-citizen parent".to_owned());
             }
-            for c in &f.chosen {
+            for c in &f.records {
                 if let SourceRecord::Citizenship(x) = &c.record {
                     why.push(format!(
                         "citizenship record {} ({}) is on file",
@@ -371,31 +610,39 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                 }
             }
             let places = birthplaces(f);
+            let mut any_us = false;
             for (id, p) in &places {
                 if is_us(p) {
+                    any_us = true;
                     why.push(format!("record {id} gives a US birthplace ({p})"));
                 }
             }
-            let mut countries: Vec<String> = places.iter().map(|(_, p)| country(p)).collect();
-            countries.sort();
-            countries.dedup();
+            let countries = distinct(places.iter().map(|(_, p)| country(p)));
             if countries.len() > 1 {
-                why.push(format!(
-                    "the records disagree on the birthplace ({})",
-                    countries.join(", ")
-                ));
+                // A legal determination may settle which foreign country it is; never a US
+                // birthplace, which only a citizenship investigation settles.
+                let (finding, notes) = determined(f, &Matter::Birthplace);
+                let settled = !any_us
+                    && matches!(&finding, Some(Finding::BornIn { country }) if countries.contains(country));
+                if !settled {
+                    why.push(format!(
+                        "the records disagree on the birthplace ({})",
+                        countries.join(", ")
+                    ));
+                    why.extend(notes);
+                }
             }
         }
         Trigger::WeakIdentity => {
             let strong = f
-                .chosen
+                .records
                 .iter()
-                .any(|c| c.band == Match::Strong && c.corroborated);
-            if f.chosen.is_empty() {
+                .any(|c| c.band == Some(Match::Strong) && c.corroborated);
+            if f.records.is_empty() {
                 why.push("no record matches the subject".to_owned());
             } else if !strong {
                 why.push(
-                    "no chosen record is a strong match corroborated by an identifier the officer gave"
+                    "no record of the file is a strong match corroborated by an identifier the officer gave"
                         .to_owned(),
                 );
             }
@@ -414,8 +661,8 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                     "the birth date given ({d}) makes the subject under 18"
                 ));
             }
-            for c in &f.chosen {
-                if let Some(d) = dob_of(&c.record)
+            for c in &f.records {
+                if let Some(d) = c.record.dob()
                     && age_on(d, f.today) < 18
                 {
                     why.push(format!(
@@ -426,7 +673,7 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::ProtectedApplication => {
-            for c in &f.chosen {
+            for c in &f.records {
                 if let SourceRecord::ImmigrationCase(x) = &c.record {
                     if x.protected_1367 {
                         why.push(format!(
@@ -452,25 +699,42 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::PendingRelief => {
-            for c in &f.chosen {
+            for c in &f.records {
                 if let SourceRecord::ImmigrationCase(x) = &c.record {
+                    // A pending asylum application or motion to reopen: a legal determination
+                    // may find that it does not bar removal. Stays, appeals and grants are
+                    // never determined away.
+                    let mut pending = |item: determination::PendingItem, text: String| {
+                        let matter = Matter::Pending {
+                            record_id: x.record_id.clone(),
+                            item,
+                        };
+                        let (finding, notes) = determined(f, &matter);
+                        if finding != Some(Finding::DoesNotBarRemoval) {
+                            why.push(text);
+                            why.extend(notes);
+                        }
+                    };
                     if x.applications
                         .split(';')
                         .any(|a| a.starts_with("asylum:pending"))
                     {
-                        why.push(format!(
-                            "record {}: asylum application pending",
-                            x.record_id
-                        ));
+                        pending(
+                            determination::PendingItem::AsylumApplication,
+                            format!("record {}: asylum application pending", x.record_id),
+                        );
+                    }
+                    if x.motion_to_reopen_pending {
+                        pending(
+                            determination::PendingItem::MotionToReopen,
+                            format!("record {}: motion to reopen pending", x.record_id),
+                        );
                     }
                     if ["withholding", "cat", "asylee"].contains(&x.status.as_str()) {
                         why.push(format!("record {}: status {}", x.record_id, x.status));
                     }
                     if x.appeal_pending {
                         why.push(format!("record {}: appeal pending", x.record_id));
-                    }
-                    if x.motion_to_reopen_pending {
-                        why.push(format!("record {}: motion to reopen pending", x.record_id));
                     }
                     if let Some(kind) = &x.stay_kind
                         && x.stay_until.is_none_or(|u| u >= f.today)
@@ -486,7 +750,7 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::CourtOrder => {
-            for c in &f.chosen {
+            for c in &f.records {
                 if let SourceRecord::CourtOrder(x) = &c.record
                     && x.issued_on <= f.today
                     && x.expires_on.is_none_or(|e| e >= f.today)
@@ -497,37 +761,39 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                     ));
                 }
             }
-            let born: Vec<String> = birthplaces(f).iter().map(|(_, p)| country(p)).collect();
-            let dob = f
-                .chosen
-                .iter()
-                .find_map(|c| dob_of(&c.record))
-                .or(f.claims.dob);
             for inj in &f.injunctions {
                 if inj.issued_on > f.today || inj.expires_on.is_some_and(|e| e < f.today) {
                     continue;
                 }
-                let countries: Vec<String> = inj
-                    .countries
-                    .split(';')
-                    .map(|c| c.trim().to_ascii_uppercase())
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                let country_ok = countries.is_empty() || born.iter().any(|b| countries.contains(b));
-                // Entry dates are not on file: a class limited by entry date may include the
-                // subject, which is enough to stop and ask legal.
-                let age_ok = match (inj.entered_under_age, inj.entered_on_or_before, dob) {
-                    (Some(limit), Some(by), Some(d)) => age_on(d, by) < i32::from(limit),
-                    _ => true,
-                };
-                if country_ok
-                    && age_ok
-                    && (!countries.is_empty() || inj.entered_under_age.is_some())
-                {
-                    why.push(format!(
-                        "the subject may be in the class of {} ({}, {}): {}",
-                        inj.title, inj.court, inj.docket, inj.class_definition
-                    ));
+                let class = format!("{} ({}, {})", inj.title, inj.court, inj.docket);
+                let (finding, notes) = determined(
+                    f,
+                    &Matter::ClassMembership {
+                        order_id: inj.order_id.clone(),
+                    },
+                );
+                match finding {
+                    Some(Finding::NotInClass) => continue,
+                    Some(Finding::InClass) => {
+                        why.push(format!(
+                            "a legal determination puts the subject in the class of {class}"
+                        ));
+                        continue;
+                    }
+                    _ => {}
+                }
+                match membership(f, inj) {
+                    Membership::Out { .. } => {}
+                    Membership::In => why.push(format!(
+                        "the records put the subject in the class of {class}: {}",
+                        inj.class_definition
+                    )),
+                    Membership::CannotTell { why: w } => {
+                        why.push(format!(
+                            "cannot tell whether the subject is in the class of {class} ({w}): legal must determine it"
+                        ));
+                        why.extend(notes);
+                    }
                 }
             }
         }
@@ -560,7 +826,7 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::OtherAgencyRecord => {
-            for c in &f.chosen {
+            for c in &f.records {
                 match &c.record {
                     // The facility is not named: it is a whereabouts.
                     SourceRecord::Custody(x) => why.push(format!(
@@ -576,16 +842,22 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::StaleOrMissing => {
+            if !f.file_complete {
+                why.push(
+                    "the subject's file could not be gathered whole (too many records share its identifiers)"
+                        .to_owned(),
+                );
+            }
             let case = f
-                .chosen
+                .records
                 .iter()
                 .any(|c| matches!(c.record, SourceRecord::ImmigrationCase(_)));
             if !case {
                 why.push(
-                    "no immigration case record is chosen: status cannot be confirmed".to_owned(),
+                    "no immigration case record is on file: status cannot be confirmed".to_owned(),
                 );
             }
-            for c in &f.chosen {
+            for c in &f.records {
                 let updated = c.record.updated_on();
                 let age = (f.today - updated).whole_days();
                 if age > f.max_age_days {
@@ -595,6 +867,25 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                         f.max_age_days
                     ));
                 }
+            }
+            let dobs = distinct(f.records.iter().filter_map(|c| c.record.dob()));
+            if dobs.len() > 1 {
+                why.push(format!(
+                    "the records disagree on the birth date ({})",
+                    dobs.iter()
+                        .map(Date::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        Trigger::RecordsOnFile => {
+            if !f.records.is_empty() {
+                why.push(format!(
+                    "{} record{} of the subject on file",
+                    f.records.len(),
+                    if f.records.len() == 1 { " is" } else { "s are" }
+                ));
             }
         }
     }

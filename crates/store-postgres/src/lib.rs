@@ -13,22 +13,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
-use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
+use switchboard_domain::records::{ClassInjunction, RecordKey, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, Agreement, AgreementId, Call, CallId, CallState, E164, Inquiry, InquiryId,
     Officer, OfficerId, Ori, User, UserId, Username, fold_for_search,
 };
 use switchboard_store::rows::{
-    self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDispositionRow,
-    RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow, UserRow, stored_instant,
-    subject_json,
+    self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDeterminationRow,
+    RawDispositionRow, RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow, UserRow,
+    stored_instant, subject_json,
 };
 use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
-    DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page, PageRequest,
-    PartnerInquiryRow, PartnerKeyRow, Result, SessionRow, Store, StoreError, acd_log_limit,
-    audit_limit, check_source_record_ids,
+    DeterminationRow, DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page,
+    PageRequest, PartnerInquiryRow, PartnerKeyRow, Result, SessionRow, Store, StoreError,
+    acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -102,6 +102,7 @@ impl PgStore {
             Table::Users => "SELECT 1 FROM users WHERE id = $1",
             Table::Credentials => "SELECT 1 FROM credentials WHERE user_id = $1",
             Table::PartnerInquiries => "SELECT 1 FROM partner_inquiries WHERE id = $1",
+            Table::Determinations => "SELECT 1 FROM legal_determinations WHERE id = $1",
         };
         let found = self
             .pool
@@ -133,6 +134,7 @@ impl PgStore {
 
 #[derive(Clone, Copy)]
 enum Table {
+    Determinations,
     Agencies,
     Agreements,
     Officers,
@@ -1532,6 +1534,34 @@ impl Store for PgStore {
         rows.iter().map(|d| rows::source_record(d)).collect()
     }
 
+    async fn source_records_by_keys(
+        &self,
+        keys: &[RecordKey],
+        limit: u32,
+    ) -> Result<Vec<SourceRecord>> {
+        check_source_record_keys(keys)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let kinds: Vec<String> = keys.iter().map(|k| k.kind.as_str().to_owned()).collect();
+        let values: Vec<String> = keys.iter().map(|k| k.value.clone()).collect();
+        let limit = i64::from(limit);
+        let rows = sqlx::query_scalar!(
+            r#"SELECT s.data::text AS "data!" FROM source_records s
+               WHERE s.record_id IN (
+                   SELECT k.record_id FROM UNNEST($1::text[], $2::text[]) AS q(kind, value)
+                   JOIN source_record_keys k ON k.kind = q.kind AND k.value = q.value)
+               LIMIT $3"#,
+            &kinds,
+            &values,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|d| rows::source_record(d)).collect()
+    }
+
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>> {
         let rows = sqlx::query!(r#"SELECT system AS "system!", COUNT(*) AS "n!" FROM source_records GROUP BY system ORDER BY system"#)
             .fetch_all(&self.pool)
@@ -1565,6 +1595,136 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         rows.iter().map(|d| rows::class_injunction(d)).collect()
+    }
+
+    async fn insert_determination(&self, d: &DeterminationRow) -> Result<()> {
+        let document = rows::json_text(&d.document);
+        let ids =
+            serde_json::to_string(&d.record_ids).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let (created, updated) = (stored_instant(d.created_at), stored_instant(d.updated_at));
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO legal_determinations (id, state, document, record_ids, version, created_at, updated_at)
+             VALUES ($1, $2, CAST($3::text AS jsonb), CAST($4::text AS jsonb), $5, $6, $7)",
+            d.id,
+            d.state,
+            document,
+            ids,
+            d.version,
+            created,
+            updated
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO legal_determination_records (record_id, determination_id)
+             SELECT DISTINCT r, $2::uuid FROM UNNEST($1::text[]) AS r
+             ON CONFLICT DO NOTHING",
+            &d.record_ids,
+            d.id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn determination(&self, id: Uuid) -> Result<DeterminationRow> {
+        sqlx::query_as!(
+            RawDeterminationRow,
+            r#"SELECT id AS "id: Uuid", state, document::text AS "document!", record_ids::text AS "record_ids!",
+                      version, created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM legal_determinations WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("determination", id))?
+        .try_into()
+    }
+
+    async fn update_determination(
+        &self,
+        d: &DeterminationRow,
+        expected_version: i64,
+    ) -> Result<()> {
+        let document = rows::json_text(&d.document);
+        let updated = stored_instant(d.updated_at);
+        let done = sqlx::query!(
+            "UPDATE legal_determinations SET state = $1, document = CAST($2::text AS jsonb), version = $3,
+                 updated_at = $4
+             WHERE id = $5 AND version = $6",
+            d.state,
+            document,
+            d.version,
+            updated,
+            d.id,
+            expected_version
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(self
+                .missing_or_stale(
+                    Table::Determinations,
+                    "determination",
+                    d.id,
+                    expected_version,
+                )
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn determinations_for_records(&self, ids: &[String]) -> Result<Vec<DeterminationRow>> {
+        check_source_record_ids(ids)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query_as!(
+            RawDeterminationRow,
+            r#"SELECT id AS "id: Uuid", state, document::text AS "document!", record_ids::text AS "record_ids!",
+                      version, created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM legal_determinations
+               WHERE id IN (SELECT r.determination_id FROM legal_determination_records r
+                            WHERE r.record_id = ANY($1::text[]))
+               ORDER BY id"#,
+            ids
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
+    async fn list_determinations(
+        &self,
+        state: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<DeterminationRow>> {
+        let limit = page.fetch_limit();
+        let rows = sqlx::query_as!(
+            RawDeterminationRow,
+            r#"SELECT id AS "id: Uuid", state, document::text AS "document!", record_ids::text AS "record_ids!",
+                      version, created_at AS "created_at: OffsetDateTime", updated_at AS "updated_at: OffsetDateTime"
+               FROM legal_determinations
+               WHERE ($1::uuid IS NULL OR id < $1) AND ($2::text IS NULL OR state = $2)
+               ORDER BY id DESC LIMIT $3"#,
+            page.after,
+            state,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(Page::from_fetched(
+            convert(rows)?,
+            page,
+            |d: &DeterminationRow| d.id,
+        ))
     }
 
     async fn append_acd_log(&self, entries: &[AcdLogEntry]) -> Result<()> {

@@ -15,12 +15,12 @@ pub mod rows;
 pub mod story;
 
 pub use rows::{
-    AcdLogEntry, AcdSnapshot, AuditFilter, AuditRow, CheckpointRow, Credentials, DispositionRow,
-    LiaisonCaseRow, NewAuditRow, PartnerInquiryRow, PartnerKeyRow, SessionRow,
+    AcdLogEntry, AcdSnapshot, AuditFilter, AuditRow, CheckpointRow, Credentials, DeterminationRow,
+    DispositionRow, LiaisonCaseRow, NewAuditRow, PartnerInquiryRow, PartnerKeyRow, SessionRow,
 };
 
 use async_trait::async_trait;
-use switchboard_domain::records::{ClassInjunction, SourceRecord, System};
+use switchboard_domain::records::{ClassInjunction, RecordKey, SourceRecord, System};
 use switchboard_domain::{
     Agency, AgencyId, AgencyKind, Agreement, AgreementId, AgreementModel, BadgeNumber, Call,
     CallId, CallState, E164, Inquiry, InquiryId, Officer, OfficerId, Ori, StateCode, User, UserId,
@@ -153,6 +153,23 @@ pub fn check_source_record_ids(ids: &[String]) -> Result<()> {
             message: format!(
                 "at most {SOURCE_RECORDS_BY_ID_MAX} record ids may be looked up at once, not {}",
                 ids.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The most identifiers one [`Store::source_records_by_keys`] call accepts.
+pub const SOURCE_RECORDS_BY_KEYS_MAX: usize = 500;
+
+/// Refuses more than [`SOURCE_RECORDS_BY_KEYS_MAX`] keys, like [`check_source_record_ids`].
+pub fn check_source_record_keys(keys: &[RecordKey]) -> Result<()> {
+    if keys.len() > SOURCE_RECORDS_BY_KEYS_MAX {
+        return Err(StoreError::Conflict {
+            field: "keys",
+            message: format!(
+                "at most {SOURCE_RECORDS_BY_KEYS_MAX} identifiers may be looked up at once, not {}",
+                keys.len()
             ),
         });
     }
@@ -373,8 +390,35 @@ pub trait Store: Send + Sync + 'static {
     /// [`SOURCE_RECORDS_BY_ID_MAX`] ids: more is [`StoreError::Conflict`] on `ids` (see
     /// [`check_source_record_ids`]) and reads nothing.
     async fn source_records_by_id(&self, ids: &[String]) -> Result<Vec<SourceRecord>>;
+    /// The stored records filed under any of these identifiers (each record once, in no
+    /// particular order), at most `limit` of them. The store files every record under the
+    /// normal form of each identifier it carries ([`SourceRecord::keys`], computed by the
+    /// database itself on every write); `keys` must be in that form. At most
+    /// [`SOURCE_RECORDS_BY_KEYS_MAX`] keys (see [`check_source_record_keys`]).
+    async fn source_records_by_keys(
+        &self,
+        keys: &[RecordKey],
+        limit: u32,
+    ) -> Result<Vec<SourceRecord>>;
     /// How many records each system holds (systems with none are left out).
     async fn count_source_records(&self) -> Result<Vec<(System, u64)>>;
+
+    /// Stores a new legal determination, filed under each record of the file it was made on.
+    async fn insert_determination(&self, d: &DeterminationRow) -> Result<()>;
+    async fn determination(&self, id: Uuid) -> Result<DeterminationRow>;
+    /// Writes a changed determination if the stored one is still at `expected_version`
+    /// ([`StoreError::Stale`] otherwise); its records do not change.
+    async fn update_determination(&self, d: &DeterminationRow, expected_version: i64)
+    -> Result<()>;
+    /// Every determination made on a file holding any of these records, oldest first (at most
+    /// [`SOURCE_RECORDS_BY_ID_MAX`] ids).
+    async fn determinations_for_records(&self, ids: &[String]) -> Result<Vec<DeterminationRow>>;
+    /// Determinations, newest first, optionally of one state.
+    async fn list_determinations(
+        &self,
+        state: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<DeterminationRow>>;
     /// Stores class injunctions, replacing any with the same order id.
     async fn put_class_injunctions(&self, orders: &[ClassInjunction]) -> Result<()>;
     async fn class_injunctions(&self) -> Result<Vec<ClassInjunction>>;

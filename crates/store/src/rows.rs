@@ -407,6 +407,50 @@ impl TryFrom<RawLiaisonCaseRow> for LiaisonCaseRow {
     }
 }
 
+/// A legal determination, kept as the `rules` crate's JSON document, with its state and the
+/// records of the file it was made on beside it (to find it from any of them).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeterminationRow {
+    /// A UUIDv7 chosen by the caller: listings are newest first by id.
+    pub id: Uuid,
+    pub state: String,
+    pub document: serde_json::Value,
+    /// The record ids of the file; written once, with the row.
+    pub record_ids: Vec<String>,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A [`DeterminationRow`] as both SQL backends decode it (the record ids as a JSON array).
+#[derive(Debug)]
+pub struct RawDeterminationRow {
+    pub id: Uuid,
+    pub state: String,
+    pub document: String,
+    pub record_ids: String,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl TryFrom<RawDeterminationRow> for DeterminationRow {
+    type Error = StoreError;
+    fn try_from(r: RawDeterminationRow) -> Result<Self, StoreError> {
+        Ok(DeterminationRow {
+            id: r.id,
+            state: r.state,
+            document: serde_json::from_str(&r.document).or_corrupt("determination")?,
+            record_ids: serde_json::from_str(&r.record_ids).or_corrupt("determination")?,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
 /// A JSON document (of a disposition or a liaison case) as the text both backends store.
 pub fn json_text(value: &serde_json::Value) -> String {
     value.to_string()

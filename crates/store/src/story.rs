@@ -15,13 +15,14 @@ use time::macros::{date, datetime};
 use time::{Date, Duration, OffsetDateTime};
 
 use switchboard_domain::records::{
-    ClassInjunction, IdentityRecord, ImmigrationCaseRecord, SourceRecord, System,
+    ClassInjunction, CourtOrderRecord, CriminalHistoryRecord, IdentityRecord,
+    ImmigrationCaseRecord, KeyKind, RecordKey, SourceRecord, System,
 };
 
 use crate::{
     ACD_LOG_MAX_LIMIT, ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter,
-    DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest, PartnerInquiryRow, PartnerKeyRow,
-    SOURCE_RECORDS_BY_ID_MAX, Store, StoreError,
+    DeterminationRow, DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest,
+    PartnerInquiryRow, PartnerKeyRow, SOURCE_RECORDS_BY_ID_MAX, Store, StoreError,
 };
 
 /// A fresh database behind a store, cleaned up when dropped.
@@ -69,6 +70,8 @@ macro_rules! story_tests {
             audit_checkpoints_in_size_order,
             partner_keys_round_trip_and_revoke,
             partner_inquiries_round_trip_find_by_phone_and_page,
+            source_records_are_found_by_every_identifier_they_carry,
+            determinations_round_trip_by_record_and_optimistic_update,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -958,6 +961,9 @@ fn identity(id: &str, family: &str, updated: Date) -> SourceRecord {
         country_of_birth: Some("MX".to_owned()),
         place_of_birth: None,
         updated_on: updated,
+        entered_on: Some(date!(2009 - 07 - 04)),
+        entry_place: Some("Laredo, TX".to_owned()),
+        admission_class: None,
     })
 }
 
@@ -978,6 +984,9 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
         stay_kind: None,
         stay_until: None,
         updated_on: date!(2026 - 11 - 01),
+        entered_on: None,
+        entry_place: None,
+        admission_class: None,
     });
     let mut batch = vec![case.clone()];
     for i in 0..250 {
@@ -1050,6 +1059,7 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
         entered_under_age: None,
         issued_on: date!(2025 - 01 - 01),
         expires_on: None,
+        entered_on_or_after: None,
     };
     s.put_class_injunctions(std::slice::from_ref(&order))
         .await
@@ -1786,6 +1796,9 @@ pub async fn source_records_by_id_in_requested_order(s: &dyn Store) {
         stay_kind: None,
         stay_until: None,
         updated_on: date!(2026 - 11 - 01),
+        entered_on: None,
+        entry_place: None,
+        admission_class: None,
     });
     s.put_source_records(&[a.clone(), b.clone(), c.clone(), case.clone()])
         .await
@@ -2306,4 +2319,191 @@ pub async fn partner_inquiries_round_trip_find_by_phone_and_page(s: &dyn Store) 
         .await
         .unwrap();
     assert!(other.items.is_empty());
+}
+
+/// The store files every record under the normal form of each identifier, computed by the
+/// database on every write: messy spellings are found by the normal key, an update moves the
+/// record to its new keys, and the answer is bounded.
+pub async fn source_records_are_found_by_every_identifier_they_carry(s: &dyn Store) {
+    let key = |k: KeyKind, v: &str| RecordKey::normal(k, v).unwrap();
+    let ids = |mut v: Vec<SourceRecord>| {
+        let mut v: Vec<String> = v.drain(..).map(|r| r.record_id().to_owned()).collect();
+        v.sort();
+        v
+    };
+    let mut person = identity("IDN-K1", "Núñez", date!(2026 - 10 - 01));
+    if let SourceRecord::Identity(r) = &mut person {
+        r.a_number = "a-204 815.672".to_owned();
+        r.fin = "10000/00001".to_owned();
+    }
+    let order = SourceRecord::CourtOrder(CourtOrderRecord {
+        record_id: "ORD-K2".to_owned(),
+        order_kind: "stay_of_removal".to_owned(),
+        court: "Court".to_owned(),
+        docket: "1".to_owned(),
+        a_number: Some("A0204815672".to_owned()),
+        family_name: "Núñez".to_owned(),
+        given_name: "María".to_owned(),
+        dob: None,
+        issued_on: date!(2026 - 10 - 01),
+        expires_on: None,
+        updated_on: date!(2026 - 10 - 01),
+    });
+    let crim = SourceRecord::CriminalHistory(CriminalHistoryRecord {
+        record_id: "CRH-K3".to_owned(),
+        fbi_number: "123456ab7".to_owned(),
+        state_id: "TX 0001".to_owned(),
+        name: "NUNEZ, MARIA".to_owned(),
+        dob: None,
+        sex: None,
+        offenses: String::new(),
+        updated_on: date!(2026 - 10 - 01),
+    });
+    let other = identity("IDN-K4", "Øster", date!(2026 - 10 - 01));
+    let mut other = other;
+    if let SourceRecord::Identity(r) = &mut other {
+        r.a_number = "999999999".to_owned();
+        r.fin = "".to_owned();
+    }
+    s.put_source_records(&[person.clone(), order.clone(), crim.clone(), other.clone()])
+        .await
+        .unwrap();
+    // Each record's own keys (computed in Rust) find it: the SQL and Rust normal forms agree.
+    for r in [&person, &order, &crim, &other] {
+        let found = s.source_records_by_keys(&r.keys(), 10).await.unwrap();
+        assert!(found.contains(r), "{} by {:?}", r.record_id(), r.keys());
+    }
+    let a = key(KeyKind::ANumber, "A204815672");
+    assert_eq!(
+        ids(s
+            .source_records_by_keys(std::slice::from_ref(&a), 10)
+            .await
+            .unwrap()),
+        ["IDN-K1", "ORD-K2"]
+    );
+    assert_eq!(
+        ids(s
+            .source_records_by_keys(
+                &[
+                    key(KeyKind::Fbi, "123456AB7"),
+                    key(KeyKind::StateId, "tx0001")
+                ],
+                10
+            )
+            .await
+            .unwrap()),
+        ["CRH-K3"]
+    );
+    assert_eq!(
+        s.source_records_by_keys(&[key(KeyKind::Fin, "100000000")], 10)
+            .await
+            .unwrap(),
+        []
+    );
+    // An empty FIN files nothing.
+    assert_eq!(other.keys().len(), 1);
+    // Bounded.
+    assert_eq!(
+        s.source_records_by_keys(std::slice::from_ref(&a), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.source_records_by_keys(&[], 10).await.unwrap(), []);
+    let too_many: Vec<RecordKey> = (0..=crate::SOURCE_RECORDS_BY_KEYS_MAX)
+        .map(|i| key(KeyKind::Fin, &i.to_string()))
+        .collect();
+    assert!(matches!(
+        s.source_records_by_keys(&too_many, 10).await,
+        Err(StoreError::Conflict { field: "keys", .. })
+    ));
+    // A changed record moves to its new keys (and leaves the old ones).
+    let mut moved = person.clone();
+    if let SourceRecord::Identity(r) = &mut moved {
+        r.a_number = "311111111".to_owned();
+    }
+    s.put_source_records(std::slice::from_ref(&moved))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(s
+            .source_records_by_keys(std::slice::from_ref(&a), 10)
+            .await
+            .unwrap()),
+        ["ORD-K2"]
+    );
+    assert_eq!(
+        s.source_records_by_keys(&[key(KeyKind::ANumber, "311111111")], 10)
+            .await
+            .unwrap(),
+        [moved]
+    );
+}
+
+pub async fn determinations_round_trip_by_record_and_optimistic_update(s: &dyn Store) {
+    let row = |i: u8, records: &[&str]| DeterminationRow {
+        id: uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + u128::from(i)),
+        state: "pending_approval".to_owned(),
+        document: serde_json::json!({"finding": "not_in_class", "n": i}),
+        record_ids: records.iter().map(|r| (*r).to_owned()).collect(),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    };
+    let a = row(1, &["IDN-1", "CAS-1"]);
+    let b = row(2, &["CAS-1", "ORD-9"]);
+    let c = row(3, &["IDN-7"]);
+    for d in [&a, &b, &c] {
+        s.insert_determination(d).await.unwrap();
+    }
+    assert_eq!(s.determination(a.id).await.unwrap(), a);
+    assert!(matches!(
+        s.determination(uuid::Uuid::nil()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let of = |ids: &[&str]| ids.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        s.determinations_for_records(&of(&["CAS-1"])).await.unwrap(),
+        [a.clone(), b.clone()]
+    );
+    assert_eq!(
+        s.determinations_for_records(&of(&["IDN-7", "ORD-9", "X"]))
+            .await
+            .unwrap(),
+        [b.clone(), c.clone()]
+    );
+    assert_eq!(s.determinations_for_records(&[]).await.unwrap(), []);
+    // Approved: written once; a second writer at the old version is refused.
+    let mut approved = a.clone();
+    approved.state = "approved".to_owned();
+    approved.version = 2;
+    approved.document = serde_json::json!({"finding": "not_in_class", "approved": true});
+    s.update_determination(&approved, 1).await.unwrap();
+    assert!(matches!(
+        s.update_determination(&approved, 1).await,
+        Err(StoreError::Stale { .. })
+    ));
+    assert_eq!(s.determination(a.id).await.unwrap(), approved);
+    let pending = s
+        .list_determinations(Some("pending_approval"), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(pending.items, [c.clone(), b.clone()]);
+    let all = s
+        .list_determinations(None, PageRequest::first(2))
+        .await
+        .unwrap();
+    assert_eq!(all.items, [c, b]);
+    let rest = s
+        .list_determinations(
+            None,
+            PageRequest {
+                limit: 2,
+                after: all.next,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items, [approved]);
 }

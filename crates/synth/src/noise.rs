@@ -25,10 +25,14 @@ pub enum Noise {
     BlankField,
     Stale,
     ConflictingBirthplace,
+    /// The record does not say how the person entered.
+    EntryMissing,
+    /// The record's entry date disagrees with the truth (and so, often, with another record).
+    EntryConflict,
 }
 
 impl Noise {
-    pub const ALL: [Noise; 14] = [
+    pub const ALL: [Noise; 16] = [
         Noise::Typo,
         Noise::Phonetic,
         Noise::DropSecondSurname,
@@ -43,6 +47,8 @@ impl Noise {
         Noise::BlankField,
         Noise::Stale,
         Noise::ConflictingBirthplace,
+        Noise::EntryMissing,
+        Noise::EntryConflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,8 @@ impl Noise {
             Noise::BlankField => "blank_field",
             Noise::Stale => "stale",
             Noise::ConflictingBirthplace => "conflicting_birthplace",
+            Noise::EntryMissing => "entry_missing",
+            Noise::EntryConflict => "entry_conflict",
         }
     }
 
@@ -72,12 +80,12 @@ impl Noise {
 /// The chance, per record, of each kind of noise where it can apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoiseSpec {
-    rates: [f64; 14],
+    rates: [f64; 16],
 }
 
 impl Default for NoiseSpec {
     fn default() -> Self {
-        let mut s = Self { rates: [0.0; 14] };
+        let mut s = Self { rates: [0.0; 16] };
         for (n, r) in [
             (Noise::Typo, 0.05),
             (Noise::Phonetic, 0.04),
@@ -93,6 +101,8 @@ impl Default for NoiseSpec {
             (Noise::BlankField, 0.03),
             (Noise::Stale, 0.10),
             (Noise::ConflictingBirthplace, 0.01),
+            (Noise::EntryMissing, 0.12),
+            (Noise::EntryConflict, 0.04),
         ] {
             s.rates[n as usize] = r;
         }
@@ -103,7 +113,7 @@ impl Default for NoiseSpec {
 impl NoiseSpec {
     /// No noise at all: records equal the truth.
     pub fn none() -> Self {
-        Self { rates: [0.0; 14] }
+        Self { rates: [0.0; 16] }
     }
 
     pub fn rate(&self, n: Noise) -> f64 {

@@ -387,6 +387,9 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             country_of_birth: cob.map(str::to_owned),
             place_of_birth: pob,
             updated_on: updated,
+            entered_on: None,
+            entry_place: None,
+            admission_class: None,
         });
         out.tie(System::Identity, record_id, p.id, &applied);
     }
@@ -496,6 +499,9 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
             stay_kind: stay_kind.map(str::to_owned),
             stay_until,
             updated_on: updated,
+            entered_on: None,
+            entry_place: None,
+            admission_class: None,
         });
         out.tie(System::ImmigrationCase, record_id, p.id, &applied);
 
@@ -635,7 +641,128 @@ pub fn records_for(spec: &RecordSpec, p: &Person) -> PersonRecords {
         });
         out.tie(System::Citizenship, record_id, p.id, &applied);
     }
+    add_entries(spec, p, &mut out);
     out
+}
+
+/// How a person born abroad entered the United States: (day, place, manner of admission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryTruth {
+    pub entered_on: Date,
+    pub place: &'static str,
+    pub class: &'static str,
+}
+
+const PORTS: &[&str] = &[
+    "San Ysidro, CA",
+    "Laredo, TX",
+    "Hidalgo, TX",
+    "Nogales, AZ",
+    "Miami International Airport, FL",
+    "JFK International Airport, NY",
+    "Houston Intercontinental Airport, TX",
+    "Los Angeles International Airport, CA",
+];
+const BETWEEN_PORTS: &[&str] = &[
+    "between ports near El Paso, TX",
+    "between ports near Tucson, AZ",
+    "between ports near Rio Grande City, TX",
+    "between ports near Calexico, CA",
+];
+
+/// The entry of a person born abroad, or `None` for someone born here. It is drawn on its own
+/// random stream, so adding it left every other field of a seed's records as it was.
+pub fn entry_truth(seed: u64, p: &Person, today: Date) -> Option<EntryTruth> {
+    if p.country_of_birth == "US" {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(0x5eed_e17e));
+    rng.set_stream(p.id);
+    let age_now = p.age_on(today).max(0);
+    // About a third of the adults came as children (under 16).
+    let age_at_entry = if age_now < 16 || rng.random_bool(0.3) {
+        rng.random_range(0..=age_now.min(15))
+    } else {
+        rng.random_range(16..=age_now.max(16))
+    };
+    let entered_on = (p.dob
+        + Duration::days(i64::from(age_at_entry) * 365 + rng.random_range(0..365)))
+    .clamp(p.dob, today - Duration::days(1));
+    let class = *[
+        "ewi",
+        "ewi",
+        "ewi",
+        "ewi",
+        "b2",
+        "b2",
+        "f1",
+        "h2a",
+        "parole",
+        "parole",
+        "immigrant_visa",
+        "immigrant_visa",
+        "refugee",
+    ]
+    .choose(&mut rng)
+    .expect("classes");
+    let place = if class == "ewi" {
+        BETWEEN_PORTS.choose(&mut rng).expect("places")
+    } else {
+        PORTS.choose(&mut rng).expect("ports")
+    };
+    Some(EntryTruth {
+        entered_on,
+        place,
+        class,
+    })
+}
+
+/// Writes the entry into each identity and immigration-case record, with the gaps (no entry
+/// data) and disagreements (another entry day) files show, each recorded in the truth.
+fn add_entries(spec: &RecordSpec, p: &Person, out: &mut PersonRecords) {
+    let Some(truth) = entry_truth(spec.seed, p, spec.today) else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed.wrapping_add(0x5eed_e17f));
+    rng.set_stream(p.id);
+    let view = |rng: &mut ChaCha8Rng, applied: &mut Vec<Noise>| {
+        if noise::roll(rng, &spec.noise, Noise::EntryMissing, applied) {
+            return (None, None, None);
+        }
+        let mut day = truth.entered_on;
+        if noise::roll(rng, &spec.noise, Noise::EntryConflict, applied) {
+            let years = *[-6i64, -3, -1, 1, 2, 5].choose(rng).expect("shifts");
+            day = (day + Duration::days(years * 365 + rng.random_range(-60..60)))
+                .clamp(p.dob, spec.today - Duration::days(1));
+        }
+        let place = (!rng.random_bool(0.1)).then(|| truth.place.to_owned());
+        let class = (!rng.random_bool(0.1)).then(|| truth.class.to_owned());
+        (Some(day), place, class)
+    };
+    let mut noted: Vec<(String, Vec<Noise>)> = Vec::new();
+    for r in &mut out.identity {
+        let mut applied = Vec::new();
+        (r.entered_on, r.entry_place, r.admission_class) = view(&mut rng, &mut applied);
+        noted.push((r.record_id.clone(), applied));
+    }
+    for r in &mut out.immigration_case {
+        let mut applied = Vec::new();
+        (r.entered_on, r.entry_place, r.admission_class) = view(&mut rng, &mut applied);
+        noted.push((r.record_id.clone(), applied));
+    }
+    for (id, applied) in noted {
+        if applied.is_empty() {
+            continue;
+        }
+        if let Some(t) = out.truth.iter_mut().find(|t| t.record_id == id) {
+            let extra = noise_text(&applied);
+            t.noise = if t.noise.is_empty() {
+                extra
+            } else {
+                format!("{};{extra}", t.noise)
+            };
+        }
+    }
 }
 
 /// A person as an officer in the field describes them: the name and birth date as the
@@ -748,6 +875,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
                 expires_on: rng
                     .random_bool(0.3)
                     .then(|| today + Duration::days(rng.random_range(30..700))),
+                entered_on_or_after: None,
             }
         })
         .collect()

@@ -1,27 +1,43 @@
 //! Dispositions and the juvenile-liaison cases they open.
 //!
 //! The facts the rules judge are assembled here, on the server, from the store and the record
-//! index — never taken from the client: the chosen records must be candidates of the subject's
-//! lookup (their band and corroboration come from it), their contents come from the store, the
-//! caller's authorisation from the registry, the injunctions from the court-order registry. A
+//! index — never taken from the client. The rules judge the subject's whole file
+//! ([`switchboard_rules::file`]): every record the call-taker chose (each must be a candidate
+//! of the subject's lookup), every strong or probable candidate, and every record sharing an
+//! identifier with one of those or with an identifier the officer gave, transitively, read
+//! from the store at the moment of judging. The call-taker can add records, never remove one;
+//! a candidate marked "not this person" (with a written reason, shown to every reviewer) is
+//! left out only if no identifier ties it in. The caller's authorisation comes from the
+//! registry, the injunctions from the court-order registry, the legal determinations made on
+//! this file from the store, each judged by the rules for whether it still stands. A
 //! disposition is evaluated again on live data at every approval, so a final "confirm" has
 //! always passed the gate on current records.
 //!
-//! The acting user is the session's. Call-takers and liaisons see only the dispositions they
-//! recorded; the details of 8 U.S.C. 1367-protected matters are shown to legal reviewers
-//! only (others see that a protected matter blocks the confirmation, not what it is). Every
-//! evaluation, disposition and review is audited, with its rule hits, before it takes effect.
+//! The acting user is the session's. Inquiries and dispositions are made on the user's own
+//! call while it is connected or in its after-call work (supervisors on any call that is);
+//! only supervisors act on second review, only legal reviewers on legal review. Call-takers
+//! and liaisons see only the dispositions they recorded; the details of 8 U.S.C.
+//! 1367-protected matters are shown to legal reviewers only (others see that a protected
+//! matter blocks the confirmation, not what it is). Every evaluation, disposition and review
+//! is audited, with its rule hits and the records judged, before it takes effect.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use switchboard_domain::{CallId, Subject, assess_caller, stored_precision};
 use switchboard_matching::index::{LookupOptions, Query};
 use switchboard_rules::disclosure::caller_response;
 use switchboard_rules::disposition::{Disposition, GateError, Kind, allowed};
 use switchboard_rules::juvenile::{Case, Progress};
-use switchboard_rules::{Caller, Chosen, Claims, Facts, Hit, Location, Outcome, evaluate, has};
+
+use switchboard_domain::records::{KeyKind, RecordKey, SourceRecord};
+use switchboard_rules::determination::{Determination, Judged};
+use switchboard_rules::file::{FileError, Gatherer, MAX_FILE, Ranked};
+use switchboard_rules::{
+    Caller, Claims, Excluded, Facts, Hit, Location, Match, Outcome, evaluate, has,
+};
 use switchboard_store::{DispositionRow, LiaisonCaseRow};
 use uuid::Uuid;
 
@@ -36,6 +52,24 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 
 const MAX_CHOSEN: usize = 20;
+/// The most "not this person" marks on one inquiry.
+const MAX_MARKS: usize = 20;
+/// The longest written reason of a mark.
+const MAX_MARK_REASON: usize = 500;
+/// The most rounds of identifier look-ups that gather one file (each round follows the
+/// identifiers the previous one brought in).
+const MAX_ROUNDS: usize = 16;
+
+/// A candidate the call-taker believes is another person's.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mark {
+    /// The record id (a strong or probable candidate of the lookup).
+    pub record: String,
+    /// Why it is not this person (20 to 500 characters): shown to the second person and to
+    /// legal review.
+    pub reason: String,
+}
 
 /// What the call-taker states about an inquiry; everything else the server looks up.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,8 +81,12 @@ pub struct Inquiry {
     pub purpose: super::Purpose,
     /// The subject as the officer describes it.
     pub subject: Subject,
-    /// Record ids the call-taker chose as the subject's, from the lookup's candidates.
+    /// Record ids the call-taker chose as the subject's, from the lookup's candidates. The
+    /// server adds every other record of the subject's file.
     pub chosen: Vec<String>,
+    /// Candidates marked "not this person", each with a written reason.
+    #[serde(default)]
+    pub not_this_person: Vec<Mark>,
     #[serde(default)]
     pub claims: ClaimsBody,
     #[schema(value_type = String, example = "field")]
@@ -115,7 +153,8 @@ fn rule_hits(hits: &[Hit]) -> Vec<switchboard_audit::RuleHit> {
         .collect()
 }
 
-/// The audit entry of an action on an inquiry: who, for whom, why, which records, which hits.
+/// The audit entry of an action on an inquiry: who, for whom, why, which records were judged
+/// (the whole file), which were marked "not this person" and why, which hits.
 fn inquiry_entry(
     app: &AppState,
     who: &Principal,
@@ -123,13 +162,25 @@ fn inquiry_entry(
     q: &Inquiry,
     hits: &[Hit],
     caller: switchboard_audit::Caller,
+    file: &FileView,
 ) -> ApiResult<Entry> {
     let mut e = Entry::new(action, who.actor(), app.now_ms());
     e.purpose = Some(q.purpose.audited()?);
     e.query = super::subject_keys(&q.subject);
     e.caller = Some(caller);
-    e.records = q.chosen.clone();
+    e.records = file.records.iter().map(|r| r.record_id.clone()).collect();
+    e.records
+        .extend(file.excluded.iter().map(|x| x.record_id.clone()));
     e.rule_hits = rule_hits(hits);
+    if !file.excluded.is_empty() {
+        e.note = Some(
+            file.excluded
+                .iter()
+                .map(|x| format!("not this person: {} ({})", x.record_id, x.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+    }
     Ok(e)
 }
 
@@ -139,14 +190,240 @@ fn may_read(who: &Principal, author: &str) -> bool {
     !matches!(who.role(), Role::CallTaker | Role::JuvenileLiaison) || who.username() == author
 }
 
-/// Builds the facts from the store and the index, and the caller as the audit log names them.
-async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<(Facts, switchboard_audit::Caller)> {
+/// A record of the file as the desk, the review pages and the API show it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileRecord {
+    pub record_id: String,
+    pub system: String,
+    /// `strong`, `probable`, `possible` or `unlikely` in this inquiry's lookup; absent when the
+    /// lookup did not rank it.
+    pub band: Option<String>,
+    pub corroborated: bool,
+    /// Added by the server (not chosen by the call-taker).
+    pub added_by_server: bool,
+    /// Why it is in the file.
+    pub why: String,
+    #[schema(value_type = String, format = Date)]
+    pub updated_on: time::Date,
+}
+
+/// A legal determination made on this file, with whether it stands.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeterminationNote {
+    pub id: String,
+    pub matter: String,
+    pub finding: String,
+    pub standing: String,
+}
+
+/// The subject's whole file, as judged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileView {
+    pub records: Vec<FileRecord>,
+    /// Candidates marked "not this person", with the reason; not judged.
+    #[schema(value_type = Vec<Object>)]
+    pub excluded: Vec<Excluded>,
+    /// False when the file grew past its bound (the answer is then "unable to confirm").
+    pub complete: bool,
+    pub determinations: Vec<DeterminationNote>,
+}
+
+/// The facts of an inquiry, as the rules judge them, with the caller as the audit log names
+/// them and the file as shown.
+pub(crate) struct Assessed {
+    pub facts: Facts,
+    pub caller: switchboard_audit::Caller,
+    pub file: FileView,
+}
+
+/// The digest by which a determination notices a record changed.
+pub(crate) fn record_digest(r: &SourceRecord) -> String {
+    use sha2::Digest;
+    let bytes = serde_json::to_vec(r).unwrap_or_default();
+    let d = sha2::Sha256::digest(&bytes);
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn band_name(m: Match) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The identifiers the officer gave, in the store's normal form.
+fn officer_keys(s: &Subject) -> Vec<RecordKey> {
+    let mut keys = Vec::new();
+    if let Some(a) = &s.a_number {
+        keys.extend(RecordKey::normal(KeyKind::ANumber, a.as_str()));
+    }
+    if let Some(f) = &s.fbi_number {
+        keys.extend(RecordKey::normal(KeyKind::Fbi, f.as_str()));
+    }
+    if let Some(x) = &s.state_id {
+        keys.extend(RecordKey::normal(KeyKind::StateId, x.as_str()));
+    }
+    keys
+}
+
+fn file_error(e: FileError) -> ApiError {
+    let field = match &e {
+        FileError::ChosenAndMarked(_) => "not_this_person",
+        FileError::MarkRefused { .. } => "not_this_person",
+        FileError::MarkNotInFile(_) => "not_this_person",
+        FileError::MarkReason(_) => "not_this_person",
+    };
+    ApiError::invalid_field(field, e.to_string())
+}
+
+/// Gathers the subject's whole file from the store: see the module documentation.
+async fn gather(
+    app: &AppState,
+    q: &Inquiry,
+    today: time::Date,
+) -> ApiResult<switchboard_rules::file::File> {
+    let index = app.index.get().ok_or_else(|| {
+        ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
+    })?;
+    let query = Query::from_subject(&q.subject);
+    let opts = LookupOptions {
+        limit: 100,
+        ..LookupOptions::default()
+    };
+    let res = tokio::task::spawn_blocking(move || index.lookup(&query, today, &opts))
+        .await
+        .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    for (i, id) in q.chosen.iter().enumerate() {
+        if !res.candidates.iter().any(|c| &c.record.record_id == id) {
+            return Err(ApiError::invalid_field(
+                format!("chosen[{i}]"),
+                format!("record {id} is not a candidate for this subject"),
+            ));
+        }
+    }
+    let ranked: BTreeMap<String, Ranked> = res
+        .candidates
+        .iter()
+        .map(|c| {
+            (
+                c.record.record_id.clone(),
+                Ranked {
+                    band: c.band.into(),
+                    corroborated: c.corroborated,
+                },
+            )
+        })
+        .collect();
+    let marks: BTreeMap<String, String> = q
+        .not_this_person
+        .iter()
+        .map(|m| (m.record.clone(), m.reason.clone()))
+        .collect();
+    let mut g = Gatherer::new(officer_keys(&q.subject), ranked, &q.chosen, marks, MAX_FILE)
+        .map_err(file_error)?;
+    let seeds = g.seeds();
+    let seeded = app.store.source_records_by_id(&seeds).await?;
+    for id in &q.chosen {
+        if !seeded.iter().any(|r| r.record_id() == id) {
+            return Err(ApiError::not_found(&format!("record {id}")));
+        }
+    }
+    g.seeded(seeded);
+    for _ in 0..MAX_ROUNDS {
+        let keys = g.wanted();
+        if keys.is_empty() {
+            break;
+        }
+        let mut found = Vec::new();
+        let mut more = false;
+        for chunk in keys.chunks(switchboard_store::SOURCE_RECORDS_BY_KEYS_MAX) {
+            let got = app
+                .store
+                .source_records_by_keys(chunk, MAX_FILE as u32 + 1)
+                .await?;
+            more |= got.len() > MAX_FILE;
+            found.extend(got);
+        }
+        g.found(found, more);
+    }
+    if !g.wanted().is_empty() {
+        // Still growing after every round: not the whole file.
+        g.found(Vec::new(), true);
+    }
+    g.finish().map_err(file_error)
+}
+
+/// The legal determinations made on any record of the file, each judged for whether it stands.
+async fn determinations(app: &AppState, file: &[SourceRecord]) -> ApiResult<Vec<Judged>> {
+    let ids: Vec<String> = file.iter().map(|r| r.record_id().to_owned()).collect();
+    let rows = app.store.determinations_for_records(&ids).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut live: BTreeMap<String, Option<String>> = file
+        .iter()
+        .map(|r| (r.record_id().to_owned(), Some(record_digest(r))))
+        .collect();
+    let docs = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_value::<Determination>(r.document.clone())
+                .map_err(|e| ApiError::internal(format!("determination {}: {e}", r.id)))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    // The records a determination was made on that are not in this file: read them live.
+    let missing: Vec<String> = docs
+        .iter()
+        .flat_map(|d| d.records.iter().map(|r| r.record_id.clone()))
+        .filter(|id| !live.contains_key(id))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .take(switchboard_store::SOURCE_RECORDS_BY_ID_MAX)
+        .collect();
+    let fetched = app.store.source_records_by_id(&missing).await?;
+    for id in missing {
+        let d = fetched
+            .iter()
+            .find(|r| r.record_id() == id)
+            .map(record_digest);
+        live.insert(id, d);
+    }
+    let now = app.now();
+    Ok(docs
+        .into_iter()
+        .map(|d| Judged {
+            standing: d.standing(now, &ids, &live),
+            determination: d,
+        })
+        .collect())
+}
+
+/// Builds the facts from the store and the index (the subject's whole file), and the caller as
+/// the audit log names them.
+pub(crate) async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Assessed> {
     q.subject.validate()?;
     if q.chosen.len() > MAX_CHOSEN {
         return Err(ApiError::invalid_field(
             "chosen",
             format!("at most {MAX_CHOSEN} records"),
         ));
+    }
+    if q.not_this_person.len() > MAX_MARKS {
+        return Err(ApiError::invalid_field(
+            "not_this_person",
+            format!("at most {MAX_MARKS} records"),
+        ));
+    }
+    for (i, m) in q.not_this_person.iter().enumerate() {
+        let n = m.reason.trim().chars().count();
+        if n > MAX_MARK_REASON || m.reason.chars().any(char::is_control) || m.record.len() > 64 {
+            return Err(ApiError::invalid_field(
+                format!("not_this_person[{i}].reason"),
+                format!(
+                    "a reason of 20 to {MAX_MARK_REASON} characters, without control characters"
+                ),
+            ));
+        }
     }
     let today = app.today();
     // The caller.
@@ -173,48 +450,41 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<(Facts, switchboard_aud
         agency_kind: assessment.1,
         models: assessment.0.active_models.clone(),
     };
-    // The chosen records, as candidates of this subject's lookup.
-    let mut chosen = Vec::new();
-    if !q.chosen.is_empty() {
-        let index = app.index.get().ok_or_else(|| {
-            ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
-        })?;
-        let query = Query::from_subject(&q.subject);
-        let opts = LookupOptions {
-            limit: 100,
-            ..LookupOptions::default()
-        };
-        let res = tokio::task::spawn_blocking(move || index.lookup(&query, today, &opts))
-            .await
-            .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
-        let records = app.store.source_records_by_id(&q.chosen).await?;
-        for (i, id) in q.chosen.iter().enumerate() {
-            let candidate = res
-                .candidates
-                .iter()
-                .find(|c| &c.record.record_id == id)
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        format!("chosen[{i}]"),
-                        format!("record {id} is not a candidate for this subject"),
-                    )
-                })?;
-            let record = records
-                .iter()
-                .find(|r| r.record_id() == id)
-                .cloned()
-                .ok_or_else(|| ApiError::not_found(&format!("record {id}")))?;
-            chosen.push(Chosen {
-                record,
-                band: candidate.band.into(),
-                corroborated: candidate.corroborated,
-            });
-        }
-    }
+    let file = gather(app, q, today).await?;
+    let records: Vec<SourceRecord> = file.records.iter().map(|c| c.record.clone()).collect();
+    let judged = determinations(app, &records).await?;
+    let view = FileView {
+        records: file
+            .records
+            .iter()
+            .map(|c| FileRecord {
+                record_id: c.record.record_id().to_owned(),
+                system: c.record.system().as_str().to_owned(),
+                band: c.band.map(band_name),
+                corroborated: c.corroborated,
+                added_by_server: c.why.added_by_server(),
+                why: c.why.describe(),
+                updated_on: c.record.updated_on(),
+            })
+            .collect(),
+        excluded: file.excluded.clone(),
+        complete: file.complete,
+        determinations: judged
+            .iter()
+            .map(|j| DeterminationNote {
+                id: j.determination.id.clone(),
+                matter: j.determination.matter.describe(),
+                finding: j.determination.finding.describe(),
+                standing: j.standing.describe(),
+            })
+            .collect(),
+    };
     let facts = Facts {
         today,
         max_age_days: app.max_record_age_days,
-        chosen,
+        records: file.records,
+        excluded: file.excluded,
+        file_complete: file.complete,
         claims: Claims {
             us_citizen: q.claims.us_citizen,
             us_citizen_parent: q.claims.us_citizen_parent,
@@ -226,8 +496,13 @@ async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<(Facts, switchboard_aud
         in_custody: q.subject.in_custody.unwrap_or(false),
         location: q.location,
         injunctions: app.store.class_injunctions().await?,
+        determinations: judged,
     };
-    Ok((facts, audited))
+    Ok(Assessed {
+        facts,
+        caller: audited,
+        file: view,
+    })
 }
 
 /// The rules' verdict on an inquiry.
@@ -238,6 +513,8 @@ pub struct Verdict {
     /// The dispositions the hits allow.
     #[schema(value_type = Vec<String>)]
     pub allowed: Vec<Kind>,
+    /// Every record judged and why it is in the file; the marked ones; determinations.
+    pub file: FileView,
 }
 
 /// Evaluate the rules on an inquiry: every hit with its reason, and the dispositions allowed.
@@ -249,14 +526,24 @@ pub async fn evaluate_inquiry(
     ApiJson(q): ApiJson<Inquiry>,
 ) -> ApiResult<Json<Verdict>> {
     q.purpose.audited()?;
-    let (f, caller) = facts(&app, &q).await?;
-    let hits = evaluate(&f);
-    let mut entry = inquiry_entry(&app, &who, "disposition.evaluate", &q, &hits, caller)?;
+    super::on_live_call(&app, &who, q.call, "disposition.evaluate").await?;
+    let a = facts(&app, &q).await?;
+    let hits = evaluate(&a.facts);
+    let mut entry = inquiry_entry(
+        &app,
+        &who,
+        "disposition.evaluate",
+        &q,
+        &hits,
+        a.caller,
+        &a.file,
+    )?;
     entry.result = Some(format!("{} rule hits", hits.len()));
     app.record(entry).await?;
     Ok(Json(Verdict {
         allowed: allowed(&hits),
         hits: redact(&hits, &who),
+        file: a.file,
     }))
 }
 
@@ -265,6 +552,10 @@ pub async fn evaluate_inquiry(
 struct Document {
     disposition: Disposition,
     inquiry: Inquiry,
+    /// The file as judged when it was recorded (documents from before files were gathered
+    /// have none).
+    #[serde(default)]
+    file: FileView,
 }
 
 /// A disposition as the API shows it.
@@ -287,6 +578,8 @@ pub struct DispositionView {
     pub version: i64,
     /// The liaison case this disposition opened.
     pub liaison_case: Option<Uuid>,
+    /// The subject's file as judged when it was recorded.
+    pub file: FileView,
 }
 
 fn view(
@@ -308,6 +601,7 @@ fn view(
         history: d.history().to_vec(),
         version: row.version,
         liaison_case,
+        file: doc.file.clone(),
     }
 }
 
@@ -349,7 +643,12 @@ pub async fn create(
     ApiJson(body): ApiJson<NewDisposition>,
 ) -> ApiResult<(StatusCode, Json<DispositionView>)> {
     body.inquiry.purpose.audited()?;
-    let (f, caller) = facts(&app, &body.inquiry).await?;
+    super::on_live_call(&app, &who, body.inquiry.call, "disposition.create").await?;
+    let Assessed {
+        facts: f,
+        caller,
+        file,
+    } = facts(&app, &body.inquiry).await?;
     if let Some(r) = &body.inquiry.partner_reference {
         sent_for_this_call(&app, r, body.inquiry.call).await?;
     }
@@ -365,6 +664,7 @@ pub async fn create(
     let doc = Document {
         disposition: d,
         inquiry: body.inquiry,
+        file,
     };
     let row = DispositionRow {
         id: Uuid::now_v7(),
@@ -386,6 +686,7 @@ pub async fn create(
         &doc.inquiry,
         &hits,
         caller,
+        &doc.file,
     )?;
     entry.target = Some(format!("disposition:{}", row.id));
     entry.result = Some(format!("{} ({})", row.kind, row.state));
@@ -558,10 +859,20 @@ pub async fn approve(
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
     let (row, mut doc) = load(&app, &who, &id).await?;
-    let (f, caller) = facts(&app, &doc.inquiry).await?;
-    let live = evaluate(&f);
-    let mut entry = review_entry(&app, &who, "disposition.approve", &row, &doc, &live, caller)?;
+    let a = facts(&app, &doc.inquiry).await?;
+    let live = evaluate(&a.facts);
+    doc.file = a.file;
+    let mut entry = review_entry(
+        &app,
+        &who,
+        "disposition.approve",
+        &row,
+        &doc,
+        &live,
+        a.caller,
+    )?;
     entry.note = r.reason.filter(|x| !x.trim().is_empty());
+    may_review(&app, &who, &doc, entry.clone()).await?;
     if let Err(e) = doc.disposition.approve(who.username(), live, app.now()) {
         app.record(entry.refused(e.to_string())).await?;
         return Err(e.into());
@@ -577,6 +888,40 @@ pub async fn approve(
     Ok(Json(saved))
 }
 
+/// Only supervisors act on second review, only legal reviewers on legal review (the details
+/// legal judges are hidden from supervisors); anything else is refused and audited.
+async fn may_review(
+    app: &AppState,
+    who: &Principal,
+    doc: &Document,
+    entry: Entry,
+) -> ApiResult<()> {
+    use switchboard_rules::disposition::State;
+    let refusal = match doc.disposition.state() {
+        State::PendingLegalReview if who.role() != Role::LegalReviewer => Some((
+            "legal_review_only",
+            "only a legal reviewer acts on a disposition waiting for legal review",
+        )),
+        State::PendingSecondReview if who.role() != Role::Supervisor => Some((
+            "second_review_only",
+            "only a supervisor acts on a disposition waiting for second review",
+        )),
+        _ => None,
+    };
+    match refusal {
+        None => Ok(()),
+        Some((code, message)) => {
+            app.record(entry.refused(message)).await?;
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                code,
+                "forbidden",
+                message,
+            ))
+        }
+    }
+}
+
 /// The audit entry of a second person's action on a disposition.
 fn review_entry(
     app: &AppState,
@@ -587,7 +932,7 @@ fn review_entry(
     hits: &[Hit],
     caller: switchboard_audit::Caller,
 ) -> ApiResult<Entry> {
-    let mut e = inquiry_entry(app, who, action, &doc.inquiry, hits, caller)?;
+    let mut e = inquiry_entry(app, who, action, &doc.inquiry, hits, caller, &doc.file)?;
     e.target = Some(format!("disposition:{}", row.id));
     e.approvers = vec![who.username().to_owned()];
     e.result = Some(row.kind.clone());
@@ -613,6 +958,7 @@ pub async fn refuse(
     let caller = super::caller_of(&app, doc.inquiry.call).await?;
     let entry = review_entry(&app, &who, "disposition.refuse", &row, &doc, &hits, caller)?
         .with_note(reason.trim());
+    may_review(&app, &who, &doc, entry.clone()).await?;
     if let Err(e) = doc
         .disposition
         .refuse(who.username(), reason.trim(), app.now())
@@ -645,6 +991,7 @@ pub async fn override_rule(
     let entry = review_entry(&app, &who, "rule.override", &row, &doc, &hits, caller)?
         .with_target(format!("disposition:{} rule:{rule}", row.id))
         .with_note(reason);
+    may_review(&app, &who, &doc, entry.clone()).await?;
     if let Err(e) = doc
         .disposition
         .override_rule(&rule, who.username(), reason, app.now())
@@ -846,11 +1193,25 @@ pub(crate) async fn review_queue(
             created_at: row.created_at,
             subject,
             keys: super::subject_keys(&doc.inquiry.subject),
-            records: doc.inquiry.chosen.clone(),
+            records: judged_records(&doc),
             purpose: doc.inquiry.purpose.reason.clone(),
         });
     }
     Ok(items)
+}
+
+/// The records a disposition judged (its file, or the chosen ones for a document from before
+/// files were gathered).
+fn judged_records(doc: &Document) -> Vec<String> {
+    if doc.file.records.is_empty() {
+        doc.inquiry.chosen.clone()
+    } else {
+        doc.file
+            .records
+            .iter()
+            .map(|r| r.record_id.clone())
+            .collect()
+    }
 }
 
 /// The most items a review queue or the liaison desk reads at once.
@@ -915,7 +1276,7 @@ pub(crate) async fn case_list(app: &AppState) -> ApiResult<Vec<CaseItem>> {
             view,
             subject: subject_line(&doc.inquiry.subject),
             keys: super::subject_keys(&doc.inquiry.subject),
-            records: doc.inquiry.chosen.clone(),
+            records: judged_records(&doc),
             author: d.author,
         });
     }

@@ -21,7 +21,8 @@ pub struct LookupRequest {
     pub subject: Subject,
     /// Why the query is made (required).
     pub purpose: super::Purpose,
-    /// The call the query is made for, if any: its caller is recorded in the audit log.
+    /// The call the query is made on: required of call-takers and liaisons (their own call,
+    /// connected or in after-call work); its caller is recorded in the audit log.
     #[serde(default)]
     pub call: Option<uuid::Uuid>,
     /// At most this many candidates (1 to 100, default 20).
@@ -67,8 +68,23 @@ pub async fn lookup(
         }
     };
     entry.purpose = Some(purpose);
-    if let Some(call) = req.call {
-        entry.caller = Some(super::caller_of(&app, call).await?);
+    match req.call {
+        Some(call) => {
+            super::on_live_call(&app, &who, call, "lookup").await?;
+            entry.caller = Some(super::caller_of(&app, call).await?);
+        }
+        // Call-takers and liaisons query only on their own call; supervisors and legal
+        // reviewers may look a subject up for a review.
+        None if matches!(
+            who.role(),
+            switchboard_domain::Role::CallTaker | switchboard_domain::Role::JuvenileLiaison
+        ) =>
+        {
+            let message = "name the call the query is made on (your own call, connected or in after-call work)";
+            app.record(entry.refused(message)).await?;
+            return Err(ApiError::invalid_field("call", message));
+        }
+        None => {}
     }
     req.subject.validate()?;
     let limit = req.limit.unwrap_or(20);

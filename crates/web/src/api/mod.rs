@@ -100,6 +100,52 @@ pub fn subject_keys(s: &switchboard_domain::Subject) -> Vec<String> {
     keys
 }
 
+/// Inquiries and dispositions are made on a live call — connected, or in the after-call work
+/// of the agent who took it: a call-taker's or liaison's own (the ACD agent configured for
+/// their username), a supervisor's on any. Anything else is refused, and the refusal audited.
+pub async fn on_live_call(
+    app: &crate::AppState,
+    who: &crate::auth::Principal,
+    call: uuid::Uuid,
+    action: &str,
+) -> ApiResult<()> {
+    use switchboard_domain::Role;
+    let work = match &app.acd {
+        Some(host) => host.work_on(call).await,
+        None => None,
+    };
+    let refusal = match (work, who.role()) {
+        (None, _) => Some((
+            axum::http::StatusCode::CONFLICT,
+            "call_not_live",
+            "the call is not connected or in after-call work: inquiries and dispositions are made on a live call",
+        )),
+        (Some(w), Role::CallTaker | Role::JuvenileLiaison)
+            if w.user.as_deref() != Some(who.username()) =>
+        {
+            Some((
+                axum::http::StatusCode::FORBIDDEN,
+                "not_your_call",
+                "the call is another agent's: inquiries and dispositions are made on your own call",
+            ))
+        }
+        (Some(_), Role::CallTaker | Role::JuvenileLiaison | Role::Supervisor) => None,
+        (Some(_), _) => Some((
+            axum::http::StatusCode::FORBIDDEN,
+            "not_your_call",
+            "only the agent on the call, or a supervisor, makes inquiries on it",
+        )),
+    };
+    let Some((status, code, message)) = refusal else {
+        return Ok(());
+    };
+    let mut entry = switchboard_audit::Entry::new(action, who.actor(), app.now_ms())
+        .with_target(format!("call:{call}"));
+    entry.caller = caller_of(app, call).await.ok();
+    app.record(entry.refused(message)).await?;
+    Err(ApiError::new(status, code, "forbidden", message))
+}
+
 /// For whom: the call's caller as the registry identified them.
 pub async fn caller_of(
     app: &crate::AppState,

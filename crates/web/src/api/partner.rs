@@ -674,7 +674,9 @@ async fn accept(
     let facts = Facts {
         today,
         max_age_days: app.max_record_age_days,
-        chosen: Vec::new(),
+        records: Vec::new(),
+        excluded: Vec::new(),
+        file_complete: true,
         claims: Claims {
             dob: subject.date_of_birth,
             ..Claims::default()
@@ -696,6 +698,7 @@ async fn accept(
             Location::Field
         },
         injunctions: Vec::new(),
+        determinations: Vec::new(),
     };
     let refusals: Vec<String> = evaluate(&facts)
         .into_iter()
