@@ -46,10 +46,14 @@ pub enum Permission {
     UserAdmin,
     /// See 8 U.S.C. 1367-protected details.
     ProtectedDetails,
+    /// Record, approve or refuse a legal determination (two legal reviewers).
+    Determine,
+    /// Read legal determinations.
+    DeterminationRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 21] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::CallerLookup,
@@ -69,6 +73,8 @@ impl Permission {
         Self::AuditRead,
         Self::UserAdmin,
         Self::ProtectedDetails,
+        Self::Determine,
+        Self::DeterminationRead,
     ];
 
     /// The roles that hold this permission.
@@ -100,6 +106,8 @@ impl Permission {
             Self::AuditRead => &[Auditor],
             Self::UserAdmin => &[Administrator],
             Self::ProtectedDetails => &[LegalReviewer],
+            Self::Determine => &[LegalReviewer],
+            Self::DeterminationRead => &[LegalReviewer, Supervisor, Auditor],
         }
     }
 
@@ -124,6 +132,8 @@ impl Permission {
             Self::AuditRead => "audit_read",
             Self::UserAdmin => "user_admin",
             Self::ProtectedDetails => "protected_details",
+            Self::Determine => "determine",
+            Self::DeterminationRead => "determination_read",
         }
     }
 }
@@ -150,6 +160,7 @@ mod tests {
             Permission::RuleOverride,
             Permission::LiaisonWrite,
             Permission::UserAdmin,
+            Permission::Determine,
         ];
         for p in changes {
             assert!(!allows(Role::Auditor, p), "{p:?}");

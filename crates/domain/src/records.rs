@@ -393,4 +393,8 @@ pub struct ClassInjunction {
     /// Members entered the United States on or after this day, when the class says so.
     #[serde(default)]
     pub entered_on_or_after: Option<Date>,
+    /// The class's conditions that no record holds (continuous residence, a child separated at
+    /// the border, …), in words: data alone can then put a subject out of the class, never in.
+    #[serde(default)]
+    pub further_conditions: Option<String>,
 }

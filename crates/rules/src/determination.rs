@@ -316,3 +316,44 @@ pub struct Judged {
     pub determination: Determination,
     pub standing: Standing,
 }
+
+/// The questions these facts put to legal: a class injunction in force whose membership the
+/// data cannot settle (or puts the subject in), a pending asylum application or motion to
+/// reopen, foreign birthplaces that disagree (never a US one). Only these can be determined.
+pub fn raised(f: &crate::Facts) -> Vec<Matter> {
+    use switchboard_domain::records::SourceRecord;
+    let mut out = Vec::new();
+    for inj in &f.injunctions {
+        if inj.issued_on > f.today || inj.expires_on.is_some_and(|e| e < f.today) {
+            continue;
+        }
+        if !matches!(crate::membership(f, inj), crate::Membership::Out { .. }) {
+            out.push(Matter::ClassMembership {
+                order_id: inj.order_id.clone(),
+            });
+        }
+    }
+    for c in &f.records {
+        if let SourceRecord::ImmigrationCase(x) = &c.record {
+            if x.applications
+                .split(';')
+                .any(|a| a.starts_with("asylum:pending"))
+            {
+                out.push(Matter::Pending {
+                    record_id: x.record_id.clone(),
+                    item: PendingItem::AsylumApplication,
+                });
+            }
+            if x.motion_to_reopen_pending {
+                out.push(Matter::Pending {
+                    record_id: x.record_id.clone(),
+                    item: PendingItem::MotionToReopen,
+                });
+            }
+        }
+    }
+    if crate::foreign_birthplaces_disagree(f) {
+        out.push(Matter::Birthplace);
+    }
+    out
+}

@@ -422,6 +422,14 @@ pub fn country(place: &str) -> String {
     p.split(['-', ',']).next().unwrap_or("").trim().to_owned()
 }
 
+/// Whether the file's birthplaces name more than one country, none of them the US (the only
+/// disagreement a legal determination may settle).
+pub fn foreign_birthplaces_disagree(f: &Facts) -> bool {
+    let places = birthplaces(f);
+    let countries = distinct(places.iter().map(|(_, p)| country(p)));
+    countries.len() > 1 && !places.iter().any(|(_, p)| is_us(p))
+}
+
 /// The distinct values of something the file says, sorted.
 fn distinct<T: Ord + Clone>(v: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut v: Vec<T> = v.into_iter().collect();
@@ -550,7 +558,14 @@ pub fn membership(f: &Facts, inj: &ClassInjunction) -> Membership {
         .filter_map(|(cond, r)| r.as_ref().err().map(|e| format!("{cond}: {e}")))
         .collect();
     if unknown.is_empty() {
-        Membership::In
+        match &inj.further_conditions {
+            Some(more) => Membership::CannotTell {
+                why: format!(
+                    "the records meet the class's conditions on file; whether the subject {more} is not on file"
+                ),
+            },
+            None => Membership::In,
+        }
     } else {
         Membership::CannotTell {
             why: unknown.join("; "),

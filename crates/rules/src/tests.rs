@@ -397,6 +397,7 @@ fn injunction(countries: &str, expires_on: Option<Date>) -> ClassInjunction {
         issued_on: date!(2025 - 06 - 01),
         expires_on,
         entered_on_or_after: None,
+        further_conditions: None,
     }
 }
 
@@ -789,6 +790,21 @@ fn class_membership_is_judged_on_the_entry_data_of_the_whole_file() {
     set_identity(&mut late, |r| r.entered_on = Some(date!(2021 - 05 - 01)));
     set_case(&mut late, |c| c.entered_on = Some(date!(2021 - 05 - 01)));
     assert!(court_reasons(&late).is_empty());
+
+    // A class with conditions no record holds: data can put the subject out, never in.
+    let mut further = inside.clone();
+    further.injunctions = vec![ClassInjunction {
+        further_conditions: Some("has resided continuously since entry".into()),
+        ..childhood_class()
+    }];
+    let r = court_reasons(&further);
+    assert!(
+        r[0].contains("cannot tell") && r[0].contains("resided continuously"),
+        "{r:?}"
+    );
+    let mut further_out = f.clone();
+    further_out.injunctions = further.injunctions.clone();
+    assert!(court_reasons(&further_out).is_empty());
 
     // A class with no data conditions cannot be told from data.
     let mut vague = clean();

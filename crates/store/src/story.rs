@@ -1060,6 +1060,7 @@ pub async fn source_records_round_trip_and_upsert(s: &dyn Store) {
         issued_on: date!(2025 - 01 - 01),
         expires_on: None,
         entered_on_or_after: None,
+        further_conditions: None,
     };
     s.put_class_injunctions(std::slice::from_ref(&order))
         .await

@@ -44,12 +44,12 @@ pub struct PagesBench {
 const PASSWORD: &str = "bench-pages-password";
 
 /// A logged-on user: the session cookie and its CSRF token.
-struct Session {
+pub(crate) struct Session {
     cookie: String,
     csrf: String,
 }
 
-struct Client {
+pub(crate) struct Client {
     router: Router,
 }
 
@@ -100,7 +100,7 @@ impl Client {
         Ok((status, bytes.to_vec(), cookie))
     }
 
-    async fn json(
+    pub(crate) async fn json(
         &self,
         s: Option<&Session>,
         method: Method,
@@ -192,16 +192,38 @@ impl Figures {
     }
 }
 
-pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
-    if args.requests == 0 {
-        bail!("--requests must be at least 1");
+/// A center for a bench: the records of `people` generated people (seed `seed`) in a
+/// temporary SQLite database, indexed; the server's router; users of every desk logged on; a
+/// federal field office's officer's call answered by the call-taker `ct01`.
+pub(crate) struct Center {
+    /// Holds the temporary database until the bench ends.
+    pub _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    pub audit: switchboard_audit_host::AuditLog,
+    pub client: Client,
+    pub sessions: std::collections::HashMap<&'static str, Session>,
+    pub agency: Value,
+    pub call: String,
+    pub summary: crate::synth_cmd::Summary,
+    pub people_spec: PeopleSpec,
+    pub record_spec: RecordSpec,
+}
+
+impl std::fmt::Debug for Center {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Center")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
     }
+}
+
+pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await?);
     let today = OffsetDateTime::now_utc().date();
-    let people_spec = PeopleSpec::new(args.seed, args.people, today);
+    let people_spec = PeopleSpec::new(seed, people, today);
     let record_spec = RecordSpec {
-        seed: args.seed,
+        seed,
         noise: NoiseSpec::default(),
         today,
     };
@@ -220,25 +242,6 @@ pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
         summary.records,
         started.elapsed().as_secs_f64()
     );
-
-    // The people the officers will describe: the first of the same generated population.
-    let samples: Vec<Value> = people(people_spec)
-        .take(args.requests.max(1) * 2)
-        .filter_map(|p| {
-            let r = records_for(&record_spec, &p);
-            let i = r.identity.first()?;
-            let mut s = json!({
-                "family_names": [i.family_name],
-                "given_names": [i.given_name],
-            });
-            if let Some(d) = i.dob {
-                s["date_of_birth"] = json!(d.to_string());
-            }
-            s["a_number"] = json!(format!("A{}", i.a_number));
-            Some(s)
-        })
-        .take(args.requests)
-        .collect();
 
     let acd = AcdConfig {
         queues: vec![QueueConfig::new(QueueId(1), "inquiry desk", SkillId(1))],
@@ -304,13 +307,7 @@ pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         sessions.insert(name, client.logon(name, &e.totp_secret).await?);
     }
-    let (ct, sup, jl, aud, admin) = (
-        &sessions["ct01"],
-        &sessions["sup01"],
-        &sessions["jl01"],
-        &sessions["audit01"],
-        &sessions["admin01"],
-    );
+    let (ct, admin) = (&sessions["ct01"], &sessions["admin01"]);
 
     // A federal field office's officer calls, and the call-taker answers.
     let agency = client
@@ -365,6 +362,63 @@ pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
         .as_str()
         .context("the placed call's record")?
         .to_owned();
+    Ok(Center {
+        _dir: dir,
+        store,
+        audit,
+        client,
+        agency,
+        call,
+        summary,
+        people_spec,
+        record_spec,
+        sessions,
+    })
+}
+
+pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
+    if args.requests == 0 {
+        bail!("--requests must be at least 1");
+    }
+    let center = start(args.people, args.seed).await?;
+    let Center {
+        store,
+        audit,
+        client,
+        sessions,
+        agency,
+        call,
+        summary,
+        people_spec,
+        record_spec,
+        ..
+    } = &center;
+    let (ct, sup, jl, aud, admin) = (
+        &sessions["ct01"],
+        &sessions["sup01"],
+        &sessions["jl01"],
+        &sessions["audit01"],
+        &sessions["admin01"],
+    );
+    // The people the officers will describe: the first of the same generated population.
+    let samples: Vec<Value> = people(*people_spec)
+        .take(args.requests.max(1) * 2)
+        .filter_map(|p| {
+            let r = records_for(record_spec, &p);
+            let i = r.identity.first()?;
+            let mut s = json!({
+                "family_names": [i.family_name],
+                "given_names": [i.given_name],
+            });
+            if let Some(d) = i.dob {
+                s["date_of_birth"] = json!(d.to_string());
+            }
+            s["a_number"] = json!(format!("A{}", i.a_number));
+            Some(s)
+        })
+        .take(args.requests)
+        .collect();
+
     let purpose =
         json!({"code": "C", "reason": "booking: identity check", "case_number": "24-000123"});
 

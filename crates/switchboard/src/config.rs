@@ -28,6 +28,9 @@ pub struct Config {
     /// Records last updated longer ago than this many days are stale for the rules: they give
     /// "unable to confirm" (`SWITCHBOARD_MAX_RECORD_AGE_DAYS`, 1 to 3650).
     pub max_record_age_days: i64,
+    /// How many days an approved legal determination stands, unless the subject's file
+    /// changes first (`SWITCHBOARD_DETERMINATION_DAYS`, 1 to 3650).
+    pub determination_days: i64,
     /// The audit log's name, signed into its checkpoints (`SWITCHBOARD_AUDIT_ORIGIN`).
     pub audit_origin: String,
     /// The file holding the audit log's Ed25519 signing seed, 64 hex digits
@@ -60,6 +63,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             acd: None,
             max_record_age_days: 180,
+            determination_days: switchboard_web::DEFAULT_DETERMINATION_DAYS,
             audit_origin: "switchboard".to_owned(),
             audit_key_file: None,
             cookie_secure: true,
@@ -92,6 +96,12 @@ impl Config {
                 c.max_record_age_days
             );
         }
+        if !(1..=3650).contains(&c.determination_days) {
+            anyhow::bail!(
+                "determination_days must be 1 to 3650, not {}",
+                c.determination_days
+            );
+        }
         Ok(c)
     }
 
@@ -106,6 +116,7 @@ impl Config {
                 "log_format",
                 "acd",
                 "max_record_age_days",
+                "determination_days",
                 "audit_origin",
                 "audit_key_file",
                 "cookie_secure",

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod audit_cmd;
+mod bench_file;
 mod bench_matching;
 mod bench_pages;
 mod bench_sip;
@@ -163,6 +164,10 @@ enum BenchCommand {
     /// The desktops: server time of every page and page action with a million people in the
     /// records (generated into a temporary SQLite database).
     Pages(bench_pages::PagesBench),
+    /// Due process over the whole file, on the demo's data: how many adults with a final order
+    /// and no protective record can be confirmed (and why the others cannot), and whether a
+    /// court order left out of the chosen records still blocks.
+    File(bench_file::FileBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -353,6 +358,7 @@ async fn run(
         Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
         Command::Bench(BenchCommand::Sip(args)) => bench_sip::run(&args).await,
         Command::Bench(BenchCommand::Pages(args)) => bench_pages::run(&args).await,
+        Command::Bench(BenchCommand::File(args)) => bench_file::run(&args).await,
         Command::Totp { secret } => {
             let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
             let code = switchboard_accounts::totp::code_at(secret.trim(), now)
@@ -562,6 +568,7 @@ async fn serve(
         .with_acd(host.clone())
         .with_audit(audit.clone());
     state.max_record_age_days = config.max_record_age_days;
+    state.determination_days = config.determination_days;
     state.cookie_secure = config.cookie_secure;
     // The record index builds in the background: everything but lookups is served at once,
     // and lookups answer 503 with the progress until it is ready.

@@ -815,13 +815,15 @@ pub fn describe(spec: &RecordSpec, p: &Person, records: &PersonRecords) -> Descr
 /// A handful of made-up class injunctions, the same for a seed.
 pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC1A5_5000);
-    // (title, definition, countries, entered within days before today, entered under age)
+    // (title, definition, countries, entered within days before today, entered under age,
+    // the conditions no record holds)
     type ClassSpec = (
         &'static str,
         &'static str,
         &'static str,
         Option<i64>,
         Option<u8>,
+        &'static str,
     );
     let specs: [ClassSpec; 4] = [
         (
@@ -830,6 +832,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
             "HT",
             Some(900),
             None,
+            "holds or held TPS",
         ),
         (
             "Roe v. Example Department (childhood arrivals)",
@@ -837,6 +840,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
             "",
             None,
             Some(16),
+            "has resided continuously since entry",
         ),
         (
             "Poe v. Demo Office (asylum seekers)",
@@ -844,6 +848,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
             "VE;CU",
             Some(400),
             None,
+            "had an asylum application pending on the class date",
         ),
         (
             "Moe v. Placeholder Bureau (families)",
@@ -851,12 +856,13 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
             "GT;HN;SV",
             Some(2500),
             None,
+            "was separated from a minor child at the border during the class period",
         ),
     ];
     specs
         .iter()
         .enumerate()
-        .map(|(i, (title, def, countries, entered, under))| {
+        .map(|(i, (title, def, countries, entered, under, further))| {
             let issued = today - Duration::days(rng.random_range(30..1500));
             ClassInjunction {
                 order_id: format!("CLS-{:04}", i + 1),
@@ -876,6 +882,7 @@ pub fn class_injunctions(seed: u64, today: Date) -> Vec<ClassInjunction> {
                     .random_bool(0.3)
                     .then(|| today + Duration::days(rng.random_range(30..700))),
                 entered_on_or_after: None,
+                further_conditions: Some((*further).to_owned()),
             }
         })
         .collect()

@@ -101,6 +101,13 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
             (Perm(P::DispositionReview), Handler)
         }
         ("POST", "/dispositions/{id}/override") => (Perm(P::RuleOverride), Handler),
+        ("POST", "/determinations")
+        | ("POST", "/determinations/{id}/approve" | "/determinations/{id}/refuse") => {
+            (Perm(P::Determine), Handler)
+        }
+        ("GET", "/determinations" | "/determinations/{id}") => {
+            (Perm(P::DeterminationRead), Request)
+        }
         ("GET", "/liaison-cases" | "/liaison-cases/{id}") => (Perm(P::LiaisonRead), Request),
         ("PATCH", "/liaison-cases/{id}") => (Perm(P::LiaisonWrite), Request),
 

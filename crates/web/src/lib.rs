@@ -43,6 +43,8 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// The default age beyond which a record is stale for the rules.
 pub const DEFAULT_MAX_RECORD_AGE_DAYS: i64 = 180;
+/// How long an approved legal determination stands, unless the file changes first.
+pub const DEFAULT_DETERMINATION_DAYS: i64 = 90;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -54,6 +56,8 @@ pub struct AppState {
     pub acd: Option<Arc<switchboard_acd_host::AcdHost>>,
     /// Records last updated longer ago than this are stale: they cannot support a confirmation.
     pub max_record_age_days: i64,
+    /// How long an approved legal determination stands (days), unless the file changes first.
+    pub determination_days: i64,
     /// The audit log every access is written to; without it every audited action fails.
     pub audit: Option<switchboard_audit_host::AuditLog>,
     /// Whether session cookies carry `Secure`.
@@ -86,6 +90,7 @@ impl AppState {
             index: Arc::default(),
             acd: None,
             max_record_age_days: DEFAULT_MAX_RECORD_AGE_DAYS,
+            determination_days: DEFAULT_DETERMINATION_DAYS,
             audit: None,
             cookie_secure: true,
             partner_limits: Arc::default(),
@@ -176,7 +181,8 @@ struct ApiDoc;
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use api::{
-        acd, audit, callers, calls, dispositions, lookups, partner, registry, staffing, users,
+        acd, audit, callers, calls, determinations, dispositions, lookups, partner, registry,
+        staffing, users,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
@@ -210,6 +216,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispositions::approve))
         .routes(routes!(dispositions::refuse))
         .routes(routes!(dispositions::override_rule))
+        .routes(routes!(determinations::list, determinations::create))
+        .routes(routes!(determinations::get))
+        .routes(routes!(determinations::approve))
+        .routes(routes!(determinations::refuse))
         .routes(routes!(dispositions::list_cases))
         .routes(routes!(dispositions::get_case, dispositions::update_case))
         .routes(routes!(auth::logon, auth::current, auth::logoff))

@@ -743,6 +743,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&row, &doc, case_id, &who))))
 }
 
+/// The inquiry a disposition judged (for a legal determination on its subject's file).
+pub(crate) async fn inquiry_of(app: &AppState, who: &Principal, id: &str) -> ApiResult<Inquiry> {
+    Ok(load(app, who, id).await?.1.inquiry)
+}
+
 async fn load(app: &AppState, who: &Principal, id: &str) -> ApiResult<(DispositionRow, Document)> {
     let id: Uuid = id
         .parse()

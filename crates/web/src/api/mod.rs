@@ -4,6 +4,7 @@ pub mod acd;
 pub mod audit;
 pub mod callers;
 pub mod calls;
+pub mod determinations;
 pub mod dispositions;
 pub mod lookups;
 pub mod partner;
@@ -114,6 +115,12 @@ pub async fn on_live_call(
         Some(host) => host.work_on(call).await,
         None => None,
     };
+    if work.is_none() {
+        // An unknown call is "not found", not "not live".
+        app.store
+            .call(switchboard_domain::CallId::from_uuid(call))
+            .await?;
+    }
     let refusal = match (work, who.role()) {
         (None, _) => Some((
             axum::http::StatusCode::CONFLICT,

@@ -119,6 +119,9 @@ async fn serve_state(mut state: AppState, dir: tempfile::TempDir) -> TestApp {
 fn default_role(p: Permission) -> Role {
     match p {
         Permission::AgentControl => Role::Supervisor,
+        // Call-takers query only on their own live call; tests without one query as a
+        // supervisor (who may look a subject up for a review).
+        Permission::RecordsQuery => Role::Supervisor,
         _ => p.roles()[0],
     }
 }
@@ -226,6 +229,28 @@ impl TestApp {
             csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
         });
         (status, body, session)
+    }
+
+    /// A second user of `role` (named `name`), logged on: for two-person rules within a role.
+    async fn another(&self, role: Role, name: &str) -> Session {
+        let (_, secret) = make_user(self.store.as_ref(), role, name).await;
+        let (status, body, session) = self
+            .logon(name, PASSWORD, &code(&secret, self.state.now()))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        session.unwrap()
+    }
+
+    /// A POST with a given session.
+    async fn post_with(&self, s: &Session, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("cookie", &s.cookie)
+                .header(CSRF_HEADER, &s.csrf)
+                .json(&body),
+        )
+        .await
     }
 
     /// A session of `role`, logging a user of that role on the first time.
