@@ -143,6 +143,9 @@ function inquiry() {
     purpose: purpose(),
     subject: subject(),
     chosen: [...document.querySelectorAll('#candidates input[name="chosen"]:checked')].map((c) => c.value),
+    not_this_person: [...document.querySelectorAll('#candidates input[name="not-this-person"]')]
+      .filter((m) => m.value.trim())
+      .map((m) => ({ record: m.dataset.record, reason: m.value.trim() })),
     claims: { us_citizen: checked("c-citizen"), us_citizen_parent: checked("c-parent"),
       minor: checked("c-minor"), uac: checked("c-uac") },
     location: value("c-location"),
@@ -275,6 +278,19 @@ async function onClick(b) {
     await api("POST", "/dispositions/" + d.approve + "/approve", reason ? { reason } : {});
   } else if (d.refuse) {
     await api("POST", "/dispositions/" + d.refuse + "/refuse", { reason: reviewReason(d.refuse) });
+  } else if (d.determine) {
+    const id = d.determine;
+    await api("POST", "/determinations", {
+      disposition: id,
+      matter: JSON.parse(value("matter-" + id)),
+      finding: JSON.parse(value("finding-" + id)),
+      reason: value("det-reason-" + id),
+      basis: value("det-basis-" + id),
+    });
+  } else if (d.detApprove) {
+    await api("POST", "/determinations/" + d.detApprove + "/approve", {});
+  } else if (d.detRefuse) {
+    await api("POST", "/determinations/" + d.detRefuse + "/refuse", { reason: value("det-refuse-" + d.detRefuse) });
   } else if (d.override) {
     await api("POST", "/dispositions/" + d.override + "/override",
       { rule: d.rule, reason: reviewReason(d.override) });

@@ -33,7 +33,7 @@ use switchboard_rules::disposition::{Disposition, GateError, Kind, allowed};
 use switchboard_rules::juvenile::{Case, Progress};
 
 use switchboard_domain::records::{KeyKind, RecordKey, SourceRecord};
-use switchboard_rules::determination::{Determination, Judged};
+use switchboard_rules::determination::{Determination, Judged, Matter, raised};
 use switchboard_rules::file::{FileError, Gatherer, MAX_FILE, Ranked};
 use switchboard_rules::{
     Caller, Claims, Excluded, Facts, Hit, Location, Match, Outcome, evaluate, has,
@@ -556,6 +556,9 @@ struct Document {
     /// have none).
     #[serde(default)]
     file: FileView,
+    /// The questions the rules put to legal on that file (what a determination may settle).
+    #[serde(default)]
+    raised: Vec<Matter>,
 }
 
 /// A disposition as the API shows it.
@@ -665,6 +668,7 @@ pub async fn create(
         disposition: d,
         inquiry: body.inquiry,
         file,
+        raised: raised(&f),
     };
     let row = DispositionRow {
         id: Uuid::now_v7(),
@@ -867,6 +871,7 @@ pub async fn approve(
     let a = facts(&app, &doc.inquiry).await?;
     let live = evaluate(&a.facts);
     doc.file = a.file;
+    doc.raised = raised(&a.facts);
     let mut entry = review_entry(
         &app,
         &who,
@@ -1158,6 +1163,9 @@ pub(crate) struct ReviewItem {
     pub keys: Vec<String>,
     pub records: Vec<String>,
     pub purpose: String,
+    /// The file as last judged, and the questions it puts to legal.
+    pub file: FileView,
+    pub raised: Vec<Matter>,
 }
 
 /// The dispositions in `state`, oldest first (the order they are worked), as `who` may see
@@ -1200,6 +1208,8 @@ pub(crate) async fn review_queue(
             keys: super::subject_keys(&doc.inquiry.subject),
             records: judged_records(&doc),
             purpose: doc.inquiry.purpose.reason.clone(),
+            file: doc.file.clone(),
+            raised: doc.raised.clone(),
         });
     }
     Ok(items)

@@ -144,6 +144,7 @@ async fn evaluate(
             .collect(),
         override_possible,
         enforcement_blocked: !v.allowed.contains(&confirm),
+        file: v.file,
     }))
 }
 
@@ -307,6 +308,8 @@ struct VerdictFragment {
     /// Confirmation is blocked only by rules a supervisor may override.
     override_possible: bool,
     enforcement_blocked: bool,
+    /// The subject's whole file as the rules judged it.
+    file: dispositions::FileView,
 }
 
 /// A rule's hit as a banner: what it does, why here, on what basis.
@@ -324,6 +327,8 @@ struct Banner {
 fn banner(h: &Hit) -> Banner {
     let class = if h.outcomes.contains(&Outcome::JuvenileWorkflow) {
         "juvenile"
+    } else if h.outcomes.iter().all(|o| *o == Outcome::RecordsOnFile) {
+        "info"
     } else if h.outcomes.iter().any(|o| {
         matches!(
             o,
@@ -883,6 +888,23 @@ mod tests {
             }],
             override_possible: false,
             enforcement_blocked: true,
+            file: dispositions::FileView {
+                records: vec![dispositions::FileRecord {
+                    record_id: "<i>IDN-1</i>".into(),
+                    system: "identity".into(),
+                    band: None,
+                    corroborated: false,
+                    added_by_server: true,
+                    why: "shares the A-number <u>A1</u>".into(),
+                    updated_on: time::macros::date!(2026 - 11 - 01),
+                }],
+                excluded: vec![switchboard_rules::Excluded {
+                    record_id: "CAS-2".into(),
+                    reason: "<img src=x onerror=alert(1)> another person".into(),
+                }],
+                complete: true,
+                determinations: vec![],
+            },
         }
         .render()
         .unwrap();
@@ -890,6 +912,11 @@ mod tests {
             !html.contains("<script>") && !html.contains("<b>18"),
             "{html}"
         );
+        assert!(
+            !html.contains("<i>IDN") && !html.contains("<u>") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(html.contains("added by the server"), "{html}");
         assert!(html.contains("refer_juvenile_liaison"), "{html}");
         assert!(!html.contains("confirm_enforcement_action"), "{html}");
         assert!(html.contains("data-testid=\"no-enforcement\""), "{html}");

@@ -660,6 +660,20 @@ struct Reviews {
     items: Vec<ReviewRow>,
     state: &'static str,
     may_override: bool,
+    /// Legal reviewers record determinations and approve each other's.
+    legal: bool,
+    determinations: Vec<DeterminationRow>,
+}
+
+/// A legal determination waiting for a second legal reviewer.
+struct DeterminationRow {
+    id: String,
+    matter: String,
+    finding: String,
+    reason: String,
+    basis: String,
+    by: String,
+    records: Vec<String>,
 }
 
 struct ReviewRow {
@@ -672,6 +686,57 @@ struct ReviewRow {
     records: Vec<String>,
     hits: Vec<(String, String, Vec<String>, bool, bool)>,
     disclosed: String,
+    file: crate::api::dispositions::FileView,
+    /// The questions legal may determine: (matter as JSON, in words, the findings that answer
+    /// it as (JSON, words)).
+    matters: Vec<(String, String, Vec<(String, String)>)>,
+}
+
+/// A question the rules put to legal, for the determination form.
+fn matter_choice(
+    m: &switchboard_rules::determination::Matter,
+) -> (String, String, Vec<(String, String)>) {
+    use switchboard_rules::determination::Matter;
+    let json = |v: serde_json::Value| v.to_string();
+    let findings = match m {
+        Matter::ClassMembership { .. } => vec![
+            (
+                json(serde_json::json!({"finding": "not_in_class"})),
+                "not in the class".to_owned(),
+            ),
+            (
+                json(serde_json::json!({"finding": "in_class"})),
+                "in the class".to_owned(),
+            ),
+        ],
+        Matter::Pending { .. } => vec![
+            (
+                json(serde_json::json!({"finding": "does_not_bar_removal"})),
+                "does not bar removal".to_owned(),
+            ),
+            (
+                json(serde_json::json!({"finding": "bars_removal"})),
+                "bars removal".to_owned(),
+            ),
+        ],
+        Matter::Birthplace => [
+            "MX", "GT", "HN", "SV", "CU", "VE", "HT", "CN", "IN", "PH", "VN", "KR", "CO", "DO",
+            "EC",
+        ]
+        .iter()
+        .map(|c| {
+            (
+                json(serde_json::json!({"finding": "born_in", "country": c})),
+                format!("born in {c}"),
+            )
+        })
+        .collect(),
+    };
+    (
+        serde_json::to_string(m).unwrap_or_default(),
+        m.describe(),
+        findings,
+    )
 }
 
 impl Board {
@@ -698,7 +763,37 @@ impl Board {
                 app.record(entry).await?;
             }
         }
+        let legal = who.can(Permission::Determine);
+        let mut determinations = Vec::new();
+        if legal {
+            let page = app
+                .store
+                .list_determinations(
+                    Some("pending_approval"),
+                    switchboard_store::PageRequest::first(
+                        switchboard_store::PageRequest::MAX_LIMIT,
+                    ),
+                )
+                .await?;
+            for row in page.items {
+                let d: switchboard_rules::determination::Determination =
+                    serde_json::from_value(row.document.clone()).map_err(|e| {
+                        ApiError::internal(format!("determination {}: {e}", row.id))
+                    })?;
+                determinations.push(DeterminationRow {
+                    id: row.id.to_string(),
+                    matter: d.matter.describe(),
+                    finding: d.finding.describe(),
+                    reason: d.reason,
+                    basis: d.basis,
+                    by: d.recorded_by,
+                    records: row.record_ids,
+                });
+            }
+        }
         rendered(Reviews {
+            legal,
+            determinations,
             state: if state == "pending_legal_review" {
                 "legal review"
             } else {
@@ -733,6 +828,8 @@ impl Board {
                             })
                             .collect(),
                         disclosed: it.view.disclosed,
+                        matters: it.raised.iter().map(matter_choice).collect(),
+                        file: it.file,
                     }
                 })
                 .collect(),

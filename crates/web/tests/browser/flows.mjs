@@ -109,9 +109,17 @@ try {
   await top.locator("table.evidence tbody tr").first().waitFor();
   await shot("desk", "04-candidates");
 
+  // The case record left unticked: the rules judge it all the same, and the desk shows it in
+  // the file as added by the server (it shares the A-number).
+  await desk.locator('#candidates input[value="' + cfg.chosen[1] + '"]').uncheck();
   // The rules on the clean inquiry, and a confirmation that needs a second person.
   await desk.keyboard.press("Alt+K");
   await desk.locator("#verdict input[name=kind]").first().waitFor({ timeout: 5000 });
+  const added = desk.locator('[data-testid="file-record"][data-record="' + cfg.chosen[1] + '"][data-added="true"]');
+  await added.waitFor({ timeout: 5000 });
+  if (!/added by the server/.test(await added.textContent())) throw new Error("the case record is not shown as added by the server");
+  if (await desk.locator('#verdict input[name=kind]:checked').count() !== 0) throw new Error("a disposition was pre-selected");
+  await shot("desk", "04b-file-judged");
   await desk.getByLabel("Confirm enforcement action", { exact: true }).check();
   await desk.getByRole("button", { name: "Record disposition" }).click();
   await desk.getByTestId("recorded").filter({ hasText: "waits for a second person" }).waitFor({ timeout: 5000 });
