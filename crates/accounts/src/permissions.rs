@@ -107,7 +107,7 @@ impl Permission {
             Self::UserAdmin => &[Administrator],
             Self::ProtectedDetails => &[LegalReviewer],
             Self::Determine => &[LegalReviewer],
-            Self::DeterminationRead => &[LegalReviewer, Supervisor, Auditor],
+            Self::DeterminationRead => &[LegalReviewer, Auditor],
         }
     }
 

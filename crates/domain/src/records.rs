@@ -241,10 +241,15 @@ impl RecordKey {
     /// The longest identifier value kept as a key: anything longer is not an identifier.
     pub const MAX_LEN: usize = 32;
 
+    /// The shortest identifier value kept as a key.
+    pub const MIN_LEN: usize = 4;
+
     /// The normal form of a raw identifier: ASCII upper case, without spaces, hyphens, periods
     /// and slashes; an A-number also without its leading `A`s and zeros (so `A012345678`,
-    /// `012-345-678` and `12345678` are one key). `None` when nothing is left or the value is
-    /// longer than [`Self::MAX_LEN`]. The store's migrations compute exactly this in SQL.
+    /// `012-345-678` and `12345678` are one key). `None` unless what is left is
+    /// [`Self::MIN_LEN`] to [`Self::MAX_LEN`] ASCII letters and digits with at least one digit:
+    /// placeholders such as `UNKNOWN`, `N/A` or `0000` are no identifier, and must not tie
+    /// unrelated people's records together. The store's migrations compute exactly this in SQL.
     pub fn normal(kind: KeyKind, raw: &str) -> Option<RecordKey> {
         let mut v: String = raw
             .chars()
@@ -254,7 +259,11 @@ impl RecordKey {
         if kind == KeyKind::ANumber {
             v = v.trim_start_matches('A').trim_start_matches('0').to_owned();
         }
-        (!v.is_empty() && v.len() <= Self::MAX_LEN).then_some(RecordKey { kind, value: v })
+        let ok = (Self::MIN_LEN..=Self::MAX_LEN).contains(&v.len())
+            && v.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && v.chars().any(|c| c.is_ascii_digit());
+        ok.then_some(RecordKey { kind, value: v })
     }
 
     /// How a person reads it.

@@ -177,6 +177,9 @@ pub struct Determination {
     pub expires_at: Option<OffsetDateTime>,
     /// The file it was made on.
     pub records: Vec<RecordState>,
+    /// The disposition whose inquiry named the subject (to gather the file again at approval).
+    #[serde(default)]
+    pub disposition: Option<String>,
 }
 
 impl Determination {
@@ -223,10 +226,12 @@ impl Determination {
             refusal: None,
             expires_at: None,
             records,
+            disposition: None,
         })
     }
 
-    /// A second legal reviewer approves: it stands for `valid_for` from now.
+    /// A second legal reviewer approves: it stands for `valid_for` from when it was recorded
+    /// (a late approval does not lengthen it).
     pub fn approve(
         &mut self,
         by: &str,
@@ -237,7 +242,7 @@ impl Determination {
         self.state = State::Approved;
         self.second = Some(by.to_owned());
         self.decided_at = Some(now);
-        self.expires_at = Some(now + valid_for);
+        self.expires_at = Some(self.recorded_at + valid_for);
         Ok(())
     }
 
@@ -271,7 +276,8 @@ impl Determination {
 
     /// Whether it stands now for a file whose records have these digests (`live`: every record
     /// of the current file, and every record the determination was made on, by id; `None`
-    /// for a record that no longer exists).
+    /// for a record that no longer exists). It stands only for the very file it was made on:
+    /// a record new to the file, no longer in it, changed or gone reopens it.
     pub fn standing(
         &self,
         now: OffsetDateTime,
@@ -290,6 +296,10 @@ impl Determination {
             }
         }
         for r in &self.records {
+            if !file.contains(&r.record_id) {
+                why.push(format!("record {} is no longer in the file", r.record_id));
+                continue;
+            }
             match live.get(&r.record_id) {
                 Some(Some(d)) if *d == r.digest => {}
                 Some(Some(_)) => why.push(format!("record {} changed", r.record_id)),

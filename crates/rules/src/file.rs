@@ -166,6 +166,9 @@ impl Gatherer {
                 .into_iter()
                 .find_map(|k| self.key_from.get(&k).map(|f| (k, f.clone())))
             else {
+                // The store answered with a record under no key asked for: the two normal
+                // forms disagree, so the file cannot be trusted to be whole.
+                self.complete = false;
                 continue;
             };
             let why = match from {

@@ -213,6 +213,7 @@ pub enum Trigger {
     OtherAgencyRecord,
     StaleOrMissing,
     RecordsOnFile,
+    MarkedNotThisPerson,
 }
 
 /// A hard check, as data.
@@ -330,6 +331,15 @@ pub const RULES: &[Rule] = &[
         overridable: false,
     },
     Rule {
+        id: "not-this-person",
+        version: 1,
+        trigger: Trigger::MarkedNotThisPerson,
+        outcomes: &[SecondPerson],
+        text: "The call-taker marked records not this person: a second person reviews each mark and its reason before the disposition stands.",
+        basis: "PRODUCT.md: a \"not this person\" mark needs a written reason and is shown to the second person",
+        overridable: false,
+    },
+    Rule {
         id: "records-on-file",
         version: 1,
         trigger: Trigger::RecordsOnFile,
@@ -377,9 +387,24 @@ pub fn has(hits: &[Hit], o: Outcome) -> bool {
     hits.iter().any(|h| h.outcomes.contains(&o))
 }
 
+/// The two-letter codes of the US states, the District of Columbia and the territories, as a
+/// place written "City, ST" ends.
+const US_STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "GU", "VI", "AS", "MP",
+];
+
 fn is_us(place: &str) -> bool {
     let p = place.trim().to_ascii_uppercase();
-    p == "US" || p == "USA" || p.starts_with("US-") || p.ends_with(", US") || p.ends_with(" USA")
+    p == "US"
+        || p == "USA"
+        || p.starts_with("US-")
+        || p.ends_with(", US")
+        || p.ends_with(" USA")
+        || p.rsplit_once(", ")
+            .is_some_and(|(_, st)| US_STATES.contains(&st))
 }
 
 /// Age in whole years on `day` of someone born on `dob`.
@@ -412,21 +437,23 @@ fn birthplaces(f: &Facts) -> Vec<(String, String)> {
     out
 }
 
-/// The country of a place as records write it (`MX-JAL`, `Houston, TX` is not one: callers
-/// test [`is_us`] first).
-pub fn country(place: &str) -> String {
+/// The country of a place as records write it: `US` for a US place (`US`, `US-TX`,
+/// `Houston, TX`), the ISO 3166-1 code of `MX` or `MX-JAL`, and `None` for a place given in
+/// words (`Guatemala City`), whose country the rules do not guess.
+pub fn country(place: &str) -> Option<String> {
     let p = place.trim().to_ascii_uppercase();
     if is_us(&p) {
-        return "US".into();
+        return Some("US".into());
     }
-    p.split(['-', ',']).next().unwrap_or("").trim().to_owned()
+    let code = p.split(['-', ',']).next().unwrap_or("").trim();
+    (code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase())).then(|| code.to_owned())
 }
 
 /// Whether the file's birthplaces name more than one country, none of them the US (the only
 /// disagreement a legal determination may settle).
 pub fn foreign_birthplaces_disagree(f: &Facts) -> bool {
     let places = birthplaces(f);
-    let countries = distinct(places.iter().map(|(_, p)| country(p)));
+    let countries = distinct(places.iter().filter_map(|(_, p)| country(p)));
     countries.len() > 1 && !places.iter().any(|(_, p)| is_us(p))
 }
 
@@ -481,7 +508,13 @@ pub fn membership(f: &Facts, inj: &ClassInjunction) -> Membership {
         .map(|c| c.trim().to_ascii_uppercase())
         .filter(|c| !c.is_empty())
         .collect();
-    let born = distinct(birthplaces(f).iter().map(|(_, p)| country(p)));
+    // A place in words is a birthplace whose country the data does not say: it keeps the
+    // condition from being judged "not met" (it counts as a value of its own).
+    let born = distinct(
+        birthplaces(f)
+            .iter()
+            .map(|(_, p)| country(p).unwrap_or_else(|| format!("?{p}"))),
+    );
     let entries = distinct(
         f.records
             .iter()
@@ -497,9 +530,16 @@ pub fn membership(f: &Facts, inj: &ClassInjunction) -> Membership {
     if !countries.is_empty() {
         results.push((
             format!("born in {}", countries.join(" or ")),
-            condition("country of birth", &born, |c| {
+            match condition("country of birth", &born, |c| {
                 countries.iter().any(|x| x == c)
-            }),
+            }) {
+                // Not met by a value that is no country code: cannot tell.
+                Ok(false) if born.iter().any(|b| b.starts_with('?')) => Err(format!(
+                    "a birthplace on file names no country ({})",
+                    born.join(", ")
+                )),
+                other => other,
+            },
         ));
     }
     let entry_text: Vec<String> = entries.iter().map(Date::to_string).collect();
@@ -632,7 +672,7 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                     why.push(format!("record {id} gives a US birthplace ({p})"));
                 }
             }
-            let countries = distinct(places.iter().map(|(_, p)| country(p)));
+            let countries = distinct(places.iter().filter_map(|(_, p)| country(p)));
             if countries.len() > 1 {
                 // A legal determination may settle which foreign country it is; never a US
                 // birthplace, which only a citizenship investigation settles.
@@ -900,6 +940,26 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
                     "{} record{} of the subject on file",
                     f.records.len(),
                     if f.records.len() == 1 { " is" } else { "s are" }
+                ));
+            }
+            // Marking every candidate "not this person" does not make "no record found".
+            if !f.excluded.is_empty() {
+                why.push(format!(
+                    "{} candidate{} marked not this person",
+                    f.excluded.len(),
+                    if f.excluded.len() == 1 {
+                        " was"
+                    } else {
+                        "s were"
+                    }
+                ));
+            }
+        }
+        Trigger::MarkedNotThisPerson => {
+            for x in &f.excluded {
+                why.push(format!(
+                    "record {} was marked not this person: {}",
+                    x.record_id, x.reason
                 ));
             }
         }

@@ -1316,3 +1316,50 @@ mod gathering {
         assert!(fired(&facts_of(f)).contains(&"stale-or-missing".to_owned()));
     }
 }
+
+#[test]
+fn marks_go_to_a_second_person_and_never_make_no_record_found() {
+    let mut f = clean();
+    f.records.clear();
+    f.excluded = vec![Excluded {
+        record_id: "IC-9".into(),
+        reason: "another person: different mother's name".into(),
+    }];
+    let hits = evaluate(&f);
+    assert!(!allowed(&hits).contains(&Kind::NoRecordFound), "{hits:?}");
+    let d = Disposition::submit(Kind::UnableToConfirm, hits, "ct1", now()).unwrap();
+    assert_eq!(d.state(), State::PendingSecondReview);
+    let h = d
+        .hits()
+        .iter()
+        .find(|h| h.rule == "not-this-person")
+        .unwrap();
+    assert!(h.reasons[0].contains("mother's name"));
+}
+
+#[test]
+fn birthplaces_in_words_are_never_a_country_the_rules_guess() {
+    assert_eq!(country("MX-JAL").as_deref(), Some("MX"));
+    assert_eq!(country("Houston, TX").as_deref(), Some("US"));
+    assert_eq!(country("Guatemala City"), None);
+    assert_eq!(country("Oaxaca de Juárez, Oaxaca"), None);
+    // A US city in an identity file's birthplace is a US birthplace.
+    let mut f = clean();
+    set_identity(&mut f, |r| {
+        r.country_of_birth = None;
+        r.place_of_birth = Some("San Antonio, TX".into());
+    });
+    assert!(fired(&f).contains(&"citizenship-indicator".to_owned()));
+    // A class of nationals judged on a birthplace in words: cannot tell, never out.
+    let mut g = clean();
+    set_identity(&mut g, |r| {
+        r.country_of_birth = None;
+        r.place_of_birth = Some("Guatemala City".into());
+    });
+    g.injunctions.push(injunction("GT", None));
+    assert!(
+        court_reasons(&g)[0].contains("cannot tell"),
+        "{:?}",
+        court_reasons(&g)
+    );
+}

@@ -3,7 +3,8 @@
 -- gather every record that shares one. The database computes the keys itself on every write
 -- (a trigger), so no writer can forget them; the normal form is `RecordKey::normal` in the
 -- domain crate: upper case without spaces, hyphens, periods and slashes, and for an A-number
--- without its leading A's and zeros. Values longer than 32 characters are no key.
+-- without its leading A's and zeros. Only 4 to 32 ASCII letters and digits with a digit among
+-- them make a key (placeholders such as UNKNOWN or N/A never tie records together).
 CREATE TABLE source_record_keys (
     kind       text NOT NULL,
     value      text NOT NULL,
@@ -22,7 +23,7 @@ RETURNS TABLE (kind text, value text) LANGUAGE sql IMMUTABLE AS $$
         UNION ALL SELECT 'state_id', upper(translate(data ->> 'state_id', ' -./', ''))
         UNION ALL SELECT 'document', upper(translate(data ->> 'document_number', ' -./', ''))
     ) k
-    WHERE k.value IS NOT NULL AND k.value <> '' AND length(k.value) <= 32
+    WHERE length(k.value) BETWEEN 4 AND 32 AND k.value ~ '^[0-9A-Z]+$' AND k.value ~ '[0-9]'
 $$;
 
 -- The records already stored.

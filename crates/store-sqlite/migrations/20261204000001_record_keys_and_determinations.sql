@@ -3,7 +3,8 @@
 -- gather every record that shares one. The database computes the keys itself on every write
 -- (triggers), so no writer can forget them; the normal form is `RecordKey::normal` in the
 -- domain crate: ASCII upper case without spaces, hyphens, periods and slashes, and for an
--- A-number without its leading A's and zeros. Values longer than 32 characters are no key.
+-- A-number without its leading A's and zeros. Only 4 to 32 ASCII letters and digits with a
+-- digit among them make a key (placeholders such as UNKNOWN or N/A never tie records together).
 CREATE TABLE source_record_keys (
     kind       TEXT NOT NULL,
     value      TEXT NOT NULL,
@@ -29,7 +30,8 @@ SELECT record_id, kind, value FROM (
     UNION ALL
     SELECT record_id, 'document', upper(replace(replace(replace(replace(data ->> '$.document_number', ' ', ''), '-', ''), '.', ''), '/', ''))
     FROM source_records
-) WHERE value IS NOT NULL AND value <> '' AND length(value) <= 32;
+) WHERE length(value) BETWEEN 4 AND 32
+    AND value NOT GLOB '*[^0-9A-Z]*' AND value GLOB '*[0-9]*';
 
 -- The records already stored.
 INSERT OR IGNORE INTO source_record_keys (kind, value, record_id)

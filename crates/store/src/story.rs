@@ -2364,11 +2364,34 @@ pub async fn source_records_are_found_by_every_identifier_they_carry(s: &dyn Sto
     let mut other = other;
     if let SourceRecord::Identity(r) = &mut other {
         r.a_number = "999999999".to_owned();
-        r.fin = "".to_owned();
+        // Placeholders are no identifier: they must not tie anyone's records together.
+        r.fin = "N/A".to_owned();
     }
-    s.put_source_records(&[person.clone(), order.clone(), crim.clone(), other.clone()])
-        .await
-        .unwrap();
+    let mut placeholder = identity("IDN-K5", "Øster", date!(2026 - 10 - 01));
+    if let SourceRecord::Identity(r) = &mut placeholder {
+        r.a_number = "A-0000".to_owned();
+        r.fin = "UNKNOWN".to_owned();
+    }
+    assert_eq!(placeholder.keys(), []);
+    s.put_source_records(&[
+        person.clone(),
+        order.clone(),
+        crim.clone(),
+        other.clone(),
+        placeholder.clone(),
+    ])
+    .await
+    .unwrap();
+    // The database files no key the Rust normal form would not: nothing finds the placeholder.
+    for raw in ["0000", "UNKNOWN", "NA"] {
+        for kind in KeyKind::ALL {
+            let k = RecordKey {
+                kind,
+                value: raw.to_owned(),
+            };
+            assert_eq!(s.source_records_by_keys(&[k], 10).await.unwrap(), []);
+        }
+    }
     // Each record's own keys (computed in Rust) find it: the SQL and Rust normal forms agree.
     for r in [&person, &order, &crim, &other] {
         let found = s.source_records_by_keys(&r.keys(), 10).await.unwrap();
@@ -2401,7 +2424,7 @@ pub async fn source_records_are_found_by_every_identifier_they_carry(s: &dyn Sto
             .unwrap(),
         []
     );
-    // An empty FIN files nothing.
+    // A placeholder FIN files nothing.
     assert_eq!(other.keys().len(), 1);
     // Bounded.
     assert_eq!(
@@ -2413,7 +2436,7 @@ pub async fn source_records_are_found_by_every_identifier_they_carry(s: &dyn Sto
     );
     assert_eq!(s.source_records_by_keys(&[], 10).await.unwrap(), []);
     let too_many: Vec<RecordKey> = (0..=crate::SOURCE_RECORDS_BY_KEYS_MAX)
-        .map(|i| key(KeyKind::Fin, &i.to_string()))
+        .map(|i| key(KeyKind::Fin, &format!("{i:06}")))
         .collect();
     assert!(matches!(
         s.source_records_by_keys(&too_many, 10).await,

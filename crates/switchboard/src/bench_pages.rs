@@ -430,7 +430,7 @@ pub async fn run(args: &PagesBench) -> anyhow::Result<()> {
                 Some(ct),
                 Method::POST,
                 "/api/v1/lookups",
-                Some(&json!({"subject": s, "purpose": purpose, "limit": 10})),
+                Some(&json!({"subject": s, "purpose": purpose, "call": call, "limit": 10})),
             )
             .await?;
         let chosen: Vec<Value> = found["candidates"]

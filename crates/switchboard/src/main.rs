@@ -816,12 +816,19 @@ fn print_demo_tour(
         .iter()
         .filter(|o| o.certification_on(today) == CertificationStatus::Current)
         .count();
-    if let Some(subject) = subject {
+    let supervisor = users
+        .iter()
+        .find(|(e, _)| e.user.role == switchboard_domain::Role::Supervisor);
+    if let (Some(subject), Some((sup, _))) = (subject, supervisor) {
         println!(
-            "Look a subject up in the record systems (the index builds in the background; 503 until it is ready):"
+            "Look a subject up in the record systems as the supervisor (a call-taker looks up on their own call, from the desk; the index builds in the background; 503 until it is ready):"
         );
         println!(
-            "  curl -s -b /tmp/sb.jar -X POST {sb}/lookups -H \"x-csrf-token: $CSRF\" -H 'content-type: application/json' -d '{subject}'"
+            "  SCSRF=$(curl -s -c /tmp/sup.jar {sb}/session -H 'content-type: application/json' -d '{{\"username\":\"{}\",\"password\":\"{password}\",\"totp\":\"'$(cargo run -q -p switchboard -- totp {})'\"}}' | sed -E 's/.*\"csrf_token\":\"([^\"]+)\".*/\\1/')",
+            sup.user.username, sup.totp_secret
+        );
+        println!(
+            "  curl -s -b /tmp/sup.jar -X POST {sb}/lookups -H \"x-csrf-token: $SCSRF\" -H 'content-type: application/json' -d '{subject}'"
         );
     }
     println!(

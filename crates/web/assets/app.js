@@ -282,8 +282,8 @@ async function onClick(b) {
     const id = d.determine;
     await api("POST", "/determinations", {
       disposition: id,
-      matter: JSON.parse(value("matter-" + id)),
-      finding: JSON.parse(value("finding-" + id)),
+      matter: JSON.parse(d.matter),
+      finding: JSON.parse(value(d.findingFrom)),
       reason: value("det-reason-" + id),
       basis: value("det-basis-" + id),
     });

@@ -267,7 +267,7 @@ async fn demo_seeds_a_fresh_database_and_serves_it() {
     let mut answer = None;
     for _ in 0..240 {
         let (s, b) = demo
-            .post("call_taker", "/api/v1/lookups", body.clone())
+            .post("supervisor", "/api/v1/lookups", body.clone())
             .await;
         if s == 200 {
             answer = Some(b);
@@ -288,7 +288,7 @@ async fn demo_seeds_a_fresh_database_and_serves_it() {
         .await;
     assert_eq!(s, 200, "{found}");
     let last = found["items"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["actor"]["username"], "ct24", "{last}");
+    assert_eq!(last["actor"]["username"], "sup01", "{last}");
     assert_eq!(last["purpose"]["code"], "C", "{last}");
     assert_eq!(last["result"], "strong", "{last}");
     assert!(demo.stop().success(), "a SIGTERM stops the demo cleanly");

@@ -117,16 +117,9 @@ pub async fn create(
     who: Principal,
     ApiJson(body): ApiJson<NewDetermination>,
 ) -> ApiResult<(StatusCode, Json<DeterminationView>)> {
-    check_text("reason", &body.reason)?;
-    check_text("basis", &body.basis)?;
-    let inquiry = inquiry_of(&app, &who, &body.disposition.to_string()).await?;
-    let Assessed { facts: f, file, .. } = facts(&app, &inquiry).await?;
     let id = Uuid::now_v7();
     let mut entry = Entry::new("determination.record", who.actor(), app.now_ms())
         .with_target(format!("determination:{id}"));
-    entry.purpose = Some(inquiry.purpose.audited()?);
-    entry.query = super::subject_keys(&inquiry.subject);
-    entry.records = file.records.iter().map(|r| r.record_id.clone()).collect();
     entry.note = Some(format!(
         "{}: {} — {} ({})",
         body.matter.describe(),
@@ -134,23 +127,34 @@ pub async fn create(
         body.reason.trim(),
         body.basis.trim()
     ));
+    // Every refusal below is audited before it is answered.
+    let refuse =
+        async |entry: Entry, e: ApiError| -> ApiResult<(StatusCode, Json<DeterminationView>)> {
+            app.record(entry.refused(e.body.message.clone())).await?;
+            Err(e)
+        };
+    if let Err(e) = check_text("reason", &body.reason).and(check_text("basis", &body.basis)) {
+        return refuse(entry, e).await;
+    }
+    let inquiry = match inquiry_of(&app, &who, &body.disposition.to_string()).await {
+        Ok(q) => q,
+        Err(e) => return refuse(entry, e).await,
+    };
+    entry.purpose = inquiry.purpose.audited().ok();
+    entry.query = super::subject_keys(&inquiry.subject);
+    let Assessed { facts: f, file, .. } = match facts(&app, &inquiry).await {
+        Ok(a) => a,
+        Err(e) => return refuse(entry, e).await,
+    };
+    entry.records = file.records.iter().map(|r| r.record_id.clone()).collect();
     if !raised(&f).contains(&body.matter) {
         let message = format!(
             "the rules do not put {} to legal on this subject's file",
             body.matter.describe()
         );
-        app.record(entry.refused(message.clone())).await?;
-        return Err(ApiError::conflict("not_raised", message));
+        return refuse(entry, ApiError::conflict("not_raised", message)).await;
     }
-    let records: Vec<RecordState> = f
-        .records
-        .iter()
-        .map(|c| RecordState {
-            record_id: c.record.record_id().to_owned(),
-            digest: record_digest(&c.record),
-        })
-        .collect();
-    let d = match Determination::record(
+    let mut d = match Determination::record(
         id.to_string(),
         body.matter,
         body.finding,
@@ -158,14 +162,12 @@ pub async fn create(
         &body.basis,
         who.username(),
         app.now(),
-        records,
+        file_states(&f),
     ) {
         Ok(d) => d,
-        Err(e) => {
-            app.record(entry.refused(e.to_string())).await?;
-            return Err(e.into());
-        }
+        Err(e) => return refuse(entry, e.into()).await,
     };
+    d.disposition = Some(body.disposition.to_string());
     entry.result = Some("pending_approval".to_owned());
     app.record(entry).await?;
     let now = switchboard_domain::stored_precision(app.now());
@@ -180,6 +182,17 @@ pub async fn create(
     };
     app.store.insert_determination(&row).await?;
     Ok((StatusCode::CREATED, Json(view(&row)?)))
+}
+
+/// Each record of a file as a determination keeps it.
+fn file_states(f: &switchboard_rules::Facts) -> Vec<RecordState> {
+    f.records
+        .iter()
+        .map(|c| RecordState {
+            record_id: c.record.record_id().to_owned(),
+            digest: record_digest(&c.record),
+        })
+        .collect()
 }
 
 /// A second legal reviewer's action.
@@ -201,9 +214,6 @@ async fn second(
     let id: Uuid = path_id(id)?;
     let mut row = app.store.determination(id).await?;
     let mut d = document(&row)?;
-    if let Some(r) = &reason {
-        check_text("reason", r)?;
-    }
     let mut entry =
         Entry::new(action, who.actor(), app.now_ms()).with_target(format!("determination:{id}"));
     entry.records = row.record_ids.clone();
@@ -212,12 +222,26 @@ async fn second(
         entry.approvers.push(who.username().to_owned());
     }
     entry.note = reason.clone();
+    if let Some(r) = &reason
+        && let Err(e) = check_text("reason", r)
+    {
+        app.record(entry.refused(e.body.message.clone())).await?;
+        return Err(e);
+    }
     let done = match action {
-        "determination.approve" => d.approve(
-            who.username(),
-            app.now(),
-            time::Duration::days(app.determination_days),
-        ),
+        "determination.approve" => {
+            // The file is gathered again: the question must still be put to legal, and the
+            // determination must stand on the file as it is now (nothing new, changed or gone).
+            if let Err(e) = still_stands(app, who, &d).await {
+                app.record(entry.refused(e.body.message.clone())).await?;
+                return Err(e);
+            }
+            d.approve(
+                who.username(),
+                app.now(),
+                time::Duration::days(app.determination_days),
+            )
+        }
         _ => d.refuse(who.username(), reason.as_deref().unwrap_or(""), app.now()),
     };
     if let Err(e) = done {
@@ -233,6 +257,51 @@ async fn second(
     row.updated_at = switchboard_domain::stored_precision(app.now());
     app.store.update_determination(&row, expected).await?;
     Ok(Json(view(&row)?))
+}
+
+/// Whether a determination about to be approved would stand on the subject's file as it is
+/// now, and the rules still put its question to legal.
+async fn still_stands(app: &AppState, who: &Principal, d: &Determination) -> ApiResult<()> {
+    let Some(disposition) = &d.disposition else {
+        return Err(ApiError::conflict(
+            "file_unknown",
+            "the determination names no disposition to gather the file from; record it again",
+        ));
+    };
+    let inquiry = inquiry_of(app, who, disposition).await?;
+    let Assessed { facts: f, .. } = facts(app, &inquiry).await?;
+    if !raised(&f).contains(&d.matter) {
+        return Err(ApiError::conflict(
+            "not_raised",
+            format!(
+                "the rules no longer put {} to legal on this subject's file",
+                d.matter.describe()
+            ),
+        ));
+    }
+    let now = file_states(&f);
+    let mut changed: Vec<String> = now
+        .iter()
+        .filter(|r| !d.records.contains(r))
+        .map(|r| r.record_id.clone())
+        .collect();
+    changed.extend(
+        d.records
+            .iter()
+            .filter(|r| !now.iter().any(|x| x.record_id == r.record_id))
+            .map(|r| r.record_id.clone()),
+    );
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(
+            "file_changed",
+            format!(
+                "the subject's file changed since the determination was recorded ({}): record it again on the file as it is",
+                changed.join(", ")
+            ),
+        ))
+    }
 }
 
 /// A second legal reviewer approves: the determination stands (for the configured number of
@@ -260,11 +329,8 @@ pub async fn refuse(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<Second>,
 ) -> ApiResult<Json<DeterminationView>> {
-    let reason = b
-        .reason
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid_field("reason", "say why"))?;
-    second(&app, &who, &id, "determination.refuse", Some(reason)).await
+    // A missing or short reason is refused (and audited) by the determination itself.
+    second(&app, &who, &id, "determination.refuse", b.reason).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -224,8 +224,13 @@ pub struct FileView {
     #[schema(value_type = Vec<Object>)]
     pub excluded: Vec<Excluded>,
     /// False when the file grew past its bound (the answer is then "unable to confirm").
+    #[serde(default = "yes")]
     pub complete: bool,
     pub determinations: Vec<DeterminationNote>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The facts of an inquiry, as the rules judge them, with the caller as the audit log names
@@ -286,13 +291,21 @@ async fn gather(
         ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
     })?;
     let query = Query::from_subject(&q.subject);
+    let opts_limit = 100;
     let opts = LookupOptions {
-        limit: 100,
+        limit: opts_limit,
         ..LookupOptions::default()
     };
     let res = tokio::task::spawn_blocking(move || index.lookup(&query, today, &opts))
         .await
         .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    // Strong or probable candidates may go on past the lookup's limit: the file is then not
+    // known to be whole.
+    let cut_short = res.candidates.len() >= opts_limit
+        && res
+            .candidates
+            .last()
+            .is_some_and(|c| matches!(Match::from(c.band), Match::Strong | Match::Probable));
     for (i, id) in q.chosen.iter().enumerate() {
         if !res.candidates.iter().any(|c| &c.record.record_id == id) {
             return Err(ApiError::invalid_field(
@@ -346,8 +359,9 @@ async fn gather(
         }
         g.found(found, more);
     }
-    if !g.wanted().is_empty() {
-        // Still growing after every round: not the whole file.
+    if cut_short || !g.wanted().is_empty() {
+        // Still growing after every round, or more candidates than the lookup returned: not
+        // the whole file.
         g.found(Vec::new(), true);
     }
     g.finish().map_err(file_error)
@@ -396,6 +410,33 @@ async fn determinations(app: &AppState, file: &[SourceRecord]) -> ApiResult<Vec<
             determination: d,
         })
         .collect())
+}
+
+/// [`facts`], with a refusal (a mark the file refuses, a record that is no candidate, a subject
+/// that does not validate, …) written to the audit log before it is answered.
+pub(crate) async fn audited_facts(
+    app: &AppState,
+    who: &Principal,
+    action: &str,
+    q: &Inquiry,
+) -> ApiResult<Assessed> {
+    match facts(app, q).await {
+        Ok(a) => Ok(a),
+        Err(e) if e.status.is_client_error() => {
+            let mut entry = Entry::new(action, who.actor(), app.now_ms())
+                .with_target(format!("call:{}", q.call));
+            entry.purpose = q.purpose.audited().ok();
+            entry.query = super::subject_keys(&q.subject);
+            entry.records = q.chosen.clone();
+            entry
+                .records
+                .extend(q.not_this_person.iter().map(|m| m.record.clone()));
+            entry.caller = super::caller_of(app, q.call).await.ok();
+            app.record(entry.refused(e.body.message.clone())).await?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Builds the facts from the store and the index (the subject's whole file), and the caller as
@@ -527,7 +568,7 @@ pub async fn evaluate_inquiry(
 ) -> ApiResult<Json<Verdict>> {
     q.purpose.audited()?;
     super::on_live_call(&app, &who, q.call, "disposition.evaluate").await?;
-    let a = facts(&app, &q).await?;
+    let a = audited_facts(&app, &who, "disposition.evaluate", &q).await?;
     let hits = evaluate(&a.facts);
     let mut entry = inquiry_entry(
         &app,
@@ -651,7 +692,7 @@ pub async fn create(
         facts: f,
         caller,
         file,
-    } = facts(&app, &body.inquiry).await?;
+    } = audited_facts(&app, &who, "disposition.create", &body.inquiry).await?;
     if let Some(r) = &body.inquiry.partner_reference {
         sent_for_this_call(&app, r, body.inquiry.call).await?;
     }
@@ -868,7 +909,18 @@ pub async fn approve(
     ApiJson(r): ApiJson<Review>,
 ) -> ApiResult<Json<DispositionView>> {
     let (row, mut doc) = load(&app, &who, &id).await?;
-    let a = facts(&app, &doc.inquiry).await?;
+    // Who may act on it is settled before any work is done for them.
+    let caller = super::caller_of(&app, doc.inquiry.call).await?;
+    let hits = doc.disposition.hits().to_vec();
+    let first = review_entry(&app, &who, "disposition.approve", &row, &doc, &hits, caller)?;
+    may_review(&app, &who, &doc, first.clone()).await?;
+    let a = match facts(&app, &doc.inquiry).await {
+        Ok(a) => a,
+        Err(e) => {
+            app.record(first.refused(e.body.message.clone())).await?;
+            return Err(e);
+        }
+    };
     let live = evaluate(&a.facts);
     doc.file = a.file;
     doc.raised = raised(&a.facts);
@@ -882,7 +934,6 @@ pub async fn approve(
         a.caller,
     )?;
     entry.note = r.reason.filter(|x| !x.trim().is_empty());
-    may_review(&app, &who, &doc, entry.clone()).await?;
     if let Err(e) = doc.disposition.approve(who.username(), live, app.now()) {
         app.record(entry.refused(e.to_string())).await?;
         return Err(e.into());

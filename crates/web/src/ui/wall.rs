@@ -689,13 +689,14 @@ struct ReviewRow {
     file: crate::api::dispositions::FileView,
     /// The questions legal may determine: (matter as JSON, in words, the findings that answer
     /// it as (JSON, words)).
-    matters: Vec<(String, String, Vec<(String, String)>)>,
+    matters: Vec<MatterChoice>,
 }
 
+/// A question for legal as JSON, in words, and the findings that answer it (JSON, words).
+type MatterChoice = (String, String, Vec<(String, String)>);
+
 /// A question the rules put to legal, for the determination form.
-fn matter_choice(
-    m: &switchboard_rules::determination::Matter,
-) -> (String, String, Vec<(String, String)>) {
+fn matter_choice(m: &switchboard_rules::determination::Matter) -> MatterChoice {
     use switchboard_rules::determination::Matter;
     let json = |v: serde_json::Value| v.to_string();
     let findings = match m {
