@@ -1,7 +1,8 @@
 //! The subject's whole file: the identity cluster the rules judge, gathered by the server.
 //!
 //! The file holds every record the call-taker chose, every strong or probable candidate of the
-//! lookup, every record sharing an identifier the officer gave, and — transitively — every
+//! lookup (and every possible one of a system that carries protections: court orders,
+//! citizenship records), every record sharing an identifier the officer gave, and — transitively — every
 //! record sharing an identifier with a record already in it. The call-taker's choice can add
 //! records, never remove one. A candidate the call-taker believes is another person's can be
 //! marked "not this person" with a written reason; the mark is refused for a record that is in
@@ -30,6 +31,19 @@ pub const MIN_MARK_REASON: usize = 20;
 pub struct Ranked {
     pub band: Match,
     pub corroborated: bool,
+    /// A record of a system that carries protections (a court order, a citizenship record):
+    /// such a record joins the file at a `possible` match already, since one that was the
+    /// subject's and went unjudged could detain the wrong person. The call-taker rules it out
+    /// with a "not this person" mark.
+    pub protective: bool,
+}
+
+impl Ranked {
+    /// Whether the candidate joins the file by its match alone.
+    pub fn joins(&self) -> bool {
+        matches!(self.band, Match::Strong | Match::Probable)
+            || (self.protective && self.band == Match::Possible)
+    }
 }
 
 /// Why the file cannot be gathered as asked.
@@ -107,12 +121,13 @@ impl Gatherer {
         })
     }
 
-    /// The records to fetch by id before anything else: the chosen ones and the strong or
-    /// probable candidates (marked ones too, to tell whether an identifier brings them in).
+    /// The records to fetch by id before anything else: the chosen ones and the candidates
+    /// that join by their match ([`Ranked::joins`]; marked ones too, to tell whether an
+    /// identifier brings them in).
     pub fn seeds(&self) -> Vec<String> {
         let mut ids: BTreeSet<String> = self.chosen.clone();
         for (id, r) in &self.ranked {
-            if matches!(r.band, Match::Strong | Match::Probable) {
+            if r.joins() {
                 ids.insert(id.clone());
             }
         }

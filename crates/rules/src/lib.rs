@@ -56,7 +56,8 @@ impl From<switchboard_matching::Band> for Match {
 pub enum Inclusion {
     /// The call-taker chose it.
     Chosen,
-    /// The lookup found it a strong or probable candidate.
+    /// The lookup found it a strong or probable candidate (or a possible one of a system that
+    /// carries protections).
     Candidate,
     /// It shares an identifier the officer gave.
     OfficerIdentifier { key: RecordKey },
@@ -74,7 +75,9 @@ impl Inclusion {
     pub fn describe(&self) -> String {
         match self {
             Inclusion::Chosen => "chosen by the call-taker".to_owned(),
-            Inclusion::Candidate => "a strong or probable candidate of the lookup".to_owned(),
+            Inclusion::Candidate => {
+                "a candidate of the lookup close enough to join the file".to_owned()
+            }
             Inclusion::OfficerIdentifier { key } => {
                 format!("shares the {} the officer gave", key.describe())
             }

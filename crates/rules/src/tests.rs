@@ -1219,6 +1219,7 @@ mod gathering {
             Ranked {
                 band: Match::Probable,
                 corroborated: false,
+                protective: false,
             },
         )]);
         // Unmarked, the probable look-alike is in the file, and its stay blocks.
@@ -1293,6 +1294,65 @@ mod gathering {
         assert_eq!(f.records[0].why, Inclusion::Chosen);
         assert!(f.records[1..].iter().all(|c| c.why.added_by_server()));
         assert!(f.records.iter().any(|c| matches!(&c.why, Inclusion::SharesIdentifier { key, .. } if key.kind == KeyKind::Fin)));
+    }
+
+    #[test]
+    fn a_possible_court_order_joins_the_file_a_possible_case_does_not() {
+        let all = person_file(3);
+        let order = SourceRecord::CourtOrder(CourtOrderRecord {
+            record_id: "ORD-weak".into(),
+            order_kind: "stay_of_removal".into(),
+            court: "D. Ct.".into(),
+            docket: "9".into(),
+            a_number: None,
+            family_name: "Garza".into(),
+            given_name: "M.".into(),
+            dob: None,
+            issued_on: date!(2026 - 10 - 01),
+            expires_on: None,
+            updated_on: date!(2026 - 10 - 01),
+        });
+        let mut weak_case = case();
+        weak_case.record_id = "IC-weak".into();
+        weak_case.a_number = "888888888".into();
+        weak_case.stay_kind = Some("judicial_stay".into());
+        let mut everything = all.clone();
+        everything.push(order);
+        everything.push(SourceRecord::ImmigrationCase(weak_case));
+        let possible = |protective| Ranked {
+            band: Match::Possible,
+            corroborated: false,
+            protective,
+        };
+        let ranked = BTreeMap::from([
+            ("ORD-weak".to_owned(), possible(true)),
+            ("IC-weak".to_owned(), possible(false)),
+        ]);
+        let f = gather(
+            &everything,
+            vec![],
+            ranked.clone(),
+            &["ID-3".into()],
+            BTreeMap::new(),
+        )
+        .unwrap();
+        let ids: Vec<&str> = f.records.iter().map(|c| c.record.record_id()).collect();
+        assert!(
+            ids.contains(&"ORD-weak") && !ids.contains(&"IC-weak"),
+            "{ids:?}"
+        );
+        assert!(
+            protective(&facts_of(f))
+                .iter()
+                .any(|(_, r)| r.iter().any(|x| x.contains("ORD-weak")))
+        );
+        // Ruled out with a reason, it is excluded and shown.
+        let marks = BTreeMap::from([(
+            "ORD-weak".to_owned(),
+            "a different person: initial only, no birth date".to_owned(),
+        )]);
+        let f = gather(&everything, vec![], ranked, &["ID-3".into()], marks).unwrap();
+        assert_eq!(f.excluded[0].record_id, "ORD-weak");
     }
 
     #[test]

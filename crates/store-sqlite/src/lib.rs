@@ -1596,9 +1596,11 @@ impl Store for SqliteStore {
         let limit = i64::from(limit);
         let rows = sqlx::query_scalar!(
             r#"SELECT s.data AS "data!: String" FROM source_records s
-               WHERE s.record_id IN (
-                   SELECT k.record_id FROM json_each(?1) AS j
-                   JOIN source_record_keys k ON k.kind = j.value ->> '$[0]' AND k.value = j.value ->> '$[1]')
+               WHERE s.a_number_key IN (SELECT j.value ->> '$[1]' FROM json_each(?1) AS j WHERE j.value ->> '$[0]' = 'a_number')
+                  OR s.fin_key IN (SELECT j.value ->> '$[1]' FROM json_each(?1) AS j WHERE j.value ->> '$[0]' = 'fin')
+                  OR s.fbi_key IN (SELECT j.value ->> '$[1]' FROM json_each(?1) AS j WHERE j.value ->> '$[0]' = 'fbi')
+                  OR s.state_id_key IN (SELECT j.value ->> '$[1]' FROM json_each(?1) AS j WHERE j.value ->> '$[0]' = 'state_id')
+                  OR s.document_key IN (SELECT j.value ->> '$[1]' FROM json_each(?1) AS j WHERE j.value ->> '$[0]' = 'document')
                LIMIT ?2"#,
             keys,
             limit

@@ -9,13 +9,20 @@
 //! 1. **Is a confirmation reachable when the law allows it?** For every adult with a final
 //!    order and no protective record (no citizenship record or US birthplace, no protected
 //!    application or 8 U.S.C. 1367 flag, nothing pending, no stay, no individual court order),
-//!    the officer gives the name, birth date and A-number of the subject's identity file, and
-//!    the call-taker chooses the strong candidates. Counted: confirmation allowed outright;
-//!    reachable once an overridable rule is overridden by a second person (hit confirmation
-//!    with another agency's file); blocked, by the first blocking rule and its reason.
+//!    the officer describes the subject as officers do (the generator's `describe`: name and
+//!    birth date with the errors files carry) and reads the A-number off the subject's
+//!    documents, and the call-taker chooses the strong candidates. Counted: confirmation
+//!    allowed outright; reachable once an overridable rule is overridden by a second person
+//!    (hit confirmation with another agency's file); blocked, by the first blocking rule and
+//!    its reason. An identifier is what corroborates an identity, so subjects described
+//!    without one cannot be confirmed by design and are not asked about here.
 //! 2. **Can a protection on file be left out?** For every adult with an individual court order
-//!    in force, the call-taker chooses only the identity and case records; counted: whether the
-//!    court-order rule still fires and names the order's record.
+//!    in force, the call-taker chooses only the identity and case records (those of them the
+//!    lookup offers), once with the A-number given and once with the officer's name and birth
+//!    date alone; counted: whether the court-order rule still fires naming the order's record.
+//!
+//! `--subject A412940404` also prints the verdict on one subject of the demo, identity and case
+//! chosen, with the file the server judged.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +31,7 @@ use axum::http::Method;
 use clap::Args;
 use serde_json::{Value, json};
 use switchboard_synth::people::people;
-use switchboard_synth::records::{PersonRecords, records_for};
+use switchboard_synth::records::{PersonRecords, describe, records_for};
 
 use crate::bench_pages::start;
 
@@ -38,6 +45,9 @@ pub struct FileBench {
     /// At most this many subjects of each kind are asked about.
     #[arg(long, default_value_t = 5_000)]
     limit: usize,
+    /// Print the verdict on the subject with this A-number (identity and case chosen).
+    #[arg(long)]
+    subject: Option<String>,
 }
 
 /// An adult whose records leave nothing protective: the subjects a confirmation is for.
@@ -67,16 +77,24 @@ fn final_order_without_protection(r: &PersonRecords, today: time::Date) -> bool 
         })
 }
 
-/// The subject as the officer gives it: the identity file's name, birth date and A-number.
-fn subject_of(r: &PersonRecords) -> Value {
-    let i = &r.identity[0];
+/// The subject as the officer gives it: as officers describe people (name and birth date with
+/// the errors files carry), with the A-number read off the subject's documents when `a_number`.
+fn subject_of(
+    spec: &switchboard_synth::records::RecordSpec,
+    p: &switchboard_synth::people::Person,
+    r: &PersonRecords,
+    a_number: bool,
+) -> Value {
+    let d = describe(spec, p, r);
     let mut s = json!({
-        "family_names": [i.family_name],
-        "given_names": [i.given_name],
-        "a_number": format!("A{}", i.a_number),
+        "family_names": [d.family],
+        "given_names": [d.given],
     });
-    if let Some(d) = i.dob {
-        s["date_of_birth"] = json!(d.to_string());
+    if let Some(dob) = d.dob {
+        s["date_of_birth"] = json!(dob.to_string());
+    }
+    if a_number {
+        s["a_number"] = json!(format!("A{}", r.identity[0].a_number));
     }
     s
 }
@@ -135,11 +153,20 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
             .await
     };
 
+    let spec = &center.record_spec;
     let (mut subjects, mut ordered) = (Vec::new(), Vec::new());
+    let mut shown = None;
     for p in people(center.people_spec) {
-        let r = records_for(&center.record_spec, &p);
+        let r = records_for(spec, &p);
+        if let Some(a) = &args.subject
+            && r.identity
+                .first()
+                .is_some_and(|i| a.trim_start_matches('A') == i.a_number)
+        {
+            shown = Some((p.clone(), r.clone()));
+        }
         if subjects.len() < args.limit && final_order_without_protection(&r, today) {
-            subjects.push(r);
+            subjects.push((p, r));
         } else if ordered.len() < args.limit
             && !r.identity.is_empty()
             && !r.immigration_case.is_empty()
@@ -150,7 +177,7 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
                 .dob
                 .is_some_and(|d| switchboard_rules::age_on(d, today) >= 18)
         {
-            ordered.push(r);
+            ordered.push((p, r));
         }
     }
 
@@ -158,8 +185,8 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
     let (mut outright, mut override_only) = (0usize, 0usize);
     let mut blocked: BTreeMap<String, usize> = BTreeMap::new();
     let mut added = 0usize;
-    for r in &subjects {
-        let subject = subject_of(r);
+    for (p, r) in &subjects {
+        let subject = subject_of(spec, p, r, true);
         let found = lookup(&subject).await?;
         let chosen: Vec<Value> = found["candidates"]
             .as_array()
@@ -236,68 +263,115 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
     );
 
     // 2. A court order left out of the chosen records.
-    let (mut named, mut missed) = (0usize, Vec::new());
-    for r in &ordered {
-        let subject = subject_of(r);
-        let chosen = json!([r.identity[0].record_id, r.immigration_case[0].record_id]);
-        let q = json!({"call": center.call, "purpose": purpose, "subject": subject,
-            "chosen": chosen, "location": "field"});
-        let v = match evaluate(&q).await {
-            Ok(v) => v,
-            // The identity file's name may not make the case record a candidate at all.
-            Err(_) => {
-                let q = json!({"call": center.call, "purpose": purpose, "subject": subject,
-                    "chosen": [r.identity[0].record_id], "location": "field"});
-                evaluate(&q).await?
-            }
-        };
-        let orders: Vec<&str> = r.court_order.iter().map(|o| o.record_id.as_str()).collect();
-        let fired = v["hits"].as_array().into_iter().flatten().any(|h| {
-            h["rule"] == "court-order"
-                && h["reasons"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|x| orders.iter().any(|o| x.as_str().unwrap_or("").contains(o)))
-        });
-        let confirm = v["allowed"]
-            .as_array()
-            .is_some_and(|a| a.contains(&json!("confirm_enforcement_action")));
-        if fired && !confirm {
-            named += 1;
-        } else {
-            // How the lookup ranked the order, and whether it carries an identifier.
-            let found = lookup(&subject).await?;
-            let band = found["candidates"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| orders.iter().any(|o| c["record"]["record_id"] == *o))
-                .map_or("not a candidate".to_owned(), |c| {
-                    c["band"].as_str().unwrap_or("").to_owned()
-                });
-            let tied = r.court_order.iter().any(|o| o.a_number.is_some());
-            missed.push(format!(
-                "{} ({band}; {})",
-                orders.join(","),
-                if tied {
-                    "carries an A-number"
-                } else {
-                    "no A-number"
-                }
-            ));
-        }
-    }
     println!(
         "adults with an individual court order in force, only identity and case chosen: {} asked",
         ordered.len()
     );
-    println!(
-        "  the court-order rule fires naming the order, confirmation blocked: {named}; missed: {}",
-        missed.len()
-    );
-    for m in &missed {
-        println!("    missed {m}");
+    for with_a in [true, false] {
+        let (mut named, mut missed) = (0usize, Vec::new());
+        for (p, r) in &ordered {
+            let subject = subject_of(spec, p, r, with_a);
+            // The identity and case records, where the lookup offers them as candidates.
+            let found = lookup(&subject).await?;
+            let offered = |id: &str| {
+                found["candidates"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["record"]["record_id"] == id)
+                    .cloned()
+            };
+            let chosen: Vec<&str> = [
+                r.identity[0].record_id.as_str(),
+                r.immigration_case[0].record_id.as_str(),
+            ]
+            .into_iter()
+            .filter(|id| offered(id).is_some())
+            .collect();
+            let v = evaluate(
+                &json!({"call": center.call, "purpose": purpose, "subject": subject,
+                "chosen": chosen, "location": "field"}),
+            )
+            .await?;
+            let orders: Vec<&str> = r.court_order.iter().map(|o| o.record_id.as_str()).collect();
+            let fired = v["hits"].as_array().into_iter().flatten().any(|h| {
+                h["rule"] == "court-order"
+                    && h["reasons"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|x| orders.iter().any(|o| x.as_str().unwrap_or("").contains(o)))
+            });
+            let confirm = v["allowed"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("confirm_enforcement_action")));
+            if fired && !confirm {
+                named += 1;
+            } else {
+                // How the lookup ranked the order, and whether it carries an identifier.
+                let band = orders
+                    .iter()
+                    .find_map(|o| offered(o))
+                    .map_or("not a candidate".to_owned(), |c| {
+                        c["band"].as_str().unwrap_or("").to_owned()
+                    });
+                let tied = r.court_order.iter().any(|o| o.a_number.is_some());
+                missed.push(format!(
+                    "{} ({band}; {}; {} of identity and case chosen){}",
+                    orders.join(","),
+                    if tied {
+                        "carries an A-number"
+                    } else {
+                        "no A-number"
+                    },
+                    chosen.len(),
+                    if confirm { " CONFIRMATION ALLOWED" } else { "" }
+                ));
+            }
+        }
+        println!(
+            "  {}: the court-order rule fires naming the order, confirmation blocked: {named}; missed: {}",
+            if with_a {
+                "the officer gives the A-number"
+            } else {
+                "the officer gives name and birth date only"
+            },
+            missed.len()
+        );
+        for m in &missed {
+            println!("    missed {m}");
+        }
+    }
+
+    if let Some((p, r)) = &shown {
+        let subject = subject_of(spec, p, r, true);
+        let chosen: Vec<&str> = r
+            .identity
+            .iter()
+            .map(|x| x.record_id.as_str())
+            .chain(r.immigration_case.iter().map(|x| x.record_id.as_str()))
+            .collect();
+        let v = evaluate(
+            &json!({"call": center.call, "purpose": purpose, "subject": subject,
+            "chosen": chosen, "location": "field"}),
+        )
+        .await?;
+        println!(
+            "subject {}: chosen {chosen:?}",
+            args.subject.as_deref().unwrap_or("")
+        );
+        for h in v["hits"].as_array().into_iter().flatten() {
+            println!("  hit {}: {}", h["rule"], h["reasons"]);
+        }
+        println!("  allowed: {}", v["allowed"]);
+        for f in v["file"]["records"].as_array().into_iter().flatten() {
+            println!(
+                "  file: {} ({}) {}",
+                f["record_id"].as_str().unwrap_or(""),
+                f["system"].as_str().unwrap_or(""),
+                f["why"].as_str().unwrap_or("")
+            );
+        }
     }
     Ok(())
 }

@@ -685,9 +685,11 @@ pub fn entry_truth(seed: u64, p: &Person, today: Date) -> Option<EntryTruth> {
     } else {
         rng.random_range(16..=age_now.max(16))
     };
+    // At the latest yesterday, and never before birth (someone born today entered today).
+    let latest = (today - Duration::days(1)).max(p.dob);
     let entered_on = (p.dob
         + Duration::days(i64::from(age_at_entry) * 365 + rng.random_range(0..365)))
-    .clamp(p.dob, today - Duration::days(1));
+    .clamp(p.dob, latest);
     let class = *[
         "ewi",
         "ewi",
@@ -733,7 +735,7 @@ fn add_entries(spec: &RecordSpec, p: &Person, out: &mut PersonRecords) {
         if noise::roll(rng, &spec.noise, Noise::EntryConflict, applied) {
             let years = *[-6i64, -3, -1, 1, 2, 5].choose(rng).expect("shifts");
             day = (day + Duration::days(years * 365 + rng.random_range(-60..60)))
-                .clamp(p.dob, spec.today - Duration::days(1));
+                .clamp(p.dob, (spec.today - Duration::days(1)).max(p.dob));
         }
         let place = (!rng.random_bool(0.1)).then(|| truth.place.to_owned());
         let class = (!rng.random_bool(0.1)).then(|| truth.class.to_owned());
@@ -902,6 +904,28 @@ mod tests {
             seed: 11,
             noise,
             today: TODAY,
+        }
+    }
+
+    #[test]
+    fn entries_fall_between_birth_and_today_even_for_a_baby_born_today() {
+        let s = spec(NoiseSpec::default().scaled(20.0).unwrap());
+        for mut p in people(PeopleSpec::new(11, 3_000, TODAY)) {
+            if p.country_of_birth == "US" {
+                continue;
+            }
+            for dob in [p.dob, TODAY, TODAY - time::Duration::days(1)] {
+                p.dob = dob;
+                let t = entry_truth(s.seed, &p, TODAY).expect("born abroad");
+                assert!(
+                    t.entered_on >= p.dob && t.entered_on <= TODAY,
+                    "{t:?} {dob}"
+                );
+                let r = records_for(&s, &p);
+                for e in r.identity.iter().filter_map(|i| i.entered_on) {
+                    assert!(e >= p.dob && e <= TODAY, "{e} {dob}");
+                }
+            }
         }
     }
 

@@ -323,6 +323,11 @@ async fn gather(
                 Ranked {
                     band: c.band.into(),
                     corroborated: c.corroborated,
+                    protective: matches!(
+                        c.record.system,
+                        switchboard_domain::records::System::CourtOrder
+                            | switchboard_domain::records::System::Citizenship
+                    ),
                 },
             )
         })

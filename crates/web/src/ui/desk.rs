@@ -231,6 +231,9 @@ struct CandidateRow {
     percent: String,
     band: String,
     band_class: String,
+    /// The candidate joins the subject's file by its match, so it may be marked "not this
+    /// person" (strong or probable; possible for a court order or citizenship record).
+    markable: bool,
     capped_from: Option<String>,
     corroborated: bool,
     updated_on: String,
@@ -279,6 +282,16 @@ fn candidate_row(rank: usize, c: &Candidate, max_age_days: i64) -> CandidateRow 
         percent: format!("{:.1}%", c.probability * 100.0),
         band: words(&c.band),
         band_class: label(&c.band),
+        markable: switchboard_rules::file::Ranked {
+            band: c.band.into(),
+            corroborated: c.corroborated,
+            protective: matches!(
+                r.system,
+                switchboard_domain::records::System::CourtOrder
+                    | switchboard_domain::records::System::Citizenship
+            ),
+        }
+        .joins(),
         capped_from: (c.band_before_checks != c.band).then(|| words(&c.band_before_checks)),
         corroborated: c.corroborated,
         updated_on: r.updated_on.to_string(),
@@ -935,6 +948,7 @@ mod tests {
                 percent: "50.0%".into(),
                 band: "possible".into(),
                 band_class: "possible".into(),
+                markable: false,
                 capped_from: None,
                 corroborated: false,
                 updated_on: "2026-01-01".into(),
