@@ -58,10 +58,13 @@ fn final_order_without_protection(r: &PersonRecords, today: time::Date) -> bool 
     let adult = i
         .dob
         .is_some_and(|d| switchboard_rules::age_on(d, today) >= 18);
-    let us_born = r
-        .identity
-        .iter()
-        .any(|x| x.country_of_birth.as_deref() == Some("US"));
+    // Born here by any identity file's country, or a US place ("Houston, TX").
+    let us_born = r.identity.iter().any(|x| {
+        x.country_of_birth.as_deref() == Some("US")
+            || x.place_of_birth
+                .as_deref()
+                .is_some_and(|p| switchboard_rules::country(p).as_deref() == Some("US"))
+    });
     adult
         && !us_born
         && r.citizenship.is_empty()
@@ -110,6 +113,10 @@ fn reason_kind(rule: &str, reason: &str) -> String {
         "stale record"
     } else if r.contains("birth date") && r.contains("disagree") {
         "birth dates disagree"
+    } else if r.contains("citizenship record") {
+        "a citizenship record in the file"
+    } else if r.contains("us birthplace") {
+        "a US birthplace in the file"
     } else if r.contains("birthplace") {
         "birthplace"
     } else if r.contains("under 18") {
@@ -148,7 +155,7 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
                 Some(ct),
                 Method::POST,
                 "/api/v1/lookups",
-                Some(&json!({"subject": subject, "purpose": purpose, "call": center.call, "limit": 20})),
+                Some(&json!({"subject": subject, "purpose": purpose, "call": center.call, "limit": 100})),
             )
             .await
     };
@@ -343,13 +350,24 @@ pub async fn run(args: &FileBench) -> anyhow::Result<()> {
         }
     }
 
+    if let (Some(a), None) = (&args.subject, &shown) {
+        println!("subject {a}: no identity file of the generated people has this A-number");
+    }
     if let Some((p, r)) = &shown {
         let subject = subject_of(spec, p, r, true);
+        let found = lookup(&subject).await?;
+        let offered: Vec<&str> = found["candidates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["record"]["record_id"].as_str())
+            .collect();
         let chosen: Vec<&str> = r
             .identity
             .iter()
             .map(|x| x.record_id.as_str())
             .chain(r.immigration_case.iter().map(|x| x.record_id.as_str()))
+            .filter(|id| offered.contains(id))
             .collect();
         let v = evaluate(
             &json!({"call": center.call, "purpose": purpose, "subject": subject,

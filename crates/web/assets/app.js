@@ -135,6 +135,20 @@ function purpose() {
   return p;
 }
 
+// "Not this person" marks, from the candidates and from the file the rules last judged (a
+// candidate past the list shown can still be in the file); one per record.
+// A mark stays after the verdict that excluded its record is drawn again (its input is gone
+// then); a new search or inquiry clears them.
+const keptMarks = new Map();
+
+function notThisPerson() {
+  for (const m of document.querySelectorAll('#candidates input[name="not-this-person"], #verdict input[name="not-this-person"]')) {
+    if (m.value.trim()) keptMarks.set(m.dataset.record, m.value.trim());
+    else keptMarks.delete(m.dataset.record);
+  }
+  return [...keptMarks].map(([record, reason]) => ({ record, reason }));
+}
+
 function inquiry() {
   const call = value("inquiry-call");
   if (!call) throw new Error("answer a call first: the rules judge an inquiry made on a call");
@@ -143,9 +157,7 @@ function inquiry() {
     purpose: purpose(),
     subject: subject(),
     chosen: [...document.querySelectorAll('#candidates input[name="chosen"]:checked')].map((c) => c.value),
-    not_this_person: [...document.querySelectorAll('#candidates input[name="not-this-person"]')]
-      .filter((m) => m.value.trim())
-      .map((m) => ({ record: m.dataset.record, reason: m.value.trim() })),
+    not_this_person: notThisPerson(),
     claims: { us_citizen: checked("c-citizen"), us_citizen_parent: checked("c-parent"),
       minor: checked("c-minor"), uac: checked("c-uac") },
     location: value("c-location"),
@@ -189,6 +201,7 @@ async function search() {
   showError("inquiry-error", null);
   const body = { subject: subject(), purpose: purpose(), limit: 10 };
   if (value("inquiry-call")) body.call = value("inquiry-call");
+  keptMarks.clear();
   // The last search's candidates go at once: nothing is chosen from a stale list.
   const list = document.getElementById("candidates");
   list.textContent = "Searching…";
@@ -225,6 +238,7 @@ async function recordDisposition() {
 
 function newInquiry() {
   inquiryBusy = false;
+  keptMarks.clear();
   showError("inquiry-error", null);
   document.getElementById("inquiry").reset();
   const call = document.getElementById("inquiry-call");

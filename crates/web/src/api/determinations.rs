@@ -180,7 +180,17 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    app.store.insert_determination(&row).await?;
+    if let Err(e) = app.store.insert_determination(&row).await {
+        super::audit_failure(
+            &app,
+            &who,
+            "determination.record",
+            format!("determination:{id}"),
+            e.to_string(),
+        )
+        .await;
+        return Err(e.into());
+    }
     Ok((StatusCode::CREATED, Json(view(&row)?)))
 }
 
@@ -255,7 +265,17 @@ async fn second(
     row.state = state_name(&d);
     row.document = serde_json::to_value(&d).map_err(ApiError::internal)?;
     row.updated_at = switchboard_domain::stored_precision(app.now());
-    app.store.update_determination(&row, expected).await?;
+    if let Err(e) = app.store.update_determination(&row, expected).await {
+        super::audit_failure(
+            app,
+            who,
+            action,
+            format!("determination:{id}"),
+            e.to_string(),
+        )
+        .await;
+        return Err(e.into());
+    }
     Ok(Json(view(&row)?))
 }
 

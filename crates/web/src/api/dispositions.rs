@@ -203,6 +203,9 @@ pub struct FileRecord {
     pub added_by_server: bool,
     /// Why it is in the file.
     pub why: String,
+    /// It joined by its match alone, so the call-taker may mark it "not this person".
+    #[serde(default)]
+    pub markable: bool,
     #[schema(value_type = String, format = Date)]
     pub updated_on: time::Date,
 }
@@ -291,7 +294,7 @@ async fn gather(
         ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
     })?;
     let query = Query::from_subject(&q.subject);
-    let opts_limit = 100;
+    let opts_limit = 200;
     let opts = LookupOptions {
         limit: opts_limit,
         ..LookupOptions::default()
@@ -301,11 +304,15 @@ async fn gather(
         .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
     // Strong or probable candidates may go on past the lookup's limit: the file is then not
     // known to be whole.
+    // (Candidates come in order of their weight before any cap, so the last one's uncapped
+    // band bounds every candidate after it.)
     let cut_short = res.candidates.len() >= opts_limit
-        && res
-            .candidates
-            .last()
-            .is_some_and(|c| matches!(Match::from(c.band), Match::Strong | Match::Probable));
+        && res.candidates.last().is_some_and(|c| {
+            matches!(
+                Match::from(c.band_before_checks),
+                Match::Strong | Match::Probable | Match::Possible
+            )
+        });
     for (i, id) in q.chosen.iter().enumerate() {
         if !res.candidates.iter().any(|c| &c.record.record_id == id) {
             return Err(ApiError::invalid_field(
@@ -510,6 +517,7 @@ pub(crate) async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Assessed> {
                 corroborated: c.corroborated,
                 added_by_server: c.why.added_by_server(),
                 why: c.why.describe(),
+                markable: c.why == switchboard_rules::Inclusion::Candidate,
                 updated_on: c.record.updated_on(),
             })
             .collect(),
@@ -822,7 +830,25 @@ async fn save(
     row.state = state_name(&doc.disposition);
     row.document = serde_json::to_value(doc).map_err(ApiError::internal)?;
     row.updated_at = stored_precision(app.now());
-    app.store.update_disposition(&row, expected).await?;
+    if let Err(e) = app.store.update_disposition(&row, expected).await {
+        // The review was audited before this write: say that it did not take effect.
+        let action = doc
+            .disposition
+            .history()
+            .last()
+            .map_or("disposition.review".to_owned(), |s| {
+                format!("disposition.{}", s.action)
+            });
+        super::audit_failure(
+            app,
+            who,
+            &action,
+            format!("disposition:{}", row.id),
+            e.to_string(),
+        )
+        .await;
+        return Err(e.into());
+    }
     Ok(view(&row, doc, None, who))
 }
 

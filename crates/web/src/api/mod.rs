@@ -153,6 +153,25 @@ pub async fn on_live_call(
     Err(ApiError::new(status, code, "forbidden", message))
 }
 
+/// A second audit entry for an action whose first entry was written but whose write then
+/// failed (a version conflict, the database): the log never shows an action that did not
+/// happen as if it had.
+pub async fn audit_failure(
+    app: &crate::AppState,
+    who: &crate::auth::Principal,
+    action: &str,
+    target: String,
+    error: String,
+) {
+    let mut failed =
+        switchboard_audit::Entry::new(action, who.actor(), app.now_ms()).with_target(target);
+    failed.outcome = switchboard_audit::Outcome::Failed;
+    failed.note = Some(error);
+    if let Err(e) = app.record(failed).await {
+        tracing::error!(error = ?e, action, "could not audit a failed write");
+    }
+}
+
 /// For whom: the call's caller as the registry identified them.
 pub async fn caller_of(
     app: &crate::AppState,

@@ -909,6 +909,7 @@ mod tests {
                     corroborated: false,
                     added_by_server: true,
                     why: "shares the A-number <u>A1</u>".into(),
+                    markable: false,
                     updated_on: time::macros::date!(2026 - 11 - 01),
                 }],
                 excluded: vec![switchboard_rules::Excluded {
