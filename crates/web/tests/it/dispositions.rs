@@ -28,6 +28,15 @@ fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
 
 /// The same, for records generated as of `today`.
 pub(super) fn clean_person_on(seeded: &[PersonRecords], today: time::Date) -> &PersonRecords {
+    clean_person_where(seeded, today, |_| true)
+}
+
+/// The first clean person (as above) for whom `also` holds.
+fn clean_person_where(
+    seeded: &[PersonRecords],
+    today: time::Date,
+    also: impl Fn(&PersonRecords) -> bool,
+) -> &PersonRecords {
     seeded
         .iter()
         .find(|p| {
@@ -53,6 +62,7 @@ pub(super) fn clean_person_on(seeded: &[PersonRecords], today: time::Date) -> &P
                         && c.a_number == i.a_number
                         && c.dob == i.dob
                 }
+                && also(p)
         })
         .expect("a clean person among the generated")
 }
@@ -706,43 +716,20 @@ async fn class_membership_is_judged_on_entry_data_and_legal_determines_the_rest(
         .await
         .unwrap();
     let call = federal_call(&app, store.as_ref()).await;
+    // A clean person whose entry data says they entered as an adult (at 20 or older) by every
+    // record that has a date, or one with no entry date anywhere.
     let pick = |entered: bool| -> PersonRecords {
-        seeded
-            .iter()
-            .find(|p| {
-                if p.identity.len() != 1
-                    || p.immigration_case.len() != 1
-                    || !p.custody.is_empty()
-                    || !p.criminal_history.is_empty()
-                    || !p.court_order.is_empty()
-                    || !p.citizenship.is_empty()
-                {
-                    return false;
-                }
-                let (i, c) = (&p.identity[0], &p.immigration_case[0]);
-                let Some(dob) = i.dob else { return false };
-                let age = |d: time::Date| switchboard_rules::age_on(dob, d);
-                (TODAY - dob).whole_days() > 20 * 366
-                    && c.status == "final_order"
-                    && c.applications.is_empty()
-                    && !c.protected_1367
-                    && c.stay_kind.is_none()
-                    && !c.appeal_pending
-                    && !c.motion_to_reopen_pending
-                    && recent(TODAY, i.updated_on)
-                    && recent(TODAY, c.updated_on)
-                    && c.a_number == i.a_number
-                    && c.dob == i.dob
-                    && i.country_of_birth.as_deref().is_some_and(|b| b != "US")
-                    && if entered {
-                        i.entered_on.is_some_and(|e| age(e) >= 20)
-                            && c.entered_on.is_none_or(|e| age(e) >= 20)
-                    } else {
-                        i.entered_on.is_none() && c.entered_on.is_none()
-                    }
-            })
-            .cloned()
-            .expect("such a person among the generated")
+        clean_person_where(&seeded, TODAY, |p| {
+            let (i, c) = (&p.identity[0], &p.immigration_case[0]);
+            let age = |d: time::Date| switchboard_rules::age_on(i.dob.unwrap(), d);
+            if entered {
+                i.entered_on.is_some_and(|e| age(e) >= 20)
+                    && c.entered_on.is_none_or(|e| age(e) >= 20)
+            } else {
+                i.entered_on.is_none() && c.entered_on.is_none()
+            }
+        })
+        .clone()
     };
 
     // Entered as an adult by every record: out of the class; confirmation allowed.
