@@ -330,7 +330,7 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger::StaleOrMissing,
         outcomes: &[BlockConfirm, UnableToConfirm],
         text: "The data needed to confirm is missing, conflicting or older than the allowed age: the answer is unable to confirm.",
-        basis: "PRODUCT.md: missing, stale or conflicting data gives unable to confirm",
+        basis: "Center policy: missing, stale or conflicting data gives unable to confirm",
         overridable: false,
     },
     Rule {
@@ -339,7 +339,7 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger::MarkedNotThisPerson,
         outcomes: &[SecondPerson],
         text: "The call-taker marked records not this person: a second person reviews each mark and its reason before the disposition stands.",
-        basis: "PRODUCT.md: a \"not this person\" mark needs a written reason and is shown to the second person",
+        basis: "Center policy: a \"not this person\" mark needs a written reason and is shown to the second person",
         overridable: false,
     },
     Rule {
@@ -348,7 +348,7 @@ pub const RULES: &[Rule] = &[
         trigger: Trigger::RecordsOnFile,
         outcomes: &[RecordsOnFile],
         text: "Records of the subject are on file: the answer cannot be \"no record found\".",
-        basis: "PRODUCT.md: \"no record found\" only when nothing strong or probable exists",
+        basis: "Center policy: \"no record found\" only when nothing strong or probable exists",
         overridable: false,
     },
 ];
@@ -455,9 +455,13 @@ pub fn country(place: &str) -> Option<String> {
 /// Whether the file's birthplaces name more than one country, none of them the US (the only
 /// disagreement a legal determination may settle).
 pub fn foreign_birthplaces_disagree(f: &Facts) -> bool {
-    let places = birthplaces(f);
-    let countries = distinct(places.iter().filter_map(|(_, p)| country(p)));
-    countries.len() > 1 && !places.iter().any(|(_, p)| is_us(p))
+    birth_countries(f).len() > 1 && !birthplaces(f).iter().any(|(_, p)| is_us(p))
+}
+
+/// The countries the file's birthplaces name (places in words name none), sorted: what a
+/// birthplace determination may choose among.
+pub fn birth_countries(f: &Facts) -> Vec<String> {
+    distinct(birthplaces(f).iter().filter_map(|(_, p)| country(p)))
 }
 
 /// The distinct values of something the file says, sorted.

@@ -908,6 +908,8 @@ fn legal_determinations_are_facts_only_while_they_stand() {
             ..identity()
         })));
     assert!(fired(&places).contains(&"citizenship-indicator".to_owned()));
+    assert_eq!(birth_countries(&places), ["GT", "MX"]);
+    assert!(determination::raised(&places).contains(&Matter::Birthplace));
     places.determinations.push(judged(
         Matter::Birthplace,
         Finding::BornIn {

@@ -613,6 +613,9 @@ struct Document {
     /// The questions the rules put to legal on that file (what a determination may settle).
     #[serde(default)]
     raised: Vec<Matter>,
+    /// The countries its birthplaces name (what a birthplace determination chooses among).
+    #[serde(default)]
+    birth_countries: Vec<String>,
 }
 
 /// A disposition as the API shows it.
@@ -723,6 +726,7 @@ pub async fn create(
         inquiry: body.inquiry,
         file,
         raised: raised(&f),
+        birth_countries: switchboard_rules::birth_countries(&f),
     };
     let row = DispositionRow {
         id: Uuid::now_v7(),
@@ -955,6 +959,7 @@ pub async fn approve(
     let live = evaluate(&a.facts);
     doc.file = a.file;
     doc.raised = raised(&a.facts);
+    doc.birth_countries = switchboard_rules::birth_countries(&a.facts);
     let mut entry = review_entry(
         &app,
         &who,
@@ -1248,6 +1253,7 @@ pub(crate) struct ReviewItem {
     /// The file as last judged, and the questions it puts to legal.
     pub file: FileView,
     pub raised: Vec<Matter>,
+    pub birth_countries: Vec<String>,
 }
 
 /// The dispositions in `state`, oldest first (the order they are worked), as `who` may see
@@ -1292,6 +1298,7 @@ pub(crate) async fn review_queue(
             purpose: doc.inquiry.purpose.reason.clone(),
             file: doc.file.clone(),
             raised: doc.raised.clone(),
+            birth_countries: doc.birth_countries.clone(),
         });
     }
     Ok(items)

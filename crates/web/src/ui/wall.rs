@@ -695,8 +695,12 @@ struct ReviewRow {
 /// A question for legal as JSON, in words, and the findings that answer it (JSON, words).
 type MatterChoice = (String, String, Vec<(String, String)>);
 
-/// A question the rules put to legal, for the determination form.
-fn matter_choice(m: &switchboard_rules::determination::Matter) -> MatterChoice {
+/// A question the rules put to legal, for the determination form (a birthplace is chosen among
+/// the countries the file names).
+fn matter_choice(
+    m: &switchboard_rules::determination::Matter,
+    countries: &[String],
+) -> MatterChoice {
     use switchboard_rules::determination::Matter;
     let json = |v: serde_json::Value| v.to_string();
     let findings = match m {
@@ -720,18 +724,15 @@ fn matter_choice(m: &switchboard_rules::determination::Matter) -> MatterChoice {
                 "bars removal".to_owned(),
             ),
         ],
-        Matter::Birthplace => [
-            "MX", "GT", "HN", "SV", "CU", "VE", "HT", "CN", "IN", "PH", "VN", "KR", "CO", "DO",
-            "EC",
-        ]
-        .iter()
-        .map(|c| {
-            (
-                json(serde_json::json!({"finding": "born_in", "country": c})),
-                format!("born in {c}"),
-            )
-        })
-        .collect(),
+        Matter::Birthplace => countries
+            .iter()
+            .map(|c| {
+                (
+                    json(serde_json::json!({"finding": "born_in", "country": c})),
+                    format!("born in {c}"),
+                )
+            })
+            .collect(),
     };
     (
         serde_json::to_string(m).unwrap_or_default(),
@@ -829,7 +830,11 @@ impl Board {
                             })
                             .collect(),
                         disclosed: it.view.disclosed,
-                        matters: it.raised.iter().map(matter_choice).collect(),
+                        matters: it
+                            .raised
+                            .iter()
+                            .map(|m| matter_choice(m, &it.birth_countries))
+                            .collect(),
                         file: it.file,
                     }
                 })
