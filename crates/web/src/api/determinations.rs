@@ -120,6 +120,33 @@ pub async fn create(
     let id = Uuid::now_v7();
     let mut entry = Entry::new("determination.record", who.actor(), app.now_ms())
         .with_target(format!("determination:{id}"));
+    // Every refusal below is audited before it is answered.
+    let refuse =
+        async |entry: Entry, e: ApiError| -> ApiResult<(StatusCode, Json<DeterminationView>)> {
+            app.record(entry.refused(e.body.message.clone())).await?;
+            Err(e)
+        };
+    let ids_ok = match &body.matter {
+        Matter::ClassMembership { order_id: id } | Matter::Pending { record_id: id, .. } => {
+            id.len() <= 64
+        }
+        Matter::Birthplace => true,
+    } && !matches!(&body.finding, Finding::BornIn { country } if country.len() > 2);
+    let checked = check_text("reason", &body.reason)
+        .and(check_text("basis", &body.basis))
+        .and(if ids_ok {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_field(
+                "matter",
+                "a record or order id of at most 64 characters",
+            ))
+        });
+    if let Err(e) = checked {
+        // The refusal is audited without the oversized text.
+        return refuse(entry, e).await;
+    }
+    // What was asked, in the audit entry (every part bounded by now).
     entry.note = Some(format!(
         "{}: {} — {} ({})",
         body.matter.describe(),
@@ -127,15 +154,6 @@ pub async fn create(
         body.reason.trim(),
         body.basis.trim()
     ));
-    // Every refusal below is audited before it is answered.
-    let refuse =
-        async |entry: Entry, e: ApiError| -> ApiResult<(StatusCode, Json<DeterminationView>)> {
-            app.record(entry.refused(e.body.message.clone())).await?;
-            Err(e)
-        };
-    if let Err(e) = check_text("reason", &body.reason).and(check_text("basis", &body.basis)) {
-        return refuse(entry, e).await;
-    }
     let inquiry = match inquiry_of(&app, &who, &body.disposition.to_string()).await {
         Ok(q) => q,
         Err(e) => return refuse(entry, e).await,

@@ -796,6 +796,22 @@ async fn class_membership_is_judged_on_entry_data_and_legal_determines_the_rest(
         .post(
             "/api/v1/determinations",
             det(
+                json!({"kind": "class_membership", "order_id": "X".repeat(60_000)}),
+                json!({"finding": "not_in_class"}),
+            ),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("matter"),
+    );
+    let (s, b) = app
+        .post(
+            "/api/v1/determinations",
+            det(
                 json!({"kind": "class_membership", "order_id": "CLS-TEST"}),
                 json!({"finding": "bars_removal"}),
             ),
