@@ -253,34 +253,64 @@ impl BlockIndex {
         max_rows: usize,
         out: &mut Vec<u32>,
     ) -> usize {
-        out.clear();
-        let mut skipped = 0;
-        for &k in keys {
-            let r = self.range(k);
-            if r.len() > max_block {
-                skipped += 1;
-                continue;
+        gather(
+            keys,
+            max_block,
+            max_rows,
+            out,
+            |k| [self.slice(k), &[]],
+            |_| true,
+        )
+    }
+
+    fn slice(&self, key: u32) -> &[u64] {
+        &self.postings[self.range(key)]
+    }
+
+    /// These postings and `new` together (`new` in any order).
+    fn merged(&self, mut new: Vec<u64>) -> Self {
+        new.sort_unstable();
+        let (a, b) = (&self.postings, &new);
+        let mut out = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            if a[i] <= b[j] {
+                out.push(a[i]);
+                i += 1;
+            } else {
+                out.push(b[j]);
+                j += 1;
             }
-            out.extend(self.postings[r].iter().map(|p| *p as u32));
         }
-        out.sort_unstable();
-        if out.len() > max_rows {
-            let mut counted: Vec<(u32, u32)> = Vec::new();
-            for &r in out.iter() {
-                match counted.last_mut() {
-                    Some((row, n)) if *row == r => *n += 1,
-                    _ => counted.push((r, 1)),
-                }
-            }
-            if counted.len() > max_rows {
-                counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                counted.truncate(max_rows);
-            }
-            *out = counted.into_iter().map(|(r, _)| r).collect();
-            out.sort_unstable();
-        }
+        out.extend_from_slice(&a[i..]);
+        out.extend_from_slice(&b[j..]);
         out.dedup();
-        skipped
+        Self::from_sorted(out)
+    }
+
+    fn from_sorted(postings: Vec<u64>) -> Self {
+        let directory = postings
+            .iter()
+            .step_by(STRIDE)
+            .map(|p| (p >> 32) as u32)
+            .collect();
+        Self {
+            postings,
+            directory,
+        }
+    }
+
+    /// The postings, sorted, for a snapshot.
+    pub fn as_slice(&self) -> &[u64] {
+        &self.postings
+    }
+
+    /// Postings read back from a snapshot: `None` unless sorted and free of duplicates.
+    pub fn from_snapshot(postings: Vec<u64>) -> Option<Self> {
+        postings
+            .windows(2)
+            .all(|w| w[0] < w[1])
+            .then(|| Self::from_sorted(postings))
     }
 
     /// Up to `n` random pairs of different rows that share a key (a pair is drawn by picking a
@@ -308,6 +338,119 @@ impl BlockIndex {
             }
         }
         out
+    }
+}
+
+/// The rows under `keys` (see [`BlockIndex::candidates`]), reading each key's postings from
+/// up to two sorted runs and keeping only rows `keep` accepts.
+fn gather<'a>(
+    keys: &[u32],
+    max_block: usize,
+    max_rows: usize,
+    out: &mut Vec<u32>,
+    runs: impl Fn(u32) -> [&'a [u64]; 2],
+    keep: impl Fn(u32) -> bool,
+) -> usize {
+    out.clear();
+    let mut skipped = 0;
+    for &k in keys {
+        let [a, b] = runs(k);
+        if a.len() + b.len() > max_block {
+            skipped += 1;
+            continue;
+        }
+        out.extend(a.iter().chain(b).map(|p| *p as u32).filter(|&r| keep(r)));
+    }
+    out.sort_unstable();
+    if out.len() > max_rows {
+        let mut counted: Vec<(u32, u32)> = Vec::new();
+        for &r in out.iter() {
+            match counted.last_mut() {
+                Some((row, n)) if *row == r => *n += 1,
+                _ => counted.push((r, 1)),
+            }
+        }
+        if counted.len() > max_rows {
+            counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            counted.truncate(max_rows);
+        }
+        *out = counted.into_iter().map(|(r, _)| r).collect();
+        out.sort_unstable();
+    }
+    out.dedup();
+    skipped
+}
+
+/// Postings that grow in place: the base built in bulk, and a delta of everything filed
+/// since, kept sorted by merging each new batch into it (the delta stays small: a rebuild folds
+/// it into the base).
+#[derive(Debug, Clone, Default)]
+pub struct Postings {
+    base: BlockIndex,
+    delta: BlockIndex,
+}
+
+impl Postings {
+    pub fn new(base: BlockIndex) -> Self {
+        Self {
+            base,
+            delta: BlockIndex::default(),
+        }
+    }
+
+    pub fn from_parts(base: BlockIndex, delta: BlockIndex) -> Self {
+        Self { base, delta }
+    }
+
+    pub fn base(&self) -> &BlockIndex {
+        &self.base
+    }
+
+    pub fn delta(&self) -> &BlockIndex {
+        &self.delta
+    }
+
+    /// Files more postings (in any order).
+    pub fn add(&mut self, new: Vec<u64>) {
+        if !new.is_empty() {
+            self.delta = self.delta.merged(new);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.base.len() + self.delta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.base.bytes() + self.delta.bytes()
+    }
+
+    /// Every row filed under `key`.
+    pub fn rows(&self, key: u32) -> impl Iterator<Item = u32> + '_ {
+        self.base.rows(key).chain(self.delta.rows(key))
+    }
+
+    /// Like [`BlockIndex::candidates`], over both runs, keeping only rows `keep` accepts.
+    pub fn candidates(
+        &self,
+        keys: &[u32],
+        max_block: usize,
+        max_rows: usize,
+        out: &mut Vec<u32>,
+        keep: impl Fn(u32) -> bool,
+    ) -> usize {
+        gather(
+            keys,
+            max_block,
+            max_rows,
+            out,
+            |k| [self.base.slice(k), self.delta.slice(k)],
+            keep,
+        )
     }
 }
 
@@ -421,5 +564,26 @@ mod tests {
         ]);
         two.candidates(&[1, 2], 10, 1, &mut out);
         assert_eq!(out, vec![5]);
+    }
+
+    #[test]
+    fn postings_grow_in_place_and_skip_dropped_rows() {
+        let mut p = Postings::new(BlockIndex::from_postings(vec![
+            BlockIndex::posting(7, 1),
+            BlockIndex::posting(9, 2),
+        ]));
+        p.add(vec![BlockIndex::posting(7, 5), BlockIndex::posting(3, 6)]);
+        p.add(vec![BlockIndex::posting(7, 4)]);
+        assert_eq!(p.rows(7).collect::<Vec<_>>(), vec![1, 4, 5]);
+        assert_eq!(p.len(), 5);
+        let mut out = Vec::new();
+        p.candidates(&[7, 3], 10, 100, &mut out, |r| r != 5);
+        assert_eq!(out, vec![1, 4, 6]);
+        // The block-size limit counts both runs.
+        assert_eq!(p.candidates(&[7], 2, 100, &mut out, |_| true), 1);
+        assert!(out.is_empty());
+        assert!(BlockIndex::from_snapshot(vec![3, 2]).is_none());
+        assert!(BlockIndex::from_snapshot(vec![2, 2]).is_none());
+        assert_eq!(BlockIndex::from_snapshot(vec![2, 3]).unwrap().len(), 2);
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use switchboard_domain::records::{SourceRecord, System};
 use time::Date;
 
-use crate::block::{self, BlockIndex};
+use crate::block::{self, BlockIndex, Postings};
 use crate::compare::{Kind, NULL, Ymd, name_level};
 use crate::linker::{self, Band, SessionReport};
 use crate::model::{Evidence, Field, Gamma, Model, Row, TermFrequencies, Value, gamma};
@@ -34,7 +34,7 @@ const A_NUMBER: usize = 6;
 const FBI: usize = 7;
 const STATE_ID: usize = 8;
 
-fn record_fields() -> Vec<Field> {
+pub(crate) fn record_fields() -> Vec<Field> {
     let f = |name: &str, kind: Kind| Field {
         name: name.into(),
         kind,
@@ -106,13 +106,49 @@ impl Query {
     }
 }
 
-/// A record kept compactly: its text fields in the arena, separated by U+001F.
+/// A record kept compactly: its text fields in the arena, separated by U+001F. `start` with
+/// [`TAIL`] set points into the tail arena (records filed after the build).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) start: u64,
+    pub(crate) len: u32,
+    pub(crate) system: u8,
+    pub(crate) updated: i32,
+}
+
+/// The bit of [`Stored::start`] that says "in the tail arena".
+pub(crate) const TAIL: u64 = 1 << 63;
+
+/// A change to apply to the index in place.
 #[derive(Debug, Clone, Copy)]
-struct Stored {
-    start: u64,
-    len: u32,
-    system: u8,
-    updated: i32,
+pub enum Change<'a> {
+    /// A new record, or a new version of one (by record id).
+    Upsert(&'a SourceRecord),
+    /// A record gone, by record id.
+    Delete(&'a str),
+}
+
+/// The key a record id is found under.
+fn id_key(record_id: &str) -> u32 {
+    block::key(&[b"rid", record_id.as_bytes()])
+}
+
+/// The postings a record (and each of its aliases) is filed under.
+fn record_postings(
+    fields: &[Field],
+    row: &Row,
+    aliases: &str,
+    codes: &mut dyn FnMut(&str) -> crate::text::Codes,
+    row_no: u32,
+    keys: &mut Vec<u32>,
+    out: &mut Vec<u64>,
+) {
+    block::index_keys(fields, row, keys);
+    out.extend(keys.iter().map(|k| BlockIndex::posting(*k, row_no)));
+    for (_, alias) in alias_rows(fields, row, aliases, codes) {
+        block::index_keys(fields, &alias, keys);
+        out.extend(keys.iter().map(|k| BlockIndex::posting(*k, row_no)));
+    }
 }
 
 /// Text fields of a stored record, in arena order.
@@ -354,7 +390,7 @@ fn alias_rows(
 }
 
 /// How the index was built and trained.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct BuildReport {
     pub records: usize,
     pub postings: usize,
@@ -448,22 +484,40 @@ pub struct Lookup {
     /// Blocking keys too common to be used (the query said too little).
     pub skipped_keys: usize,
     pub strong_threshold: f64,
+    /// The change-log position of the index that answered.
+    pub position: i64,
 }
 
 /// The index.
+///
+/// Built in bulk and trained once, then kept current in place: [`RecordIndex::apply`] files new
+/// records and new versions in a tail arena and a delta of postings, and marks replaced and
+/// deleted rows dead; lookups never see a dead row. The model (and its term frequencies) stays
+/// as trained until the next build.
 #[derive(Debug)]
 pub struct RecordIndex {
-    fields: Vec<Field>,
-    model: Model,
-    arena: String,
-    stored: Vec<Stored>,
-    blocks: BlockIndex,
-    years: std::ops::RangeInclusive<i32>,
-    threshold: f64,
-    codes: PhoneticCache,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) model: Model,
+    pub(crate) arena: String,
+    /// Text of records filed after the build.
+    pub(crate) tail: String,
+    pub(crate) stored: Vec<Stored>,
+    pub(crate) blocks: Postings,
+    /// Record id → rows (see [`id_key`]); a row's own text says which id it holds.
+    pub(crate) ids: Postings,
+    /// One bit per row: replaced or deleted.
+    pub(crate) dead: Vec<u64>,
+    pub(crate) dead_rows: usize,
+    /// Rows filed since the build.
+    pub(crate) added: usize,
+    pub(crate) years: std::ops::RangeInclusive<i32>,
+    pub(crate) threshold: f64,
+    pub(crate) codes: PhoneticCache,
     /// Records holding an A-number, an FBI number, a state id.
-    id_counts: [u64; 3],
-    report: BuildReport,
+    pub(crate) id_counts: [u64; 3],
+    pub(crate) report: BuildReport,
+    /// The change-log position the index reflects.
+    pub(crate) position: i64,
 }
 
 const MAX_BLOCK: usize = 5_000;
@@ -487,6 +541,7 @@ impl RecordIndex {
         let mut id_counts = [0u64; 3];
         let sessions = linker::sessions(&fields);
         let mut session_postings: Vec<Vec<u64>> = vec![Vec::new(); sessions.len()];
+        let mut id_postings = Vec::new();
         for r in records {
             let text = RecordText::of(&r);
             let start = arena.len() as u64;
@@ -516,29 +571,41 @@ impl RecordIndex {
                 s.keys(&fields, &row, &mut keys);
                 out.extend(keys.iter().map(|k| BlockIndex::posting(*k, row_no)));
             }
-            block::index_keys(&fields, &row, &mut keys);
-            postings.extend(keys.iter().map(|k| BlockIndex::posting(*k, row_no)));
-            for (_, alias) in alias_rows(&fields, &row, &text.aliases, &mut |w| codes.get(w)) {
-                block::index_keys(&fields, &alias, &mut keys);
-                postings.extend(keys.iter().map(|k| BlockIndex::posting(*k, row_no)));
-            }
+            record_postings(
+                &fields,
+                &row,
+                &text.aliases,
+                &mut |w| codes.get(w),
+                row_no,
+                &mut keys,
+                &mut postings,
+            );
+            id_postings.push(BlockIndex::posting(id_key(&text.record_id), row_no));
         }
         arena.shrink_to_fit();
         stored.shrink_to_fit();
-        let blocks = BlockIndex::from_postings(postings);
+        let blocks = Postings::new(BlockIndex::from_postings(postings));
+        let ids = Postings::new(BlockIndex::from_postings(id_postings));
+        let dead = vec![0; stored.len().div_ceil(64)];
         #[allow(clippy::reversed_empty_ranges)] // an index without dates asks no years
         let years = if ymin <= ymax { ymin..=ymax } else { 1..=0 };
         let mut index = Self {
             model: Model::untrained(fields.clone()),
             fields,
             arena,
+            tail: String::new(),
             stored,
             blocks,
+            ids,
+            dead,
+            dead_rows: 0,
+            added: 0,
             years,
             threshold: 1.0,
             codes,
             id_counts,
             report: BuildReport::default(),
+            position: 0,
         };
         index.model.tf[GIVEN] = Some(TermFrequencies::from_counts(tf_given));
         index.model.tf[FAMILY] = Some(TermFrequencies::from_counts(tf_family));
@@ -553,7 +620,123 @@ impl RecordIndex {
 
     fn text(&self, i: u32) -> RecordView<'_> {
         let s = self.stored[i as usize];
-        RecordText::read(&self.arena[s.start as usize..s.start as usize + s.len as usize])
+        let (arena, start) = if s.start & TAIL != 0 {
+            (&self.tail, (s.start & !TAIL) as usize)
+        } else {
+            (&self.arena, s.start as usize)
+        };
+        RecordText::read(&arena[start..start + s.len as usize])
+    }
+
+    fn is_live(&self, row: u32) -> bool {
+        self.dead
+            .get(row as usize / 64)
+            .is_some_and(|w| w & (1 << (row % 64)) == 0)
+    }
+
+    /// The live rows holding this record id.
+    fn rows_of(&self, record_id: &str) -> Vec<u32> {
+        self.ids
+            .rows(id_key(record_id))
+            .filter(|&r| self.is_live(r) && self.text(r).record_id == record_id)
+            .collect()
+    }
+
+    /// Whether a record with this id is in the index.
+    pub fn contains(&self, record_id: &str) -> bool {
+        !self.rows_of(record_id).is_empty()
+    }
+
+    fn kill(&mut self, row: u32) {
+        let w = &mut self.dead[row as usize / 64];
+        if *w & (1 << (row % 64)) == 0 {
+            *w |= 1 << (row % 64);
+            self.dead_rows += 1;
+        }
+    }
+
+    /// Applies changes in place, in order, and records the change-log position they bring the
+    /// index to. A new version of a record replaces the old one; deleting a record the index
+    /// does not hold does nothing, so a change applied twice leaves the same index.
+    pub fn apply<'a>(&mut self, changes: impl IntoIterator<Item = Change<'a>>, position: i64) {
+        let mut postings = Vec::new();
+        let mut id_postings = Vec::new();
+        let mut keys = Vec::new();
+        for c in changes {
+            let id = match c {
+                Change::Upsert(r) => r.record_id(),
+                Change::Delete(id) => id,
+            };
+            for row in self.rows_of(id) {
+                self.kill(row);
+            }
+            // Rows filed earlier in this batch are not in the id postings yet.
+            let pending: Vec<u32> = id_postings
+                .iter()
+                .map(|p: &u64| *p as u32)
+                .filter(|&r| self.is_live(r) && self.text(r).record_id == id)
+                .collect();
+            for row in pending {
+                self.kill(row);
+            }
+            let Change::Upsert(r) = c else { continue };
+            let text = RecordText::of(r);
+            let row_no = self.stored.len() as u32;
+            let start = self.tail.len() as u64;
+            text.write(&mut self.tail);
+            if self.stored.len() == self.stored.capacity() {
+                self.stored.reserve_exact(self.stored.len() / 16 + 1024);
+            }
+            self.stored.push(Stored {
+                start: start | TAIL,
+                len: (self.tail.len() as u64 - start) as u32,
+                system: r.system() as u8,
+                updated: days(r.updated_on()),
+            });
+            if self.dead.len() * 64 < self.stored.len() {
+                self.dead.push(0);
+            }
+            let codes = &mut self.codes;
+            let row = prepare_text(&self.fields, &text.view(), &mut |w| codes.get(w));
+            if let Value::Date(Some(d)) = &row[DOB] {
+                let (lo, hi) = (*self.years.start(), *self.years.end());
+                self.years = if lo <= hi {
+                    lo.min(d.year)..=hi.max(d.year)
+                } else {
+                    d.year..=d.year
+                };
+            }
+            let codes = &mut self.codes;
+            record_postings(
+                &self.fields,
+                &row,
+                &text.aliases,
+                &mut |w| codes.get(w),
+                row_no,
+                &mut keys,
+                &mut postings,
+            );
+            id_postings.push(BlockIndex::posting(id_key(&text.record_id), row_no));
+            self.added += 1;
+        }
+        self.blocks.add(postings);
+        self.ids.add(id_postings);
+        self.position = self.position.max(position);
+    }
+
+    /// The change-log position the index reflects.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    /// Sets the position a freshly built index reflects (read before its records were).
+    pub fn set_position(&mut self, position: i64) {
+        self.position = position;
+    }
+
+    /// Rows filed and rows dropped since the build: what a rebuild would fold in.
+    pub fn changes_since_build(&self) -> (usize, usize) {
+        (self.added, self.dead_rows)
     }
 
     fn row(&self, i: u32, memo: &mut PhoneticCache) -> (RecordView<'_>, Row) {
@@ -650,7 +833,9 @@ impl RecordIndex {
             let (_, row) = self.row(s, &mut memo);
             block::query_keys(&self.fields, &row, self.years.clone(), &mut keys);
             self.blocks
-                .candidates(&keys, MAX_BLOCK, linker::MAX_CANDIDATES, &mut cands);
+                .candidates(&keys, MAX_BLOCK, linker::MAX_CANDIDATES, &mut cands, |_| {
+                    true
+                });
             seed_pairs.extend(cands.iter().filter(|&&c| c != s).map(|&c| (s, c)));
         }
 
@@ -680,12 +865,13 @@ impl RecordIndex {
         self.report = report;
     }
 
+    /// Records in the index (live rows).
     pub fn len(&self) -> usize {
-        self.stored.len()
+        self.stored.len() - self.dead_rows
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stored.is_empty()
+        self.len() == 0
     }
 
     pub fn model(&self) -> &Model {
@@ -704,8 +890,11 @@ impl RecordIndex {
     /// keys; allocator overhead not counted).
     pub fn bytes(&self) -> usize {
         self.arena.capacity()
+            + self.tail.capacity()
             + self.stored.capacity() * std::mem::size_of::<Stored>()
             + self.blocks.bytes()
+            + self.ids.bytes()
+            + self.dead.capacity() * 8
             + self.codes.bytes()
     }
 
@@ -737,9 +926,11 @@ impl RecordIndex {
         let mut keys = Vec::new();
         block::query_keys(&self.fields, &qrow, self.years.clone(), &mut keys);
         let mut cands = Vec::new();
-        let skipped = self
-            .blocks
-            .candidates(&keys, MAX_BLOCK, linker::MAX_CANDIDATES, &mut cands);
+        let skipped =
+            self.blocks
+                .candidates(&keys, MAX_BLOCK, linker::MAX_CANDIDATES, &mut cands, |r| {
+                    self.is_live(r)
+                });
         struct Hit<'a> {
             row_no: u32,
             text: RecordView<'a>,
@@ -853,6 +1044,7 @@ impl RecordIndex {
             compared,
             skipped_keys: skipped,
             strong_threshold: self.threshold,
+            position: self.position,
         }
     }
 

@@ -15,10 +15,11 @@ pub mod compare;
 pub mod index;
 pub mod linker;
 pub mod model;
+pub mod snapshot;
 pub mod text;
 pub mod train;
 
 pub use compare::Kind;
-pub use index::{Candidate, Lookup, LookupOptions, Query, RecordIndex};
+pub use index::{Candidate, Change, Lookup, LookupOptions, Query, RecordIndex};
 pub use linker::{Band, Linked, Table, dedupe, link};
 pub use model::{Evidence, Model, ModelError, ModelSpec};

@@ -124,7 +124,7 @@ pub struct TrainReport {
     pub unlearned: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SessionReport {
     pub blocked_on: String,
     pub pairs: usize,

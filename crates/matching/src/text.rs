@@ -168,6 +168,19 @@ impl Code {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// Its bytes as a snapshot keeps them: four letters, then the length.
+    pub fn to_bytes(self) -> [u8; 5] {
+        let b = self.bytes;
+        [b[0], b[1], b[2], b[3], self.len]
+    }
+
+    /// A code read back: `None` unless it is at most four ASCII letters.
+    pub fn from_bytes(b: [u8; 5]) -> Option<Self> {
+        let len = b[4];
+        let bytes = [b[0], b[1], b[2], b[3]];
+        (len <= 4 && bytes.is_ascii()).then_some(Self { bytes, len })
+    }
 }
 
 /// A token's two Double Metaphone codes (primary, alternate).
@@ -186,6 +199,24 @@ impl PhoneticCache {
         let c = phonetic(w);
         self.0.insert(w.to_owned(), c);
         c
+    }
+
+    /// Every word and its codes, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Codes)> {
+        self.0.iter().map(|(w, c)| (w.as_str(), *c))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Remembers a word's codes (a snapshot read back).
+    pub fn insert(&mut self, word: String, codes: Codes) {
+        self.0.insert(word, codes);
     }
 
     /// Codes already known, without computing.

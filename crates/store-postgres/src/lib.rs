@@ -20,14 +20,15 @@ use switchboard_domain::{
 };
 use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDeterminationRow,
-    RawDispositionRow, RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow, UserRow,
-    stored_instant, subject_json,
+    RawDispositionRow, RawFeedKeyRow, RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow,
+    UserRow, stored_instant, subject_json,
 };
 use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
-    DeterminationRow, DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page,
-    PageRequest, PartnerInquiryRow, PartnerKeyRow, Result, SessionRow, Store, StoreError,
+    DeterminationRow, DispositionRow, FeedKeyRow, FeedState, LiaisonCaseRow, NewAuditRow,
+    OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow, RECORD_CHANGES_MAX_LIMIT,
+    RecordBatch, RecordBatchOutcome, RecordChange, Result, SessionRow, Store, StoreError,
     acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
@@ -66,7 +67,14 @@ fn backend(e: sqlx::Error) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The connection that listens for record changes, made on first use.
+    listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
 }
+
+/// The channel every committed change of the record systems is announced on.
+const RECORD_CHANGES_CHANNEL: &str = "switchboard_record_changes";
+/// The advisory lock that serialises writers of the change log.
+const RECORD_CHANGES_LOCK: i64 = 0x5357_4243_0001;
 
 impl PgStore {
     /// Connects to a `postgres://` URL and applies pending migrations.
@@ -83,7 +91,10 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         tracing::debug!("postgres store ready");
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            listener: Default::default(),
+        })
     }
 
     /// Closes every connection.
@@ -1473,22 +1484,259 @@ impl Store for PgStore {
         ))
     }
 
-    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
+    async fn apply_record_batch(&self, b: &RecordBatch) -> Result<RecordBatchOutcome> {
+        let (upserts, deletes) = rows::batch_json(b)?;
+        let systems = rows::batch_systems(b);
+        let at = stored_instant(b.at);
+        let origin = b.origin.as_str();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // One writer of the change log at a time: positions are drawn and committed in order.
+        sqlx::query!("SELECT pg_advisory_xact_lock($1)", RECORD_CHANGES_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let foreign = sqlx::query!(
+            r#"SELECT j ->> 'record_id' AS "record_id!", s.system AS "stored!", j ->> 'system' AS "named!"
+               FROM jsonb_array_elements(CAST($1::text AS jsonb) || CAST($2::text AS jsonb)) AS j
+               JOIN source_records s ON s.record_id = j ->> 'record_id'
+               WHERE s.system <> j ->> 'system'
+               LIMIT 1"#,
+            upserts,
+            deletes
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(f) = foreign {
+            return Err(StoreError::Conflict {
+                field: "records",
+                message: format!(
+                    "record {} is a {} record, not {}",
+                    f.record_id, f.stored, f.named
+                ),
+            });
         }
-        let batch = serde_json::to_string(records).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let updated = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!" FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS j
+               WHERE EXISTS (SELECT 1 FROM source_records s WHERE s.record_id = j ->> 'record_id')"#,
+            upserts
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO record_changes (record_id, system, deleted, origin, changed_at)
+             SELECT j ->> 'record_id', j ->> 'system', false, $2, $3
+             FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS j",
+            upserts,
+            origin,
+            at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query!(
             r#"INSERT INTO source_records (record_id, system, updated_on, data)
-               SELECT r ->> 'record_id', r ->> 'system', (r ->> 'updated_on')::date, r
-               FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS r
+               SELECT j ->> 'record_id', j ->> 'system', (j ->> 'updated_on')::date, j -> 'data'
+               FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS j
                ON CONFLICT (record_id) DO UPDATE SET
                    system = excluded.system, updated_on = excluded.updated_on, data = excluded.data"#,
-            batch
+            upserts
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO record_changes (record_id, system, deleted, origin, changed_at)
+             SELECT j ->> 'record_id', j ->> 'system', true, $2, $3
+             FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS j
+             WHERE EXISTS (SELECT 1 FROM source_records s WHERE s.record_id = j ->> 'record_id')",
+            deletes,
+            origin,
+            at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let deleted = sqlx::query!(
+            "DELETE FROM source_records WHERE record_id IN
+                 (SELECT j ->> 'record_id' FROM jsonb_array_elements(CAST($1::text AS jsonb)) AS j)",
+            deletes
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        let position =
+            sqlx::query_scalar!(r#"SELECT COALESCE(MAX(position), 0) AS "p!" FROM record_changes"#)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO record_feed_state (system, as_of, position)
+             SELECT s, $2, $3 FROM jsonb_array_elements_text(CAST($1::text AS jsonb)) AS s
+             ON CONFLICT (system) DO UPDATE SET as_of = excluded.as_of, position = excluded.position",
+            systems,
+            at,
+            position
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // A wake-up for every follower, delivered at commit; they read by position.
+        sqlx::query!(
+            "SELECT pg_notify($1, $2)",
+            RECORD_CHANGES_CHANNEL,
+            position.to_string()
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let updated = updated as u64;
+        Ok(RecordBatchOutcome {
+            position,
+            inserted: b.upserts.len() as u64 - updated.min(b.upserts.len() as u64),
+            updated,
+            deleted,
+            absent: b.deletes.len() as u64 - deleted.min(b.deletes.len() as u64),
+        })
+    }
+
+    async fn record_changes(&self, after: i64, limit: u32) -> Result<Vec<RecordChange>> {
+        let limit = i64::from(limit.min(RECORD_CHANGES_MAX_LIMIT));
+        let rows = sqlx::query!(
+            r#"SELECT c.position, c.record_id, c.system, c.deleted, c.changed_at, s.data::text AS "data?"
+               FROM record_changes c LEFT JOIN source_records s ON s.record_id = c.record_id AND NOT c.deleted
+               WHERE c.position > $1 ORDER BY c.position LIMIT $2"#,
+            after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                rows::record_change(
+                    r.position,
+                    r.record_id,
+                    &r.system,
+                    r.deleted,
+                    r.changed_at,
+                    r.data.as_deref(),
+                )
+            })
+            .collect()
+    }
+
+    async fn record_position(&self) -> Result<i64> {
+        sqlx::query_scalar!(r#"SELECT COALESCE(MAX(position), 0) AS "p!" FROM record_changes"#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn wait_for_record_change(&self, after: i64, timeout: Duration) -> Result<()> {
+        let mut slot = self.listener.lock().await;
+        if slot.is_none() {
+            // A notification sent while nobody listened is lost: the position check below and
+            // the timeout make up for it.
+            match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(mut l) => match l.listen(RECORD_CHANGES_CHANNEL).await {
+                    Ok(()) => *slot = Some(l),
+                    Err(e) => tracing::warn!(error = %e, "cannot listen for record changes"),
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot listen for record changes"),
+            }
+        }
+        if self.record_position().await? > after {
+            return Ok(());
+        }
+        match slot.as_mut() {
+            Some(l) => match tokio::time::timeout(timeout, l.try_recv()).await {
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "record change listener lost; reconnecting");
+                    *slot = None;
+                }
+            },
+            None => tokio::time::sleep(timeout.min(Duration::from_millis(250))).await,
+        }
+        Ok(())
+    }
+
+    async fn record_feed_state(&self) -> Result<Vec<FeedState>> {
+        let rows =
+            sqlx::query!("SELECT system, as_of, position FROM record_feed_state ORDER BY system")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| rows::feed_state(&r.system, r.as_of, r.position))
+            .collect()
+    }
+
+    async fn insert_feed_key(&self, k: &FeedKeyRow) -> Result<()> {
+        let systems = rows::feed_key_systems(k);
+        let created = stored_instant(k.created_at);
+        let revoked = k.revoked_at.map(stored_instant);
+        sqlx::query!(
+            "INSERT INTO record_feed_keys (id, name, systems, key_hash, prefix, created_by, created_at, revoked_at)
+             VALUES ($1, $2, CAST($3::text AS jsonb), $4, $5, $6, $7, $8)",
+            k.id,
+            k.name,
+            systems,
+            k.key_hash,
+            k.prefix,
+            k.created_by,
+            created,
+            revoked
         )
         .execute(&self.pool)
         .await
         .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn feed_key_by_hash(&self, key_hash: &str) -> Result<Option<FeedKeyRow>> {
+        sqlx::query_as!(
+            RawFeedKeyRow,
+            r#"SELECT id, name, systems::text AS "systems!", key_hash, prefix, created_by, created_at, revoked_at
+               FROM record_feed_keys WHERE key_hash = $1"#,
+            key_hash
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn feed_keys(&self) -> Result<Vec<FeedKeyRow>> {
+        let rows = sqlx::query_as!(
+            RawFeedKeyRow,
+            r#"SELECT id, name, systems::text AS "systems!", key_hash, prefix, created_by, created_at, revoked_at
+               FROM record_feed_keys ORDER BY id DESC"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
+    async fn revoke_feed_key(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        let at = stored_instant(at);
+        let done = sqlx::query!(
+            "UPDATE record_feed_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+            at,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("feed key", id));
+        }
         Ok(())
     }
 

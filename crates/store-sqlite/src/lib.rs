@@ -21,14 +21,15 @@ use switchboard_domain::{
 };
 use switchboard_store::rows::{
     self, AgencyRow, AgreementRow, CallRow, InquiryRow, OfficerRow, RawDeterminationRow,
-    RawDispositionRow, RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow, UserRow,
-    stored_instant, subject_json,
+    RawDispositionRow, RawFeedKeyRow, RawLiaisonCaseRow, RawPartnerInquiryRow, RawPartnerKeyRow,
+    UserRow, stored_instant, subject_json,
 };
 use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
-    DeterminationRow, DispositionRow, LiaisonCaseRow, NewAuditRow, OfficerFilter, Page,
-    PageRequest, PartnerInquiryRow, PartnerKeyRow, Result, SessionRow, Store, StoreError,
+    DeterminationRow, DispositionRow, FeedKeyRow, FeedState, LiaisonCaseRow, NewAuditRow,
+    OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow, RECORD_CHANGES_MAX_LIMIT,
+    RecordBatch, RecordBatchOutcome, RecordChange, Result, SessionRow, Store, StoreError,
     acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
@@ -67,6 +68,9 @@ fn backend(e: sqlx::Error) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Signalled after every committed change of the record systems, for followers in this
+    /// process (see [`Store::wait_for_record_change`]).
+    records_changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -112,7 +116,10 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         tracing::debug!("sqlite store ready");
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            records_changed: Default::default(),
+        })
     }
 
     /// Closes every connection, checkpointing the WAL.
@@ -1514,23 +1521,240 @@ impl Store for SqliteStore {
         ))
     }
 
-    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
+    async fn apply_record_batch(&self, b: &RecordBatch) -> Result<RecordBatchOutcome> {
+        let (upserts, deletes) = rows::batch_json(b)?;
+        let systems = rows::batch_systems(b);
+        let at = stored_instant(b.at);
+        let origin = b.origin.as_str();
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // A write first: the transaction holds the database's write lock from here on, so what
+        // it reads below cannot change under it, and positions are drawn in commit order.
+        sqlx::query!(
+            "INSERT INTO record_changes (record_id, system, deleted, origin, changed_at)
+             SELECT j.value ->> '$.record_id', j.value ->> '$.system', 0, ?2, ?3
+             FROM json_each(?1) AS j",
+            upserts,
+            origin,
+            at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let foreign = sqlx::query!(
+            r#"SELECT j.value ->> '$.record_id' AS "record_id!: String", s.system AS "stored!: String",
+                      j.value ->> '$.system' AS "named!: String"
+               FROM json_each(?1) AS j JOIN source_records s ON s.record_id = j.value ->> '$.record_id'
+               WHERE s.system <> j.value ->> '$.system'
+               UNION ALL
+               SELECT j.value ->> '$.record_id', s.system, j.value ->> '$.system'
+               FROM json_each(?2) AS j JOIN source_records s ON s.record_id = j.value ->> '$.record_id'
+               WHERE s.system <> j.value ->> '$.system'
+               LIMIT 1"#,
+            upserts,
+            deletes
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(f) = foreign {
+            return Err(StoreError::Conflict {
+                field: "records",
+                message: format!(
+                    "record {} is a {} record, not {}",
+                    f.record_id, f.stored, f.named
+                ),
+            });
         }
-        let batch = serde_json::to_string(records).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let updated = sqlx::query_scalar!(
+            r#"SELECT COUNT(*) AS "n!: i64" FROM json_each(?1) AS j
+               WHERE EXISTS (SELECT 1 FROM source_records s WHERE s.record_id = j.value ->> '$.record_id')"#,
+            upserts
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
         sqlx::query!(
             r#"INSERT INTO source_records (record_id, system, updated_on, data)
-               SELECT j.value ->> '$.record_id', j.value ->> '$.system', j.value ->> '$.updated_on', json(j.value)
+               SELECT j.value ->> '$.record_id', j.value ->> '$.system', j.value ->> '$.updated_on', json(j.value -> '$.data')
                FROM json_each(?1) AS j
                WHERE true
                ON CONFLICT (record_id) DO UPDATE SET
                    system = excluded.system, updated_on = excluded.updated_on, data = excluded.data"#,
-            batch
+            upserts
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO record_changes (record_id, system, deleted, origin, changed_at)
+             SELECT j.value ->> '$.record_id', j.value ->> '$.system', 1, ?2, ?3
+             FROM json_each(?1) AS j
+             WHERE EXISTS (SELECT 1 FROM source_records s WHERE s.record_id = j.value ->> '$.record_id')",
+            deletes,
+            origin,
+            at
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let deleted = sqlx::query!(
+            "DELETE FROM source_records WHERE record_id IN (SELECT j.value ->> '$.record_id' FROM json_each(?1) AS j)",
+            deletes
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        let position = sqlx::query_scalar!(
+            r#"SELECT COALESCE(MAX(position), 0) AS "p!: i64" FROM record_changes"#
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query!(
+            "INSERT INTO record_feed_state (system, as_of, position)
+             SELECT j.value, ?2, ?3 FROM json_each(?1) AS j
+             WHERE true
+             ON CONFLICT (system) DO UPDATE SET
+                 as_of = excluded.as_of, position = excluded.position",
+            systems,
+            at,
+            position
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        self.records_changed.notify_waiters();
+        let updated = updated as u64;
+        Ok(RecordBatchOutcome {
+            position,
+            inserted: b.upserts.len() as u64 - updated.min(b.upserts.len() as u64),
+            updated,
+            deleted,
+            absent: b.deletes.len() as u64 - deleted.min(b.deletes.len() as u64),
+        })
+    }
+
+    async fn record_changes(&self, after: i64, limit: u32) -> Result<Vec<RecordChange>> {
+        let limit = i64::from(limit.min(RECORD_CHANGES_MAX_LIMIT));
+        let rows = sqlx::query!(
+            r#"SELECT c.position AS "position!: i64", c.record_id, c.system, c.deleted AS "deleted!: bool",
+                      c.changed_at AS "changed_at!: OffsetDateTime", s.data AS "data?: String"
+               FROM record_changes c LEFT JOIN source_records s ON s.record_id = c.record_id AND c.deleted = 0
+               WHERE c.position > ?1 ORDER BY c.position LIMIT ?2"#,
+            after,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                rows::record_change(
+                    r.position,
+                    r.record_id,
+                    &r.system,
+                    r.deleted,
+                    r.changed_at,
+                    r.data.as_deref(),
+                )
+            })
+            .collect()
+    }
+
+    async fn record_position(&self) -> Result<i64> {
+        sqlx::query_scalar!(r#"SELECT COALESCE(MAX(position), 0) AS "p!: i64" FROM record_changes"#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn wait_for_record_change(&self, after: i64, timeout: Duration) -> Result<()> {
+        // Another process (an import) writes without signalling: poll at most every 250 ms.
+        let woken = self.records_changed.notified();
+        if self.record_position().await? > after {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(timeout.min(Duration::from_millis(250)), woken).await;
+        Ok(())
+    }
+
+    async fn record_feed_state(&self) -> Result<Vec<FeedState>> {
+        let rows = sqlx::query!(
+            r#"SELECT system, as_of AS "as_of!: OffsetDateTime", position FROM record_feed_state ORDER BY system"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| rows::feed_state(&r.system, r.as_of, r.position))
+            .collect()
+    }
+
+    async fn insert_feed_key(&self, k: &FeedKeyRow) -> Result<()> {
+        let systems = rows::feed_key_systems(k);
+        let created = stored_instant(k.created_at);
+        let revoked = k.revoked_at.map(stored_instant);
+        sqlx::query!(
+            "INSERT INTO record_feed_keys (id, name, systems, key_hash, prefix, created_by, created_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            k.id,
+            k.name,
+            systems,
+            k.key_hash,
+            k.prefix,
+            k.created_by,
+            created,
+            revoked
         )
         .execute(&self.pool)
         .await
         .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn feed_key_by_hash(&self, key_hash: &str) -> Result<Option<FeedKeyRow>> {
+        sqlx::query_as!(
+            RawFeedKeyRow,
+            r#"SELECT id AS "id: Uuid", name, systems AS "systems!: String", key_hash, prefix, created_by,
+                      created_at AS "created_at: OffsetDateTime", revoked_at AS "revoked_at?: OffsetDateTime"
+               FROM record_feed_keys WHERE key_hash = ?1"#,
+            key_hash
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .map(TryInto::try_into)
+        .transpose()
+    }
+
+    async fn feed_keys(&self) -> Result<Vec<FeedKeyRow>> {
+        let rows = sqlx::query_as!(
+            RawFeedKeyRow,
+            r#"SELECT id AS "id: Uuid", name, systems AS "systems!: String", key_hash, prefix, created_by,
+                      created_at AS "created_at: OffsetDateTime", revoked_at AS "revoked_at?: OffsetDateTime"
+               FROM record_feed_keys ORDER BY id DESC"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
+    async fn revoke_feed_key(&self, id: Uuid, at: OffsetDateTime) -> Result<()> {
+        let at = stored_instant(at);
+        let done = sqlx::query!(
+            "UPDATE record_feed_keys SET revoked_at = COALESCE(revoked_at, ?1) WHERE id = ?2",
+            at,
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("feed key", id));
+        }
         Ok(())
     }
 

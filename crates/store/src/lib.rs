@@ -159,6 +159,98 @@ pub fn check_source_record_ids(ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The most change-log entries one [`Store::record_changes`] call returns.
+pub const RECORD_CHANGES_MAX_LIMIT: u32 = 10_000;
+
+/// A batch of changes to the record systems (see [`Store::apply_record_batch`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordBatch {
+    /// Records to insert or replace, by record id.
+    pub upserts: Vec<SourceRecord>,
+    /// Records to delete: (the system the sender says it belongs to, its record id).
+    pub deletes: Vec<(System, String)>,
+    /// Systems the sender vouches are current as of `at`, beyond those its records name (a
+    /// heartbeat: a feed with nothing new still says it is alive).
+    pub current: Vec<System>,
+    /// Who sent it: `feed:<key id>`, `import:<file>`, `load`, `demo`.
+    pub origin: String,
+    pub at: OffsetDateTime,
+}
+
+impl RecordBatch {
+    pub fn new(at: OffsetDateTime) -> Self {
+        Self {
+            upserts: Vec::new(),
+            deletes: Vec::new(),
+            current: Vec::new(),
+            origin: String::new(),
+            at,
+        }
+    }
+
+    /// Every system the batch touches or vouches for, each once, in [`System::ALL`] order.
+    pub fn systems(&self) -> Vec<System> {
+        System::ALL
+            .into_iter()
+            .filter(|s| {
+                self.current.contains(s)
+                    || self.upserts.iter().any(|r| r.system() == *s)
+                    || self.deletes.iter().any(|(d, _)| d == s)
+            })
+            .collect()
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordBatchOutcome {
+    /// The change log's newest position after the batch (every change of the batch is at or
+    /// below it).
+    pub position: i64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    /// Deletions of records that were not there.
+    pub absent: u64,
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordChange {
+    pub position: i64,
+    pub system: System,
+    pub record_id: String,
+    /// The record as stored now; `None` when it is deleted now.
+    pub record: Option<SourceRecord>,
+    pub changed_at: OffsetDateTime,
+}
+
+/// When a record system was last vouched for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedState {
+    pub system: System,
+    pub as_of: OffsetDateTime,
+    /// The change-log position of the batch that last vouched for it.
+    pub position: i64,
+}
+
+/// A record feed's key: like a partner key, only its SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedKeyRow {
+    pub id: Uuid,
+    /// What the feed is (a source system's name).
+    pub name: String,
+    /// The systems it may write.
+    pub systems: Vec<System>,
+    /// Lower-case hex SHA-256 of the key; unique.
+    pub key_hash: String,
+    /// The key's first characters, to tell keys apart on screen.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
 /// The most identifiers one [`Store::source_records_by_keys`] call accepts.
 pub const SOURCE_RECORDS_BY_KEYS_MAX: usize = 500;
 
@@ -375,8 +467,48 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<PartnerInquiryRow>>;
 
     /// Stores records of the record systems in one transaction, replacing any with the same
-    /// record id (a source re-sending a record updates it).
-    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()>;
+    /// record id (a source re-sending a record updates it): a bulk load, through the change log
+    /// like every other write ([`Store::apply_record_batch`], origin `load`).
+    async fn put_source_records(&self, records: &[SourceRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.apply_record_batch(&RecordBatch {
+            upserts: records.to_vec(),
+            origin: "load".into(),
+            ..RecordBatch::new(OffsetDateTime::now_utc())
+        })
+        .await
+        .map(|_| ())
+    }
+    /// Applies a batch of changes to the record systems in one transaction: upserts by record
+    /// id, deletions, and the systems the sender vouches for. Every record written or deleted
+    /// gets an entry in the change log, whose positions only grow and are committed in order
+    /// (a reader that has seen position `p` never later finds a new entry below `p`). A record
+    /// id that exists under another system than the batch names is
+    /// [`StoreError::Conflict`] on `records` naming it, and nothing is applied; deleting a
+    /// record that is not there is counted as `absent`. Ids must be unique within a batch.
+    async fn apply_record_batch(&self, batch: &RecordBatch) -> Result<RecordBatchOutcome>;
+    /// The change log after `after`, oldest first, at most `limit` entries
+    /// (≤ [`RECORD_CHANGES_MAX_LIMIT`]), each with the record as it is stored now (`None` when
+    /// it is deleted now).
+    async fn record_changes(&self, after: i64, limit: u32) -> Result<Vec<RecordChange>>;
+    /// The newest position of the change log (0 when it is empty).
+    async fn record_position(&self) -> Result<i64>;
+    /// Waits until the change log may have grown past `after`, or `timeout` passes, whichever
+    /// is first: a wake-up only (PostgreSQL LISTEN/NOTIFY, SQLite a local signal and polling),
+    /// so callers always read by position.
+    async fn wait_for_record_change(&self, after: i64, timeout: std::time::Duration) -> Result<()>;
+    /// When each record system was last vouched for by a feed (a change or a heartbeat).
+    async fn record_feed_state(&self) -> Result<Vec<FeedState>>;
+    /// Stores a new record-feed key.
+    async fn insert_feed_key(&self, k: &FeedKeyRow) -> Result<()>;
+    /// The key with this hash, revoked or not.
+    async fn feed_key_by_hash(&self, key_hash: &str) -> Result<Option<FeedKeyRow>>;
+    /// Every feed key, newest first.
+    async fn feed_keys(&self) -> Result<Vec<FeedKeyRow>>;
+    /// Revokes a key (once: a second revocation keeps the first time).
+    async fn revoke_feed_key(&self, id: Uuid, at: OffsetDateTime) -> Result<()>;
     /// Records in arrival order, of one system or all, after the sequence number `after`;
     /// each with its sequence number, the cursor for the next call.
     async fn source_records(

@@ -658,3 +658,138 @@ impl TryFrom<RawPartnerInquiryRow> for PartnerInquiryRow {
         })
     }
 }
+
+/// A [`crate::FeedKeyRow`] as both SQL backends decode it (`systems` as JSON text).
+#[derive(Debug)]
+pub struct RawFeedKeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub systems: String,
+    pub key_hash: String,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<RawFeedKeyRow> for crate::FeedKeyRow {
+    type Error = StoreError;
+    fn try_from(r: RawFeedKeyRow) -> Result<Self, StoreError> {
+        let names: Vec<String> = serde_json::from_str(&r.systems).or_corrupt("feed key")?;
+        let systems = names
+            .iter()
+            .map(|s| switchboard_domain::records::System::parse(s).ok_or(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|s| StoreError::Corrupt {
+                entity: "feed key",
+                message: format!("unknown record system {s:?}"),
+            })?;
+        Ok(crate::FeedKeyRow {
+            id: r.id,
+            name: r.name,
+            systems,
+            key_hash: r.key_hash,
+            prefix: r.prefix,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+/// A feed key's systems as both backends store them: a JSON array of names.
+pub fn feed_key_systems(k: &crate::FeedKeyRow) -> String {
+    serde_json::Value::from(
+        k.systems
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}
+
+fn system_of(
+    s: &str,
+    entity: &'static str,
+) -> Result<switchboard_domain::records::System, StoreError> {
+    switchboard_domain::records::System::parse(s).ok_or_else(|| StoreError::Corrupt {
+        entity,
+        message: format!("unknown record system {s:?}"),
+    })
+}
+
+/// A change-log entry from its columns; `data` is the record's stored document, if it is
+/// stored now and the entry is not a deletion.
+pub fn record_change(
+    position: i64,
+    record_id: String,
+    system: &str,
+    deleted: bool,
+    changed_at: OffsetDateTime,
+    data: Option<&str>,
+) -> Result<crate::RecordChange, StoreError> {
+    let record = match (deleted, data) {
+        (false, Some(d)) => Some(source_record(d)?),
+        _ => None,
+    };
+    Ok(crate::RecordChange {
+        position,
+        system: system_of(system, "record change")?,
+        record_id,
+        record,
+        changed_at,
+    })
+}
+
+/// A feed's state from its columns.
+pub fn feed_state(
+    system: &str,
+    as_of: OffsetDateTime,
+    position: i64,
+) -> Result<crate::FeedState, StoreError> {
+    Ok(crate::FeedState {
+        system: system_of(system, "record feed state")?,
+        as_of,
+        position,
+    })
+}
+
+/// The upserts and deletions of a batch as the JSON both backends read with their JSON table
+/// functions: `[{record_id, system, data}]` and `[{record_id, system}]`.
+pub fn batch_json(b: &crate::RecordBatch) -> Result<(String, String), StoreError> {
+    let up: Vec<serde_json::Value> = b
+        .upserts
+        .iter()
+        .map(|r| {
+            serde_json::to_value(r).map(|data| {
+                serde_json::json!({
+                    "record_id": r.record_id(),
+                    "system": r.system().as_str(),
+                    "updated_on": r.updated_on().to_string(),
+                    "data": data,
+                })
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let del: Vec<serde_json::Value> = b
+        .deletes
+        .iter()
+        .map(|(s, id)| serde_json::json!({"record_id": id, "system": s.as_str()}))
+        .collect();
+    Ok((
+        serde_json::Value::from(up).to_string(),
+        serde_json::Value::from(del).to_string(),
+    ))
+}
+
+/// The systems a batch vouches for, as a JSON array of names.
+pub fn batch_systems(b: &crate::RecordBatch) -> String {
+    serde_json::Value::from(
+        b.systems()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}

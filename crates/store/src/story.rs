@@ -21,8 +21,8 @@ use switchboard_domain::records::{
 
 use crate::{
     ACD_LOG_MAX_LIMIT, ACD_SNAPSHOTS_KEPT, AcdLogEntry, AcdSnapshot, AgencyFilter, AgreementFilter,
-    DeterminationRow, DispositionRow, LiaisonCaseRow, OfficerFilter, PageRequest,
-    PartnerInquiryRow, PartnerKeyRow, SOURCE_RECORDS_BY_ID_MAX, Store, StoreError,
+    DeterminationRow, DispositionRow, FeedKeyRow, LiaisonCaseRow, OfficerFilter, PageRequest,
+    PartnerInquiryRow, PartnerKeyRow, RecordBatch, SOURCE_RECORDS_BY_ID_MAX, Store, StoreError,
 };
 
 /// A fresh database behind a store, cleaned up when dropped.
@@ -72,6 +72,9 @@ macro_rules! story_tests {
             partner_inquiries_round_trip_find_by_phone_and_page,
             source_records_are_found_by_every_identifier_they_carry,
             determinations_round_trip_by_record_and_optimistic_update,
+            record_changes_are_logged_in_order_and_read_by_position,
+            a_batch_naming_the_wrong_system_applies_nothing,
+            feed_keys_round_trip_and_revoke,
         );
         #[tokio::test]
         async fn writes_survive_reopen() {
@@ -2525,4 +2528,223 @@ pub async fn determinations_round_trip_by_record_and_optimistic_update(s: &dyn S
         .await
         .unwrap();
     assert_eq!(rest.items, [approved]);
+}
+
+fn batch(at: OffsetDateTime, origin: &str) -> RecordBatch {
+    RecordBatch {
+        origin: origin.to_owned(),
+        ..RecordBatch::new(at)
+    }
+}
+
+pub async fn record_changes_are_logged_in_order_and_read_by_position(s: &dyn Store) {
+    let start = s.record_position().await.unwrap();
+    assert_eq!(start, 0);
+    assert!(s.record_changes(0, 100).await.unwrap().is_empty());
+    // A bulk load is logged too.
+    s.put_source_records(&[identity("IDN-L0", "Loaded", date!(2026 - 10 - 01))])
+        .await
+        .unwrap();
+    let loaded = s.record_position().await.unwrap();
+    assert_eq!(loaded, 1);
+
+    let t1 = T0 + Duration::minutes(1);
+    let mut b = batch(t1, "feed:test");
+    b.upserts = (0..3)
+        .map(|i| identity(&format!("IDN-C{i}"), "Changed", date!(2026 - 11 - 01)))
+        .collect();
+    b.current = vec![System::CourtOrder];
+    let out = s.apply_record_batch(&b).await.unwrap();
+    assert_eq!(
+        (out.inserted, out.updated, out.deleted, out.absent),
+        (3, 0, 0, 0)
+    );
+    assert_eq!(out.position, loaded + 3);
+    assert_eq!(s.record_position().await.unwrap(), out.position);
+
+    // An update and a delete (and a delete of nothing), in one batch.
+    let t2 = T0 + Duration::minutes(2);
+    let mut b = batch(t2, "feed:test");
+    b.upserts = vec![identity("IDN-C1", "Renamed", date!(2026 - 11 - 02))];
+    b.deletes = vec![
+        (System::Identity, "IDN-C2".to_owned()),
+        (System::Identity, "IDN-NEVER".to_owned()),
+    ];
+    let out2 = s.apply_record_batch(&b).await.unwrap();
+    assert_eq!(
+        (out2.inserted, out2.updated, out2.deleted, out2.absent),
+        (0, 1, 1, 1)
+    );
+    assert_eq!(out2.position, out.position + 2);
+
+    // Read by position, in pages, each entry with the record as it is now.
+    let all = s.record_changes(0, 100).await.unwrap();
+    let ids: Vec<(&str, bool)> = all
+        .iter()
+        .map(|c| (c.record_id.as_str(), c.record.is_some()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("IDN-L0", true),
+            ("IDN-C0", true),
+            ("IDN-C1", true),
+            ("IDN-C2", false),
+            ("IDN-C1", true),
+            ("IDN-C2", false),
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[0].position < w[1].position));
+    assert_eq!(
+        all[2].record,
+        Some(b.upserts[0].clone()),
+        "the newest version"
+    );
+    assert_eq!(all[5].changed_at, t2);
+    let page = s.record_changes(all[1].position, 2).await.unwrap();
+    assert_eq!(page, all[2..4].to_vec());
+    assert!(
+        s.record_changes(out2.position, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Freshness: the systems each batch named or vouched for.
+    let state = s.record_feed_state().await.unwrap();
+    let of = |sys: System| state.iter().find(|f| f.system == sys).cloned();
+    assert_eq!(of(System::Identity).unwrap().as_of, t2);
+    assert_eq!(of(System::Identity).unwrap().position, out2.position);
+    assert_eq!(of(System::CourtOrder).unwrap().as_of, t1);
+    assert_eq!(of(System::Custody), None);
+
+    // Waiting: at once when the log is already past the position, else within the timeout.
+    let t = std::time::Instant::now();
+    s.wait_for_record_change(0, std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    let t = std::time::Instant::now();
+    s.wait_for_record_change(out2.position, std::time::Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(t.elapsed() < std::time::Duration::from_secs(3));
+}
+
+pub async fn a_batch_naming_the_wrong_system_applies_nothing(s: &dyn Store) {
+    s.put_source_records(&[identity("IDN-W0", "Wright", date!(2026 - 10 - 01))])
+        .await
+        .unwrap();
+    let before = s.record_position().await.unwrap();
+    // A court-order feed may not overwrite an identity record by reusing its id...
+    let order = SourceRecord::CourtOrder(CourtOrderRecord {
+        record_id: "IDN-W0".to_owned(),
+        ..court_order_record()
+    });
+    let mut b = batch(T0, "feed:orders");
+    b.upserts = vec![
+        SourceRecord::CourtOrder(CourtOrderRecord {
+            record_id: "ORD-NEW".to_owned(),
+            ..court_order_record()
+        }),
+        order,
+    ];
+    match s.apply_record_batch(&b).await {
+        Err(StoreError::Conflict {
+            field: "records",
+            message,
+        }) => assert!(message.contains("IDN-W0"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // ...nor delete one.
+    let mut b = batch(T0, "feed:orders");
+    b.deletes = vec![(System::CourtOrder, "IDN-W0".to_owned())];
+    assert!(matches!(
+        s.apply_record_batch(&b).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.record_position().await.unwrap(), before);
+    assert!(
+        s.source_records_by_id(&["ORD-NEW".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.source_records_by_id(&["IDN-W0".to_owned()])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.record_feed_state()
+            .await
+            .unwrap()
+            .iter()
+            .all(|f| f.system != System::CourtOrder)
+    );
+}
+
+fn court_order_record() -> CourtOrderRecord {
+    CourtOrderRecord {
+        record_id: "ORD-0".to_owned(),
+        a_number: Some("204815672".to_owned()),
+        family_name: "Wright".to_owned(),
+        given_name: "Ana".to_owned(),
+        dob: None,
+        order_kind: "stay_of_removal".to_owned(),
+        court: "9th Cir.".to_owned(),
+        docket: "26-1234".to_owned(),
+        issued_on: date!(2026 - 11 - 01),
+        expires_on: None,
+        updated_on: date!(2026 - 11 - 01),
+    }
+}
+
+pub async fn feed_keys_round_trip_and_revoke(s: &dyn Store) {
+    let key = |c: char, systems: Vec<System>| FeedKeyRow {
+        id: uuid::Uuid::now_v7(),
+        name: "county court orders".to_owned(),
+        systems,
+        key_hash: c.to_string().repeat(64),
+        prefix: "sbf_abcd".to_owned(),
+        created_by: "admin01".to_owned(),
+        created_at: T0,
+        revoked_at: None,
+    };
+    let k = key('a', vec![System::CourtOrder, System::Custody]);
+    s.insert_feed_key(&k).await.unwrap();
+    assert_eq!(
+        s.feed_key_by_hash(&k.key_hash).await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(s.feed_key_by_hash(&"b".repeat(64)).await.unwrap(), None);
+    assert!(matches!(
+        s.insert_feed_key(&key('a', vec![])).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let second = key('c', vec![System::Citizenship]);
+    s.insert_feed_key(&second).await.unwrap();
+    assert_eq!(
+        s.feed_keys().await.unwrap(),
+        vec![second.clone(), k.clone()]
+    );
+    let at = T0 + Duration::hours(2);
+    s.revoke_feed_key(k.id, at).await.unwrap();
+    s.revoke_feed_key(k.id, at + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.feed_key_by_hash(&k.key_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at)
+    );
+    assert!(matches!(
+        s.revoke_feed_key(uuid::Uuid::now_v7(), at).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }

@@ -355,3 +355,240 @@ fn batch_linkage_of_two_systems_is_precise_and_complains_clearly() {
     let e = linker::dedupe(&spec, &empty).unwrap_err().to_string();
     assert!(e.contains("two rows or more"), "{e}");
 }
+
+mod live {
+    //! The index kept current in place, and written to and read from a snapshot.
+    use super::*;
+    use switchboard_matching::index::Change;
+    use switchboard_matching::snapshot::{self, SnapshotError};
+
+    fn identity_query(
+        seed: u64,
+        p: &Person,
+        recs: &PersonRecords,
+    ) -> (Query, switchboard_domain::records::IdentityRecord) {
+        let mut d = clean_description(seed, p, recs);
+        d.a_number = Some(recs.identity[0].a_number.clone());
+        (query(&d), recs.identity[0].clone())
+    }
+
+    fn band_of(index: &RecordIndex, q: &Query, id: &str) -> Option<Band> {
+        index
+            .lookup(q, today(), &LookupOptions::default())
+            .candidates
+            .iter()
+            .find(|c| c.record.record_id == id)
+            .map(|c| c.band)
+    }
+
+    #[test]
+    fn records_filed_changed_and_deleted_in_place_are_found_as_they_are_now() {
+        let seed = 12;
+        let rspec = RecordSpec {
+            seed,
+            noise: NoiseSpec::none(),
+            today: today(),
+        };
+        let mut all = Vec::new();
+        let mut held_back = Vec::new();
+        let mut subject = None;
+        for p in people(PeopleSpec::new(seed, 2_000, today())) {
+            let mut recs = records_for(&rspec, &p);
+            if subject.is_none() && !recs.identity.is_empty() {
+                subject = Some((p, recs.clone()));
+                recs.drain_into(&mut held_back);
+            } else {
+                recs.drain_into(&mut all);
+            }
+        }
+        let (p, recs) = subject.expect("someone with an A-file");
+        let mut index = RecordIndex::build(all, seed);
+        let before = index.len();
+        let (q, record) = identity_query(seed, &p, &recs);
+        assert_eq!(band_of(&index, &q, &record.record_id), None);
+        assert!(!index.contains(&record.record_id));
+
+        // Filed while the index serves: found at once, strong on its A-number.
+        index.apply(held_back.iter().map(Change::Upsert), 7);
+        assert_eq!(index.position(), 7);
+        assert_eq!(index.len(), before + held_back.len());
+        assert_eq!(band_of(&index, &q, &record.record_id), Some(Band::Strong));
+        let found = index.lookup(&q, today(), &LookupOptions::default());
+        assert_eq!(found.position, 7);
+
+        // Applying the same changes again leaves the same index.
+        index.apply(held_back.iter().map(Change::Upsert), 7);
+        assert_eq!(index.len(), before + held_back.len());
+        assert_eq!(index.lookup(&q, today(), &LookupOptions::default()), found);
+
+        // A new version whose birth date now disagrees moves the candidate out of strong.
+        let mut changed = record.clone();
+        assert_ne!(changed.dob.map(|d| d.year()), Some(1931));
+        changed.dob = Some(Date::from_calendar_date(1931, time::Month::July, 9).unwrap());
+        let changed = SourceRecord::Identity(changed);
+        index.apply([Change::Upsert(&changed)], 8);
+        assert_eq!(index.len(), before + held_back.len());
+        let band = band_of(&index, &q, &record.record_id).expect("still a candidate");
+        assert!(
+            band >= Band::Possible,
+            "{band:?} {:#?}",
+            index
+                .lookup(&q, today(), &LookupOptions::default())
+                .candidates
+                .iter()
+                .find(|c| c.record.record_id == record.record_id)
+        );
+
+        // Deleted: gone from every lookup; deleting it again changes nothing.
+        index.apply([Change::Delete(&record.record_id)], 9);
+        assert_eq!(band_of(&index, &q, &record.record_id), None);
+        assert!(!index.contains(&record.record_id));
+        assert_eq!(index.len(), before + held_back.len() - 1);
+        index.apply([Change::Delete(&record.record_id)], 9);
+        assert_eq!(index.len(), before + held_back.len() - 1);
+
+        // A record filed, replaced and deleted within one batch leaves nothing behind.
+        let original = SourceRecord::Identity(record.clone());
+        index.apply(
+            [
+                Change::Upsert(&original),
+                Change::Upsert(&changed),
+                Change::Delete(&record.record_id),
+            ],
+            10,
+        );
+        assert!(!index.contains(&record.record_id));
+        assert_eq!(index.len(), before + held_back.len() - 1);
+    }
+
+    fn small_world() -> (RecordIndex, Vec<Query>) {
+        let seed = 21;
+        let w = world(PeopleSpec::new(seed, 1_500, today()), NoiseSpec::default());
+        let mut index = w.index;
+        let queries: Vec<Query> = w
+            .persons
+            .iter()
+            .filter(|(_, r)| !r.identity.is_empty())
+            .take(150)
+            .map(|(p, r)| identity_query(seed, p, r).0)
+            .collect();
+        // Some changes, so the tail, the deltas and the dead rows are in the snapshot too.
+        let (p, r) = w
+            .persons
+            .iter()
+            .find(|(_, r)| r.identity.len() == 1)
+            .unwrap();
+        let _ = p;
+        let mut moved = r.identity[0].clone();
+        moved.given_name = "Zebulon".into();
+        let moved = SourceRecord::Identity(moved);
+        index.apply([Change::Upsert(&moved)], 40);
+        index.apply([Change::Delete(&r.identity[0].record_id)], 41);
+        index.apply([Change::Upsert(&moved)], 42);
+        (index, queries)
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_the_same_index() {
+        let (index, queries) = small_world();
+        let mut bytes = Vec::new();
+        snapshot::write(&index, &mut bytes).unwrap();
+        let back = snapshot::read(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back.position(), 42);
+        assert_eq!(back.len(), index.len());
+        assert_eq!(back.changes_since_build(), index.changes_since_build());
+        assert_eq!(back.strong_threshold(), index.strong_threshold());
+        assert_eq!(back.model(), index.model());
+        for q in &queries {
+            assert_eq!(
+                back.lookup(q, today(), &LookupOptions::default()),
+                index.lookup(q, today(), &LookupOptions::default())
+            );
+        }
+        // The format is fixed: the fixture of a tiny index reads back.
+        let fixture: &[u8] = include_bytes!("fixtures/index-v1.snapshot");
+        let tiny = snapshot::read(&mut &fixture[..]).expect("the v1 fixture reads");
+        assert_eq!(tiny.len(), 3);
+        assert_eq!(tiny.position(), 5);
+        assert!(tiny.contains("TINY-2"));
+        assert!(!tiny.contains("TINY-1"));
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_snapshot_is_refused_never_misread() {
+        let (index, _) = small_world();
+        let mut bytes = Vec::new();
+        snapshot::write(&index, &mut bytes).unwrap();
+        let mut rng = linker_rng(7);
+        for _ in 0..300 {
+            let mut bad = bytes.clone();
+            let at = (rng() % bad.len() as u64) as usize;
+            bad[at] ^= 1 << (rng() % 8);
+            assert!(
+                snapshot::read(&mut bad.as_slice()).is_err(),
+                "a flipped bit at byte {at} was read"
+            );
+        }
+        for cut in [0, 5, 11, 40, bytes.len() / 2, bytes.len() - 1] {
+            assert!(snapshot::read(&mut &bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut other = bytes.clone();
+        other[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert!(matches!(
+            snapshot::read(&mut other.as_slice()),
+            Err(SnapshotError::Format { found: 2 })
+        ));
+        assert!(matches!(
+            snapshot::read(&mut &b"PK\x03\x04 a zip file"[..]),
+            Err(SnapshotError::NotASnapshot)
+        ));
+    }
+
+    fn linker_rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut s = seed;
+        move || {
+            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Writes the v1 fixture (run once with `--ignored` when the format changes, and bump
+    /// [`snapshot::FORMAT`]).
+    #[test]
+    #[ignore]
+    fn write_the_v1_fixture() {
+        let rspec = RecordSpec {
+            seed: 1,
+            noise: NoiseSpec::none(),
+            today: today(),
+        };
+        let p = people(PeopleSpec::new(1, 50, today()))
+            .find(|p| !records_for(&rspec, p).identity.is_empty())
+            .unwrap();
+        let base = records_for(&rspec, &p).identity[0].clone();
+        let rec = |id: &str, given: &str| {
+            let mut r = base.clone();
+            r.record_id = id.into();
+            r.given_name = given.into();
+            SourceRecord::Identity(r)
+        };
+        let mut index = RecordIndex::build([rec("TINY-1", "Ana"), rec("TINY-2", "Berta")], 1);
+        let (c, d) = (rec("TINY-3", "Carla"), rec("TINY-4", "Dora"));
+        index.apply(
+            [
+                Change::Upsert(&c),
+                Change::Upsert(&d),
+                Change::Delete("TINY-1"),
+            ],
+            5,
+        );
+        let mut bytes = Vec::new();
+        snapshot::write(&index, &mut bytes).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index-v1.snapshot"), bytes).unwrap();
+    }
+}
