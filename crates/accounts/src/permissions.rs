@@ -50,10 +50,12 @@ pub enum Permission {
     Determine,
     /// Read legal determinations.
     DeterminationRead,
+    /// Issue and revoke record-feed keys, see the feeds' freshness, retrain the record index.
+    RecordFeeds,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Self::RegistryRead,
         Self::RegistryWrite,
         Self::CallerLookup,
@@ -75,6 +77,7 @@ impl Permission {
         Self::ProtectedDetails,
         Self::Determine,
         Self::DeterminationRead,
+        Self::RecordFeeds,
     ];
 
     /// The roles that hold this permission.
@@ -108,6 +111,7 @@ impl Permission {
             Self::ProtectedDetails => &[LegalReviewer],
             Self::Determine => &[LegalReviewer],
             Self::DeterminationRead => &[LegalReviewer, Auditor],
+            Self::RecordFeeds => &[Administrator],
         }
     }
 
@@ -134,6 +138,7 @@ impl Permission {
             Self::ProtectedDetails => "protected_details",
             Self::Determine => "determine",
             Self::DeterminationRead => "determination_read",
+            Self::RecordFeeds => "record_feeds",
         }
     }
 }

@@ -115,6 +115,10 @@ pub struct Entry {
     /// A sentence for people: the reason of a refusal, an override's written reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The record systems' change-log position the records read were at (lookups,
+    /// evaluations, dispositions, reviews).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_position: Option<i64>,
 }
 
 impl Entry {

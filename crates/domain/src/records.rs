@@ -407,3 +407,228 @@ pub struct ClassInjunction {
     #[serde(default)]
     pub further_conditions: Option<String>,
 }
+
+/// The longest record id a feed may send.
+pub const RECORD_ID_MAX: usize = 64;
+/// The longest text field of a record (a name, a court, a place).
+pub const RECORD_TEXT_MAX: usize = 200;
+/// The longest list-like field (aliases, applications), whose items are separated by `;`.
+pub const RECORD_LIST_MAX: usize = 2_000;
+
+/// A control character, or a bidirectional formatting character that can make text display as
+/// something else (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
+pub fn is_control_or_bidi(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Something wrong with one field of a record a feed sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordProblem {
+    /// The field, as named in the record's JSON.
+    pub field: String,
+    /// Stable code: `record_id`, `too_long`, `control_character`, `future_date`,
+    /// `implausible_date`, `unknown_field`, `malformed`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl RecordProblem {
+    fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads one record as a feed sends it (the stored JSON shape), naming every problem: a field
+/// the record's system does not have, a missing or mistyped one, and whatever
+/// [`SourceRecord::problems`] finds.
+pub fn read_record(
+    value: &serde_json::Value,
+    today: Date,
+) -> Result<SourceRecord, Vec<RecordProblem>> {
+    let record: SourceRecord = match serde_json::from_value(value.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = e.to_string();
+            // serde names the field in backquotes: "missing field `given_name`".
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or("record")
+                .to_owned();
+            return Err(vec![RecordProblem {
+                field,
+                code: "malformed",
+                message,
+            }]);
+        }
+    };
+    let mut problems = Vec::new();
+    if let (Some(sent), Ok(serde_json::Value::Object(known))) =
+        (value.as_object(), serde_json::to_value(&record))
+    {
+        for k in sent.keys().filter(|k| !known.contains_key(*k)) {
+            problems.push(RecordProblem::new(
+                k,
+                "unknown_field",
+                format!("a {} record has no field {k:?}", record.system().as_str()),
+            ));
+        }
+    }
+    problems.extend(record.problems(today));
+    if problems.is_empty() {
+        Ok(record)
+    } else {
+        Err(problems)
+    }
+}
+
+impl SourceRecord {
+    /// What a feed may not send: an id outside 1–[`RECORD_ID_MAX`] characters of letters,
+    /// digits and `-_.:`; text over [`RECORD_TEXT_MAX`] characters ([`RECORD_LIST_MAX`] for
+    /// aliases and applications) or holding control characters; a birth date or an update
+    /// after `today` (a day's grace for an update, across time zones); a date before 1850 or
+    /// after 2200.
+    pub fn problems(&self, today: Date) -> Vec<RecordProblem> {
+        let mut out = Vec::new();
+        let id = self.record_id();
+        if id.is_empty()
+            || id.chars().count() > RECORD_ID_MAX
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            out.push(RecordProblem::new(
+                "record_id",
+                "record_id",
+                format!(
+                    "a record id is 1 to {RECORD_ID_MAX} letters, digits, '-', '_', '.' or ':'"
+                ),
+            ));
+        }
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return out;
+        };
+        for (name, v) in &fields {
+            let Some(text) = v.as_str() else { continue };
+            if name == "record_id" || name == "system" {
+                continue;
+            }
+            let max = if matches!(name.as_str(), "aliases" | "applications") {
+                RECORD_LIST_MAX
+            } else {
+                RECORD_TEXT_MAX
+            };
+            if text.chars().count() > max {
+                out.push(RecordProblem::new(
+                    name,
+                    "too_long",
+                    format!("at most {max} characters"),
+                ));
+            }
+            if text.chars().any(is_control_or_bidi) {
+                out.push(RecordProblem::new(
+                    name,
+                    "control_character",
+                    "control characters (and bidirectional overrides) are not allowed",
+                ));
+            }
+        }
+        let dates = [("dob", self.dob()), ("updated_on", Some(self.updated_on()))];
+        for (name, d) in dates {
+            let Some(d) = d else { continue };
+            let latest = if name == "dob" {
+                today
+            } else {
+                today.next_day().unwrap_or(today)
+            };
+            if d > latest {
+                out.push(RecordProblem::new(
+                    name,
+                    "future_date",
+                    format!("{d} is after today ({today})"),
+                ));
+            }
+        }
+        for (name, v) in &fields {
+            let Some(d) = v.as_str().and_then(|s| {
+                Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            }) else {
+                continue;
+            };
+            if !(1850..=2200).contains(&d.year()) {
+                out.push(RecordProblem::new(
+                    name,
+                    "implausible_date",
+                    format!("{d} is not a plausible date"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+    use time::macros::date;
+
+    fn order() -> serde_json::Value {
+        serde_json::json!({
+            "system": "court_order", "record_id": "ORD-1", "order_kind": "stay_of_removal",
+            "court": "EOIR", "docket": "26-1", "a_number": "204815672", "family_name": "Nunez",
+            "given_name": "Ana", "dob": "1990-01-02", "issued_on": "2026-12-01",
+            "expires_on": null, "updated_on": "2026-12-04"
+        })
+    }
+
+    #[test]
+    fn a_feed_record_is_read_or_every_problem_named() {
+        let today = date!(2026 - 12 - 04);
+        let r = read_record(&order(), today).unwrap();
+        assert_eq!(r.system(), System::CourtOrder);
+
+        let mut v = order();
+        v["given_name"] = "A\u{202e}na".into();
+        v["court"] = "x".repeat(201).into();
+        v["record_id"] = "ORD 1".into();
+        v["dob"] = "2027-01-01".into();
+        v["colour"] = "red".into();
+        let problems = read_record(&v, today).unwrap_err();
+        let codes: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.field.as_str(), p.code))
+            .collect();
+        for want in [
+            ("colour", "unknown_field"),
+            ("record_id", "record_id"),
+            ("court", "too_long"),
+            ("given_name", "control_character"),
+            ("dob", "future_date"),
+        ] {
+            assert!(codes.contains(&want), "{want:?} in {codes:?}");
+        }
+
+        let mut v = order();
+        v.as_object_mut().unwrap().remove("given_name");
+        let p = read_record(&v, today).unwrap_err();
+        assert_eq!(
+            (p[0].field.as_str(), p[0].code),
+            ("given_name", "malformed")
+        );
+        let mut v = order();
+        v["system"] = "horoscope".into();
+        assert_eq!(read_record(&v, today).unwrap_err()[0].code, "malformed");
+        let mut v = order();
+        v["issued_on"] = "1201-01-01".into();
+        assert_eq!(
+            read_record(&v, today).unwrap_err()[0].code,
+            "implausible_date"
+        );
+    }
+}

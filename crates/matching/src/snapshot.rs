@@ -3,7 +3,8 @@
 //!
 //! Format (version [`FORMAT`]): the magic `SBINDEX\n`, the format version (u32), then sections
 //! in a fixed order, each a four-byte tag, its length in bytes (u64), its bytes and their
-//! CRC-32 (u32); every number little-endian. `META` is JSON (the position, the model, the
+//! CRC-32 (u32); every number little-endian. `META` is JSON (the change log and the position
+//! in it, the model, the
 //! term frequencies, the counts); `ARNA` and `TAIL` the records' text; `STOR` 17 bytes a row
 //! (start u64, length u32, system u8, updated day i32); `BLKB`/`BLKD` and `IDSB`/`IDSD` the
 //! sorted postings (u64 each) of the blocking keys and the record ids, base and delta; `DEAD`
@@ -54,6 +55,8 @@ type TfBits = (Vec<(String, u64)>, u64);
 /// (`f64::to_bits`): a decimal round trip may change the last bit, and with it a score.
 #[derive(Serialize, Deserialize)]
 struct Meta {
+    /// Which change log `position` is a position of.
+    log: String,
     position: i64,
     /// Per field: m and u.
     params: Vec<(Vec<u64>, Vec<u64>)>,
@@ -91,11 +94,13 @@ fn words_le(v: &[u64]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
-/// Writes the index. The caller makes the file durable and moves it into place.
-pub fn write(index: &RecordIndex, w: &mut impl Write) -> std::io::Result<()> {
+/// Writes the index, naming the change log its position belongs to. The caller makes the file
+/// durable and moves it into place.
+pub fn write(index: &RecordIndex, log: &str, w: &mut impl Write) -> std::io::Result<()> {
     w.write_all(MAGIC)?;
     w.write_all(&FORMAT.to_le_bytes())?;
     let meta = Meta {
+        log: log.to_owned(),
         position: index.position,
         params: index
             .model
@@ -228,8 +233,8 @@ impl<R: Read> Reader<'_, R> {
     }
 }
 
-/// Reads an index back, checking it whole.
-pub fn read(r: &mut impl Read) -> Result<RecordIndex, SnapshotError> {
+/// Reads an index back, checking it whole; with the change log it names.
+pub fn read(r: &mut impl Read) -> Result<(RecordIndex, String), SnapshotError> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)
         .map_err(|_| SnapshotError::NotASnapshot)?;
@@ -341,22 +346,26 @@ pub fn read(r: &mut impl Read) -> Result<RecordIndex, SnapshotError> {
             })
         })
         .collect();
-    Ok(RecordIndex {
-        fields,
-        model,
-        arena,
-        tail,
-        stored,
-        blocks,
-        ids,
-        dead,
-        dead_rows,
-        added: meta.added,
-        years: meta.years.0..=meta.years.1,
-        threshold: f64::from_bits(meta.threshold),
-        codes,
-        id_counts: meta.id_counts,
-        report: meta.report,
-        position: meta.position,
-    })
+    let log = meta.log;
+    Ok((
+        RecordIndex {
+            fields,
+            model,
+            arena,
+            tail,
+            stored,
+            blocks,
+            ids,
+            dead,
+            dead_rows,
+            added: meta.added,
+            years: meta.years.0..=meta.years.1,
+            threshold: f64::from_bits(meta.threshold),
+            codes,
+            id_counts: meta.id_counts,
+            report: meta.report,
+            position: meta.position,
+        },
+        log,
+    ))
 }

@@ -25,7 +25,7 @@ pub mod file;
 pub mod juvenile;
 
 use serde::{Deserialize, Serialize};
-use switchboard_domain::records::{ClassInjunction, RecordKey, SourceRecord};
+use switchboard_domain::records::{ClassInjunction, RecordKey, SourceRecord, System};
 use switchboard_domain::{AgencyKind, AgreementModel};
 use time::Date;
 
@@ -169,6 +169,34 @@ pub struct Facts {
     /// The legal determinations recorded about this file, with whether each stands.
     #[serde(default)]
     pub determinations: Vec<determination::Judged>,
+    /// Record systems whose feed is older than its allowed lag (or never heard from): any of
+    /// them may hold a change the file does not show.
+    #[serde(default)]
+    pub stale_feeds: Vec<StaleFeed>,
+}
+
+/// A record system whose feed has not vouched for it recently enough.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleFeed {
+    pub system: System,
+    /// Minutes since the feed last vouched for the system; `None`: never.
+    pub minutes_behind: Option<i64>,
+    /// The most it may be behind.
+    pub max_minutes: i64,
+}
+
+/// "3 h 12 min", "2 days 4 h", "45 min".
+fn duration_words(minutes: i64) -> String {
+    let (d, h, m) = (minutes / 1440, minutes % 1440 / 60, minutes % 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, 0, _) => "1 day".to_owned(),
+        (d, 0, _) => format!("{d} days"),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
 }
 
 fn yes() -> bool {
@@ -326,10 +354,10 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         id: "stale-or-missing",
-        version: 2,
+        version: 3,
         trigger: Trigger::StaleOrMissing,
         outcomes: &[BlockConfirm, UnableToConfirm],
-        text: "The data needed to confirm is missing, conflicting or older than the allowed age: the answer is unable to confirm.",
+        text: "The data needed to confirm is missing, conflicting, older than the allowed age, or from a record system whose feed is behind: the answer is unable to confirm.",
         basis: "Center policy: missing, stale or conflicting data gives unable to confirm",
         overridable: false,
     },
@@ -904,6 +932,19 @@ fn check(t: Trigger, f: &Facts) -> Vec<String> {
             }
         }
         Trigger::StaleOrMissing => {
+            for feed in &f.stale_feeds {
+                let label = feed.system.as_str().replace('_', " ");
+                why.push(match feed.minutes_behind {
+                    Some(m) => format!(
+                        "the {label} feed last vouched for its records {} ago (allowed: {}): they may have changed since",
+                        duration_words(m),
+                        duration_words(feed.max_minutes)
+                    ),
+                    None => format!(
+                        "no {label} feed has ever vouched for its records: they cannot be trusted as current"
+                    ),
+                });
+            }
             if !f.file_complete {
                 why.push(
                     "the subject's file could not be gathered whole (too many records share its identifiers)"

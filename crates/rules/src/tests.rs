@@ -88,6 +88,7 @@ fn clean() -> Facts {
         in_custody: false,
         injunctions: vec![],
         determinations: vec![],
+        stale_feeds: vec![],
     }
 }
 
@@ -1423,5 +1424,35 @@ fn birthplaces_in_words_are_never_a_country_the_rules_guess() {
         court_reasons(&g)[0].contains("cannot tell"),
         "{:?}",
         court_reasons(&g)
+    );
+}
+
+#[test]
+fn a_feed_behind_its_allowed_lag_makes_the_answer_unable_to_confirm_naming_it() {
+    let mut f = clean();
+    f.stale_feeds = vec![
+        crate::StaleFeed {
+            system: switchboard_domain::records::System::CourtOrder,
+            minutes_behind: Some(192),
+            max_minutes: 60,
+        },
+        crate::StaleFeed {
+            system: switchboard_domain::records::System::Citizenship,
+            minutes_behind: None,
+            max_minutes: 1440,
+        },
+    ];
+    let hits = evaluate(&f);
+    let h = hits.iter().find(|h| h.rule == "stale-or-missing").unwrap();
+    assert!(confirm_blocked(&f));
+    assert!(allowed(&hits).contains(&Kind::UnableToConfirm));
+    let why = h.reasons.join(" | ");
+    assert!(
+        why.contains("court order feed last vouched for its records 3 h 12 min ago (allowed: 1 h)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("no citizenship feed has ever vouched"),
+        "{why}"
     );
 }

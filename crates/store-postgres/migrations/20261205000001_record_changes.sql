@@ -42,3 +42,10 @@ CREATE TABLE record_feed_keys (
     created_at  timestamptz NOT NULL,
     revoked_at  timestamptz
 );
+
+-- Which change log this is: a record index snapshot names it, so a snapshot of another
+-- database (a re-seeded demo, a restored backup) is never applied to this one.
+CREATE TABLE record_log (
+    id  text PRIMARY KEY
+);
+INSERT INTO record_log (id) VALUES (md5(random()::text || clock_timestamp()::text));

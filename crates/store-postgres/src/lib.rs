@@ -1636,6 +1636,13 @@ impl Store for PgStore {
             .map_err(backend)
     }
 
+    async fn record_log_id(&self) -> Result<String> {
+        sqlx::query_scalar!("SELECT id FROM record_log")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     async fn wait_for_record_change(&self, after: i64, timeout: Duration) -> Result<()> {
         let mut slot = self.listener.lock().await;
         if slot.is_none() {

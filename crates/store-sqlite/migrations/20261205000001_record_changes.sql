@@ -38,3 +38,10 @@ CREATE TABLE record_feed_keys (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+
+-- Which change log this is: a record index snapshot names it, so a snapshot of another
+-- database (a re-seeded demo, a restored backup) is never applied to this one.
+CREATE TABLE record_log (
+    id  TEXT PRIMARY KEY NOT NULL
+);
+INSERT INTO record_log (id) VALUES (lower(hex(randomblob(16))));

@@ -1670,6 +1670,13 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    async fn record_log_id(&self) -> Result<String> {
+        sqlx::query_scalar!(r#"SELECT id AS "id!: String" FROM record_log"#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     async fn wait_for_record_change(&self, after: i64, timeout: Duration) -> Result<()> {
         // Another process (an import) writes without signalling: poll at most every 250 ms.
         let woken = self.records_changed.notified();

@@ -495,6 +495,9 @@ pub trait Store: Send + Sync + 'static {
     async fn record_changes(&self, after: i64, limit: u32) -> Result<Vec<RecordChange>>;
     /// The newest position of the change log (0 when it is empty).
     async fn record_position(&self) -> Result<i64>;
+    /// This change log's identity, made when the database was: positions mean something only
+    /// within one log.
+    async fn record_log_id(&self) -> Result<String>;
     /// Waits until the change log may have grown past `after`, or `timeout` passes, whichever
     /// is first: a wake-up only (PostgreSQL LISTEN/NOTIFY, SQLite a local signal and polling),
     /// so callers always read by position.

@@ -2540,6 +2540,9 @@ fn batch(at: OffsetDateTime, origin: &str) -> RecordBatch {
 pub async fn record_changes_are_logged_in_order_and_read_by_position(s: &dyn Store) {
     let start = s.record_position().await.unwrap();
     assert_eq!(start, 0);
+    let log = s.record_log_id().await.unwrap();
+    assert!(log.len() >= 16, "{log}");
+    assert_eq!(s.record_log_id().await.unwrap(), log);
     assert!(s.record_changes(0, 100).await.unwrap().is_empty());
     // A bulk load is logged too.
     s.put_source_records(&[identity("IDN-L0", "Loaded", date!(2026 - 10 - 01))])

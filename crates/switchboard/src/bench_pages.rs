@@ -276,7 +276,7 @@ pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
         .context("building the record index")?;
     eprintln!(
         "index of {} records built in {:.1} s",
-        state.index.get().map_or(0, |i| i.len()),
+        state.index.records().unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
     let client = Client {

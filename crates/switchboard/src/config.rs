@@ -44,6 +44,42 @@ pub struct Config {
     /// softphone accounts. Off when absent (the demo turns it on at 127.0.0.1:5060).
     #[serde(default)]
     pub sip: Option<switchboard_sip::SipConfig>,
+    /// Live records (`[records]`): feed freshness limits and how the record index is kept.
+    #[serde(default)]
+    pub records: RecordsConfig,
+}
+
+/// `[records]`: how far behind each record system's feed may be, and how the record index is
+/// kept current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsConfig {
+    /// Minutes each system's feed may be behind before evaluations are "unable to confirm"
+    /// (1 to 525,600), by system name; a system left out gets 1,440 (a day).
+    pub max_lag_minutes: std::collections::BTreeMap<String, i64>,
+    /// The record index's snapshot file; default `index.snapshot` in `data_dir`.
+    pub snapshot: Option<PathBuf>,
+    /// Write no snapshot (every start builds the index from the database).
+    pub no_snapshot: bool,
+    /// Minutes between snapshots while records change (1 to 1,440).
+    pub snapshot_minutes: u64,
+    /// Rows filed or dropped in place after which the index is rebuilt and retrained.
+    pub rebuild_after_changes: usize,
+    /// Hours between scheduled retrainings (0: none on a schedule).
+    pub retrain_hours: u64,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        Self {
+            max_lag_minutes: Default::default(),
+            snapshot: None,
+            no_snapshot: false,
+            snapshot_minutes: 10,
+            rebuild_after_changes: 1_000_000,
+            retrain_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +104,7 @@ impl Default for Config {
             audit_key_file: None,
             cookie_secure: true,
             sip: None,
+            records: RecordsConfig::default(),
         }
     }
 }
@@ -96,6 +133,25 @@ impl Config {
                 c.max_record_age_days
             );
         }
+        for (system, minutes) in &c.records.max_lag_minutes {
+            if switchboard_domain::records::System::parse(system).is_none() {
+                anyhow::bail!("records.max_lag_minutes: {system:?} is not a record system");
+            }
+            if !(1..=525_600).contains(minutes) {
+                anyhow::bail!(
+                    "records.max_lag_minutes.{system} must be 1 to 525600, not {minutes}"
+                );
+            }
+        }
+        if !(1..=1440).contains(&c.records.snapshot_minutes) {
+            anyhow::bail!(
+                "records.snapshot_minutes must be 1 to 1440, not {}",
+                c.records.snapshot_minutes
+            );
+        }
+        if c.records.rebuild_after_changes == 0 {
+            anyhow::bail!("records.rebuild_after_changes must be at least 1");
+        }
         if !(1..=3650).contains(&c.determination_days) {
             anyhow::bail!(
                 "determination_days must be 1 to 3650, not {}",
@@ -122,6 +178,39 @@ impl Config {
                 "cookie_secure",
             ]))
             .merge(Serialized::defaults(overrides))
+    }
+
+    /// Each record system's most minutes behind.
+    pub fn feed_max_lag(&self) -> Vec<(switchboard_domain::records::System, i64)> {
+        switchboard_domain::records::System::ALL
+            .iter()
+            .map(|s| {
+                let m = self
+                    .records
+                    .max_lag_minutes
+                    .get(s.as_str())
+                    .copied()
+                    .unwrap_or(switchboard_web::DEFAULT_FEED_MAX_LAG_MINUTES);
+                (*s, m)
+            })
+            .collect()
+    }
+
+    /// How the record index is kept.
+    pub fn live_options(&self, seed: u64) -> switchboard_web::lookup_index::LiveOptions {
+        let r = &self.records;
+        switchboard_web::lookup_index::LiveOptions {
+            seed,
+            snapshot: (!r.no_snapshot).then(|| {
+                r.snapshot
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("index.snapshot"))
+            }),
+            snapshot_every: std::time::Duration::from_secs(r.snapshot_minutes * 60),
+            rebuild_after_changes: r.rebuild_after_changes,
+            retrain_every: (r.retrain_hours > 0)
+                .then(|| std::time::Duration::from_secs(r.retrain_hours * 3600)),
+        }
     }
 
     /// Where the audit signing seed lives.

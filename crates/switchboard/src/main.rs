@@ -10,6 +10,7 @@ mod bench_pages;
 mod bench_sip;
 mod config;
 mod link_cmd;
+mod records_cmd;
 mod simulate;
 mod simulate_cmd;
 mod staffing_cmd;
@@ -130,6 +131,10 @@ enum Command {
     /// the public key.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Live records: import a file of records into the configured database (a running
+    /// server's index picks them up within a second).
+    #[command(subcommand)]
+    Records(records_cmd::RecordsCommand),
     /// Create a user account (the first administrator, say). The password is read from
     /// SWITCHBOARD_NEW_PASSWORD or, when that is unset, from the first line of standard input;
     /// the second factor's secret is printed once, to enrol in an authenticator app.
@@ -300,8 +305,21 @@ async fn run(
             let host = open_acd(store.clone(), acd).await?;
             let sip = Some(config.sip.clone().unwrap_or_else(|| demo_sip(&config)));
             let people = tokio::spawn(sim.run(host.clone()));
+            // Record systems change while calls flow: a stay, a status change, a new
+            // citizenship record, one every 20 s.
+            let feed = tokio::spawn(records_cmd::demo_feed(
+                store.clone(),
+                Duration::from_secs(20),
+                seed,
+            ));
+            // The demo's own snapshot: never the one of a database configured for real use.
+            let mut config = config;
+            if config.records.snapshot.is_none() {
+                config.records.snapshot = Some(config.data_dir.join("demo.index.snapshot"));
+            }
             let served = serve(store, host, &config, sip, Some((reg, sample_subject))).await;
             people.abort();
+            feed.abort();
             served
         }
         Command::Migrate => {
@@ -402,6 +420,10 @@ async fn run(
             println!("  {}", e.otpauth_uri);
             audit.checkpoint().await?;
             Ok(())
+        }
+        Command::Records(records_cmd::RecordsCommand::Import(args)) => {
+            let store = open_store(&config.database_url()).await?;
+            records_cmd::import(store, &args).await
         }
         Command::Audit(cmd) => {
             let store = open_store(&config.database_url()).await?;
@@ -570,17 +592,17 @@ async fn serve(
     state.max_record_age_days = config.max_record_age_days;
     state.determination_days = config.determination_days;
     state.cookie_secure = config.cookie_secure;
-    // The record index builds in the background: everything but lookups is served at once,
-    // and lookups answer 503 with the progress until it is ready.
-    let (slot, records) = (state.index.clone(), state.store.clone());
-    tokio::spawn(async move {
-        if let Err(e) = slot.load(records, INDEX_SEED).await {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "the record index could not be built"
-            );
-        }
-    });
+    state.feed_max_lag_minutes = std::sync::Arc::new(config.feed_max_lag());
+    // The record index starts in the background (from its snapshot, or built): everything but
+    // lookups is served at once, and lookups answer 503 with the progress until it is ready.
+    // Then it follows the change log for as long as the server runs.
+    tokio::spawn(switchboard_web::lookup_index::follow(
+        state.index.clone(),
+        state.store.clone(),
+        config.live_options(INDEX_SEED),
+        std::sync::Arc::new(time::OffsetDateTime::now_utc),
+        retrain_auditor(state.clone()),
+    ));
     let mut telephony_off = None;
     let telephony = match sip {
         Some(cfg) => {
@@ -857,6 +879,31 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Audits every rebuild of the record index with its change of strong threshold.
+fn retrain_auditor(
+    app: AppState,
+) -> std::sync::Arc<dyn Fn(switchboard_web::lookup_index::Rebuilt) + Send + Sync> {
+    std::sync::Arc::new(move |r| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let actor = switchboard_audit::Actor {
+                username: "system".to_owned(),
+                role: Some("system".to_owned()),
+                ..Default::default()
+            };
+            let entry = switchboard_audit::Entry::new("records.retrain", actor, app.now_ms())
+                .with_target("record_index")
+                .with_note(format!(
+                    "rebuilt and retrained ({}) on {} records in {:.1} s: strong threshold {:.6} -> {:.6}",
+                    r.reason, r.records, r.seconds, r.previous_threshold, r.threshold
+                ));
+            if let Err(e) = app.record(entry).await {
+                tracing::warn!(error = %e.body.message, "the retraining could not be audited");
+            }
+        });
+    })
 }
 
 #[cfg(test)]

@@ -125,6 +125,14 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
         | ("GET", "/partner/inquiries" | "/partner/inquiries/{reference}")
         | ("GET", "/partner/inquiries/{reference}/iar") => (Public, Handler),
 
+        // Record feeds authenticate with their feed key, checked (and audited) by the handler.
+        ("POST", "/records") => (Public, Handler),
+        ("POST", "/record-feeds") | ("DELETE", "/record-feeds/{id}") => {
+            (Perm(P::RecordFeeds), Handler)
+        }
+        ("GET", "/record-feeds" | "/records/status") => (Perm(P::RecordFeeds), Request),
+        ("POST", "/records/retrain") => (Perm(P::RecordFeeds), Request),
+
         ("GET", "/audit/entries" | "/audit/accounting" | "/audit/anomalies")
         | ("GET", "/audit/checkpoints" | "/audit/proofs/inclusion" | "/audit/proofs/consistency")
         | ("POST", "/audit/verify") => (Perm(P::AuditRead), Request),

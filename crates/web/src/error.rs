@@ -26,6 +26,19 @@ pub struct ErrorBody {
     /// The input field at fault, as a path into the request (`phones[1]`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem, when a request has several (a batch of records: one per bad field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Problem>>)]
+    pub errors: Option<Box<[Problem]>>,
+}
+
+/// One problem of a request with several.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// The field at fault, as a path into the request (`upserts[3].given_name`).
+    pub field: String,
+    pub code: String,
+    pub message: String,
 }
 
 #[derive(Debug)]
@@ -50,6 +63,7 @@ impl ApiError {
                 message: message.into(),
                 kind,
                 field: None,
+                errors: None,
             },
             retry_after: None,
         }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use switchboard_domain::records::System;
 use switchboard_store::Store;
 use time::{Date, OffsetDateTime};
 use tokio::net::TcpListener;
@@ -43,6 +44,24 @@ pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// The default age beyond which a record is stale for the rules.
 pub const DEFAULT_MAX_RECORD_AGE_DAYS: i64 = 180;
+
+/// How far behind a record system's feed may be, unless configured: a day.
+pub const DEFAULT_FEED_MAX_LAG_MINUTES: i64 = 24 * 60;
+
+/// A record system's feed as the admin page, `/metrics` and the rules see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FeedFreshness {
+    pub system: String,
+    /// When a feed last vouched for the system's records (a change or a heartbeat).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub as_of: Option<OffsetDateTime>,
+    pub minutes_behind: Option<i64>,
+    /// The most it may be behind; none: no limit.
+    pub max_minutes: Option<i64>,
+    /// Behind its limit (or never heard from): evaluations are "unable to confirm".
+    pub stale: bool,
+}
 /// How long an approved legal determination stands, unless the file changes first.
 pub const DEFAULT_DETERMINATION_DAYS: i64 = 90;
 
@@ -67,6 +86,9 @@ pub struct AppState {
     /// none; a failure is tried again after a minute).
     /// Each partner agency's request budget.
     pub partner_limits: Arc<api::partner::RateLimits>,
+    /// How far behind each record system's feed may be (minutes) before evaluations are
+    /// "unable to confirm"; a system not named has no limit.
+    pub feed_max_lag_minutes: Arc<Vec<(System, i64)>>,
     pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
     clock: Clock,
 }
@@ -94,6 +116,12 @@ impl AppState {
             audit: None,
             cookie_secure: true,
             partner_limits: Arc::default(),
+            feed_max_lag_minutes: Arc::new(
+                System::ALL
+                    .iter()
+                    .map(|s| (*s, DEFAULT_FEED_MAX_LAG_MINUTES))
+                    .collect(),
+            ),
             day_plan: Arc::default(),
             clock,
         }
@@ -103,6 +131,49 @@ impl AppState {
     pub fn with_audit(mut self, audit: switchboard_audit_host::AuditLog) -> Self {
         self.audit = Some(audit);
         self
+    }
+
+    /// Each record system's feed: when it last vouched for its records, how far behind that
+    /// is now, and the most it may be.
+    pub async fn feeds(&self) -> Result<Vec<FeedFreshness>, ApiError> {
+        let state = self.store.record_feed_state().await?;
+        let now = self.now();
+        Ok(System::ALL
+            .iter()
+            .map(|s| {
+                let as_of = state.iter().find(|f| f.system == *s).map(|f| f.as_of);
+                let max = self
+                    .feed_max_lag_minutes
+                    .iter()
+                    .find(|(x, _)| x == s)
+                    .map(|(_, m)| *m);
+                let behind = as_of.map(|t| (now - t).whole_minutes().max(0));
+                FeedFreshness {
+                    system: s.as_str().to_owned(),
+                    as_of,
+                    minutes_behind: behind,
+                    max_minutes: max,
+                    stale: max.is_some_and(|m| behind.is_none_or(|b| b > m)),
+                }
+            })
+            .collect())
+    }
+
+    /// The record systems whose feed is behind its limit, for the rules.
+    pub async fn stale_feeds(&self) -> Result<Vec<switchboard_rules::StaleFeed>, ApiError> {
+        Ok(self
+            .feeds()
+            .await?
+            .into_iter()
+            .filter(|f| f.stale)
+            .filter_map(|f| {
+                Some(switchboard_rules::StaleFeed {
+                    system: System::parse(&f.system)?,
+                    minutes_behind: f.minutes_behind,
+                    max_minutes: f.max_minutes?,
+                })
+            })
+            .collect())
     }
 
     /// Now in milliseconds since the Unix epoch (audit entries).
@@ -181,8 +252,8 @@ struct ApiDoc;
 /// The API routes and the OpenAPI document that describes them.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use api::{
-        acd, audit, callers, calls, determinations, dispositions, lookups, partner, registry,
-        staffing, users,
+        acd, audit, callers, calls, determinations, dispositions, lookups, partner, records,
+        registry, staffing, users,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(registry::list_agencies, registry::create_agency))
@@ -240,6 +311,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(partner::send_iaq))
         .routes(routes!(partner::status))
         .routes(routes!(partner::status_iar))
+        .routes(routes!(records::ingest))
+        .routes(routes!(records::create_feed_key, records::list_feed_keys))
+        .routes(routes!(records::revoke_feed_key))
+        .routes(routes!(records::status))
+        .routes(routes!(records::retrain))
         .split_for_parts()
 }
 

@@ -492,8 +492,9 @@ mod live {
     fn a_snapshot_reads_back_the_same_index() {
         let (index, queries) = small_world();
         let mut bytes = Vec::new();
-        snapshot::write(&index, &mut bytes).unwrap();
-        let back = snapshot::read(&mut bytes.as_slice()).unwrap();
+        snapshot::write(&index, "log-1", &mut bytes).unwrap();
+        let (back, log) = snapshot::read(&mut bytes.as_slice()).unwrap();
+        assert_eq!(log, "log-1");
         assert_eq!(back.position(), 42);
         assert_eq!(back.len(), index.len());
         assert_eq!(back.changes_since_build(), index.changes_since_build());
@@ -507,7 +508,8 @@ mod live {
         }
         // The format is fixed: the fixture of a tiny index reads back.
         let fixture: &[u8] = include_bytes!("fixtures/index-v1.snapshot");
-        let tiny = snapshot::read(&mut &fixture[..]).expect("the v1 fixture reads");
+        let (tiny, log) = snapshot::read(&mut &fixture[..]).expect("the v1 fixture reads");
+        assert_eq!(log, "log-1");
         assert_eq!(tiny.len(), 3);
         assert_eq!(tiny.position(), 5);
         assert!(tiny.contains("TINY-2"));
@@ -518,7 +520,7 @@ mod live {
     fn a_damaged_or_foreign_snapshot_is_refused_never_misread() {
         let (index, _) = small_world();
         let mut bytes = Vec::new();
-        snapshot::write(&index, &mut bytes).unwrap();
+        snapshot::write(&index, "log-1", &mut bytes).unwrap();
         let mut rng = linker_rng(7);
         for _ in 0..300 {
             let mut bad = bytes.clone();
@@ -586,7 +588,7 @@ mod live {
             5,
         );
         let mut bytes = Vec::new();
-        snapshot::write(&index, &mut bytes).unwrap();
+        snapshot::write(&index, "log-1", &mut bytes).unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index-v1.snapshot"), bytes).unwrap();

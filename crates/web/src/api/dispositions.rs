@@ -172,6 +172,7 @@ fn inquiry_entry(
     e.records
         .extend(file.excluded.iter().map(|x| x.record_id.clone()));
     e.rule_hits = rule_hits(hits);
+    e.records_position = Some(file.position);
     if !file.excluded.is_empty() {
         e.note = Some(
             file.excluded
@@ -230,6 +231,10 @@ pub struct FileView {
     #[serde(default = "yes")]
     pub complete: bool,
     pub determinations: Vec<DeterminationNote>,
+    /// The record systems' change-log position the file was judged at (0 before positions
+    /// were kept).
+    #[serde(default)]
+    pub position: i64,
 }
 
 fn yes() -> bool {
@@ -289,19 +294,15 @@ async fn gather(
     app: &AppState,
     q: &Inquiry,
     today: time::Date,
-) -> ApiResult<switchboard_rules::file::File> {
-    let index = app.index.get().ok_or_else(|| {
-        ApiError::unavailable("index_not_ready", "the record index is not loaded yet")
-    })?;
+) -> ApiResult<(switchboard_rules::file::File, i64)> {
     let query = Query::from_subject(&q.subject);
     let opts_limit = 200;
     let opts = LookupOptions {
         limit: opts_limit,
         ..LookupOptions::default()
     };
-    let res = tokio::task::spawn_blocking(move || index.lookup(&query, today, &opts))
-        .await
-        .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    let (res, _) = app.index.lookup(query, today, opts).await?;
+    let position = res.position;
     // Strong or probable candidates may go on past the lookup's limit: the file is then not
     // known to be whole.
     // (Candidates come in order of their weight before any cap, so the last one's uncapped
@@ -376,7 +377,7 @@ async fn gather(
         // the whole file.
         g.found(Vec::new(), true);
     }
-    g.finish().map_err(file_error)
+    Ok((g.finish().map_err(file_error)?, position))
 }
 
 /// The legal determinations made on any record of the file, each judged for whether it stands.
@@ -503,7 +504,7 @@ pub(crate) async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Assessed> {
         agency_kind: assessment.1,
         models: assessment.0.active_models.clone(),
     };
-    let file = gather(app, q, today).await?;
+    let (file, position) = gather(app, q, today).await?;
     let records: Vec<SourceRecord> = file.records.iter().map(|c| c.record.clone()).collect();
     let judged = determinations(app, &records).await?;
     let view = FileView {
@@ -523,6 +524,7 @@ pub(crate) async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Assessed> {
             .collect(),
         excluded: file.excluded.clone(),
         complete: file.complete,
+        position,
         determinations: judged
             .iter()
             .map(|j| DeterminationNote {
@@ -551,6 +553,7 @@ pub(crate) async fn facts(app: &AppState, q: &Inquiry) -> ApiResult<Assessed> {
         location: q.location,
         injunctions: app.store.class_injunctions().await?,
         determinations: judged,
+        stale_feeds: app.stale_feeds().await?,
     };
     Ok(Assessed {
         facts,
@@ -949,6 +952,11 @@ pub async fn approve(
     let hits = doc.disposition.hits().to_vec();
     let first = review_entry(&app, &who, "disposition.approve", &row, &doc, &hits, caller)?;
     may_review(&app, &who, &doc, first.clone()).await?;
+    // The approval judges records at least as new as the ones the evaluation saw.
+    if let Err(e) = caught_up(&app, doc.file.position).await {
+        app.record(first.refused(e.body.message.clone())).await?;
+        return Err(e);
+    }
     let a = match facts(&app, &doc.inquiry).await {
         Ok(a) => a,
         Err(e) => {
@@ -983,6 +991,24 @@ pub async fn approve(
         crate::api::partner::answer(&app, &who, r, id, &disclosed).await;
     }
     Ok(Json(saved))
+}
+
+/// Waits (briefly) for this server's record index to reach `position`.
+async fn caught_up(app: &AppState, position: i64) -> ApiResult<()> {
+    if app
+        .index
+        .caught_up(position, std::time::Duration::from_secs(2))
+        .await
+    {
+        return Ok(());
+    }
+    Err(ApiError::unavailable(
+        "index_behind",
+        format!(
+            "this server's record index is behind the records the evaluation saw (position {position}, index at {}); try again in a moment",
+            app.index.position().unwrap_or(0)
+        ),
+    ))
 }
 
 /// Only supervisors act on second review, only legal reviewers on legal review (the details

@@ -12,7 +12,6 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::lookup_index::IndexState;
 
 /// A lookup: the subject as the officer describes it.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -41,6 +40,8 @@ pub struct LookupResponse {
     pub strong_threshold: f64,
     /// Records in the index.
     pub index_records: usize,
+    /// The change-log position of the records the lookup saw.
+    pub index_position: i64,
 }
 
 /// Look a subject up in every record system.
@@ -94,16 +95,6 @@ pub async fn lookup(
             format!("must be between 1 and 100, got {limit}"),
         ));
     }
-    let Some(index) = app.index.get() else {
-        let what = match app.index.state() {
-            IndexState::Loading { records } => {
-                format!("the record index is being built ({records} records read so far)")
-            }
-            IndexState::Failed(why) => format!("the record index could not be built: {why}"),
-            _ => "the record index is not loaded".to_owned(),
-        };
-        return Err(ApiError::unavailable("index_not_ready", what));
-    };
     let query = Query::from_subject(&req.subject);
     let today = app.today();
     let opts = LookupOptions {
@@ -111,11 +102,7 @@ pub async fn lookup(
         ..LookupOptions::default()
     };
     let started = std::time::Instant::now();
-    // Lookups take milliseconds of CPU: off the async workers.
-    let (res, records) =
-        tokio::task::spawn_blocking(move || (index.lookup(&query, today, &opts), index.len()))
-            .await
-            .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    let (res, records) = app.index.lookup(query, today, opts).await?;
     metrics::histogram!("switchboard_lookup_seconds").record(started.elapsed().as_secs_f64());
     entry.systems = switchboard_domain::records::System::ALL
         .iter()
@@ -127,6 +114,7 @@ pub async fn lookup(
         .map(|c| c.record.record_id.clone())
         .collect();
     entry.result = Some(result_class(&res.candidates).to_owned());
+    entry.records_position = Some(res.position);
     // Nothing is shown until the access is durably audited.
     app.record(entry).await?;
     Ok(Json(LookupResponse {
@@ -134,6 +122,7 @@ pub async fn lookup(
         strong_threshold: res.strong_threshold,
         candidates: res.candidates,
         index_records: records,
+        index_position: res.position,
     }))
 }
 

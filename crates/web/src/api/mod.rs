@@ -8,6 +8,7 @@ pub mod determinations;
 pub mod dispositions;
 pub mod lookups;
 pub mod partner;
+pub mod records;
 pub mod registry;
 pub mod staffing;
 pub mod users;

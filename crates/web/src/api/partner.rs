@@ -698,6 +698,8 @@ async fn accept(
             Location::Field
         },
         injunctions: Vec::new(),
+        // The scope check judges no records.
+        stale_feeds: Vec::new(),
         determinations: Vec::new(),
     };
     let refusals: Vec<String> = evaluate(&facts)
@@ -716,19 +718,18 @@ async fn accept(
         ));
     }
     // The cross-check, at once.
-    let Some(index) = app.index.get() else {
-        let e = ApiError::unavailable("index_not_ready", "the record index is not loaded yet");
-        app.record(entry.refused(e.body.message.clone())).await?;
-        return Err(e);
-    };
     let query = Query::from_subject(&subject);
     let opts = LookupOptions {
         limit: 10,
         ..LookupOptions::default()
     };
-    let res = tokio::task::spawn_blocking(move || index.lookup(&query, today, &opts))
-        .await
-        .map_err(|e| ApiError::internal(format!("lookup task failed: {e}")))?;
+    let res = match app.index.lookup(query, today, opts).await {
+        Ok((res, _)) => res,
+        Err(e) => {
+            app.record(entry.refused(e.body.message.clone())).await?;
+            return Err(e);
+        }
+    };
     let candidates: Vec<CandidateSummary> = res
         .candidates
         .iter()

@@ -912,6 +912,7 @@ mod tests {
                     markable: false,
                     updated_on: time::macros::date!(2026 - 11 - 01),
                 }],
+                position: 0,
                 excluded: vec![switchboard_rules::Excluded {
                     record_id: "CAS-2".into(),
                     reason: "<img src=x onerror=alert(1)> another person".into(),
