@@ -1511,7 +1511,7 @@ impl Store for PgStore {
             return Err(StoreError::Conflict {
                 field: "records",
                 message: format!(
-                    "record {} is a {} record, not {}",
+                    "record {} belongs to the {} system, not {}",
                     f.record_id, f.stored, f.named
                 ),
             });

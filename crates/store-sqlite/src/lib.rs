@@ -1560,7 +1560,7 @@ impl Store for SqliteStore {
             return Err(StoreError::Conflict {
                 field: "records",
                 message: format!(
-                    "record {} is a {} record, not {}",
+                    "record {} belongs to the {} system, not {}",
                     f.record_id, f.stored, f.named
                 ),
             });

@@ -445,8 +445,8 @@ pub async fn follow(
                     position = index.position(),
                     "record index read from its snapshot"
                 );
-                slot.install(index);
                 slot.update_live(|l| l.started_from = "snapshot".into());
+                slot.install(index);
                 from_snapshot = true;
             }
             Ok(Err(why)) => {
@@ -467,10 +467,10 @@ pub async fn follow(
                         threshold = index.strong_threshold(),
                         "record index built"
                     );
-                    slot.install(index);
                     if slot.live_status().started_from.is_empty() {
                         slot.update_live(|l| l.started_from = "built".into());
                     }
+                    slot.install(index);
                     break;
                 }
                 Err(e) => {

@@ -22,7 +22,7 @@ fn recent(today: time::Date, d: time::Date) -> bool {
 
 /// A person the rules let through: an adult born abroad with a final order, nothing pending,
 /// no other agency's file, every record current.
-fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
+pub(super) fn clean_person(seeded: &[PersonRecords]) -> &PersonRecords {
     clean_person_on(seeded, TODAY)
 }
 
@@ -69,7 +69,7 @@ fn clean_person_where(
 
 /// The desk with two minutes of after-call work (dispositions may follow the call) and a
 /// second agent who belongs to another user.
-fn desk() -> switchboard_acd::Config {
+pub(super) fn desk() -> switchboard_acd::Config {
     let mut c = super::desk_config("t.call_taker");
     c.agents[0].after_call_limit = 120_000;
     let mut other = c.agents[0].clone();
@@ -82,7 +82,7 @@ fn desk() -> switchboard_acd::Config {
 
 /// A federal field office's officer's call, placed through the call distributor and answered
 /// by the call-taker (agent 1); the call record's id.
-async fn federal_call(app: &TestApp, _store: &dyn Store) -> String {
+pub(super) async fn federal_call(app: &TestApp, _store: &dyn Store) -> String {
     let (s, agency) = app
         .post(
             "/api/v1/agencies",
@@ -147,7 +147,7 @@ async fn seeded_app(people: u64) -> (TestApp, Vec<PersonRecords>, Arc<dyn Store>
     (app, seeded, store)
 }
 
-fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
+pub(super) fn inquiry(call: &str, p: &PersonRecords, claims: Value) -> Value {
     let i = &p.identity[0];
     json!({
         "call": call,
@@ -594,7 +594,7 @@ fn rules_of(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn reasons_of(v: &Value, rule: &str) -> Vec<String> {
+pub(super) fn reasons_of(v: &Value, rule: &str) -> Vec<String> {
     v["hits"]
         .as_array()
         .unwrap()
@@ -605,7 +605,7 @@ fn reasons_of(v: &Value, rule: &str) -> Vec<String> {
         .collect()
 }
 
-fn allows(v: &Value, kind: &str) -> bool {
+pub(super) fn allows(v: &Value, kind: &str) -> bool {
     v["allowed"].as_array().unwrap().contains(&json!(kind))
 }
 

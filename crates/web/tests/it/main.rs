@@ -23,6 +23,64 @@ mod browser;
 mod dispositions;
 mod pages;
 mod partner;
+mod records;
+
+/// A PostgreSQL database of its own for a test, dropped after it (even when it fails). The
+/// server is `SWITCHBOARD_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+mod pg {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    fn admin_url() -> String {
+        std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    pub struct Database {
+        pub url: String,
+        name: String,
+    }
+
+    impl Database {
+        pub async fn create() -> Self {
+            let admin = admin_url();
+            let name = format!("sbweb_{}", uuid::Uuid::now_v7().simple());
+            let mut c = PgConnection::connect(&admin)
+                .await
+                .expect("PostgreSQL for the tests (SWITCHBOARD_TEST_POSTGRES_URL)");
+            c.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE \"{name}\""
+            ))))
+            .await
+            .unwrap();
+            c.close().await.unwrap();
+            let base = admin.split('?').next().unwrap();
+            let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+            Self { url, name }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            let name = std::mem::take(&mut self.name);
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(mut c) = PgConnection::connect(&admin_url()).await {
+                        let _ = c
+                            .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
 
 /// The clock of every test app.
 const NOW: OffsetDateTime = datetime!(2026-11-21 12:00 UTC);
