@@ -1093,3 +1093,112 @@ fn staffing_forecasts_from_the_stored_history() {
     assert!(!ok);
     assert!(err.contains("no call history"), "{err}");
 }
+
+/// `n` identity records as JSON lines, ids `IDN-BURST-<first>…`, family name `family`.
+fn burst_file(dir: &Path, name: &str, first: usize, n: usize, family: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut text = String::new();
+    for i in first..first + n {
+        let r = json!({
+            "system": "identity", "record_id": format!("IDN-BURST-{i:06}"),
+            "a_number": format!("{:09}", 300_000_000 + i), "fin": "",
+            "family_name": family, "given_name": format!("Burst{}", i % 977), "aliases": "",
+            "dob": "1980-02-03", "sex": "F", "country_of_birth": "MX", "place_of_birth": null,
+            "updated_on": "2026-11-01"
+        });
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn import(dir: &Path, file: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["records", "import", "--input"])
+        .arg(file)
+        .current_dir(dir)
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_server_stopped_during_a_burst_of_imports_catches_up_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = "stonebridge-tamale-77";
+    let a = add_user(dir.path(), "admin.a", "administrator", pw);
+    let b = add_user(dir.path(), "admin.b", "administrator", pw);
+    let first = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://")
+        .account("administrator", "admin.a", pw, &a);
+    // Ready (an empty index) and its snapshot written.
+    let started = std::time::Instant::now();
+    loop {
+        let (s, st) = first.get("administrator", "/api/v1/records/status").await;
+        if s == 200 && st["index"]["snapshot_position"].is_number() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A bad file imports nothing and names the line and the field.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}\n{{\"system\": \"identity\", \"record_id\": \"IDN X\"}}\n",
+            json!({"system": "court_order", "record_id": "ORD-1"})
+        ),
+    )
+    .unwrap();
+    let (ok, text) = import(dir.path(), &bad);
+    assert!(!ok, "{text}");
+    assert!(text.contains("bad.jsonl:1:"), "{text}");
+    assert!(text.contains("bad.jsonl:2:"), "{text}");
+    assert!(text.contains("nothing was imported"), "{text}");
+
+    // A burst of imports (4,000 new records, then 1,500 of them again, changed), and the
+    // server killed in the middle of it.
+    let one = burst_file(dir.path(), "one.jsonl", 0, 4_000, "Oldname");
+    let two = burst_file(dir.path(), "two.jsonl", 1_000, 1_500, "Newname");
+    let d = dir.path().to_owned();
+    let burst = std::thread::spawn(move || {
+        let r1 = import(&d, &one);
+        let r2 = import(&d, &two);
+        (r1, r2)
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let ((ok1, t1), (ok2, t2)) = burst.join().unwrap();
+    assert!(ok1 && ok2, "{t1}\n{t2}");
+    assert!(t1.contains("4000 new"), "{t1}");
+    assert!(t2.contains("1500 updated"), "{t2}");
+
+    // The restarted server starts from its snapshot and catches up: every record once.
+    let second = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://")
+        .account("administrator", "admin.b", pw, &b);
+    let started = std::time::Instant::now();
+    let st = loop {
+        let (s, st) = second.get("administrator", "/api/v1/records/status").await;
+        if s == 200 && st["index_position"] == st["position"] {
+            break st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(st["index_records"], 4_000, "{st}");
+    assert_eq!(st["position"], 5_500, "{st}");
+    assert_eq!(st["index"]["started_from"], "snapshot", "{st}");
+    assert!(second.stop().success());
+}
