@@ -7,6 +7,7 @@ mod audit_cmd;
 mod bench_file;
 mod bench_matching;
 mod bench_pages;
+mod bench_records;
 mod bench_sip;
 mod config;
 mod link_cmd;
@@ -173,6 +174,9 @@ enum BenchCommand {
     /// and no protective record can be confirmed (and why the others cannot), and whether a
     /// court order left out of the chosen records still blocks.
     File(bench_file::FileBench),
+    /// Live records: record accepted -> searchable under a steady feed while lookups run,
+    /// lookup latency without and with the feed, the snapshot's size and times, a restart.
+    Records(bench_records::RecordsBench),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -377,6 +381,7 @@ async fn run(
         Command::Bench(BenchCommand::Sip(args)) => bench_sip::run(&args).await,
         Command::Bench(BenchCommand::Pages(args)) => bench_pages::run(&args).await,
         Command::Bench(BenchCommand::File(args)) => bench_file::run(&args).await,
+        Command::Bench(BenchCommand::Records(args)) => bench_records::run(&args).await,
         Command::Totp { secret } => {
             let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
             let code = switchboard_accounts::totp::code_at(secret.trim(), now)
