@@ -92,8 +92,8 @@ pub async fn run(args: &RecordsBench) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("bench.db")).await?);
     let started = Instant::now();
-    let s = crate::synth_cmd::generate(pspec, rspec.clone(), None, Some(store.clone()), false)
-        .await?;
+    let s =
+        crate::synth_cmd::generate(pspec, rspec.clone(), None, Some(store.clone()), false).await?;
     println!(
         "generated {} people, {} records into SQLite in {:.1} s",
         s.people,
@@ -142,7 +142,8 @@ pub async fn run(args: &RecordsBench) -> anyhow::Result<()> {
     println!(
         "index: {} records, built in {:.1} s; snapshot {:.1} MiB written in {:.2} s",
         slot.records().unwrap_or(0),
-        live.ready_seconds.max(built.elapsed().as_secs_f64() - live.snapshot_seconds.unwrap_or(0.0)),
+        live.ready_seconds
+            .max(built.elapsed().as_secs_f64() - live.snapshot_seconds.unwrap_or(0.0)),
         live.snapshot_bytes.unwrap_or(0) as f64 / 1_048_576.0,
         live.snapshot_seconds.unwrap_or(0.0)
     );
@@ -169,7 +170,13 @@ pub async fn run(args: &RecordsBench) -> anyhow::Result<()> {
     let head = store.record_position().await?;
     let second = Arc::new(IndexSlot::default());
     let restarted = Instant::now();
-    let _f = tokio::spawn(follow(second.clone(), store.clone(), opts, now, Arc::new(|_| {})));
+    let _f = tokio::spawn(follow(
+        second.clone(),
+        store.clone(),
+        opts,
+        now,
+        Arc::new(|_| {}),
+    ));
     while second.position().is_none_or(|p| p < head) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -49,10 +49,13 @@ async fn healthz() -> Json<serde_json::Value> {
 /// it (lookups wait for it; everything else does not).
 async fn readyz(State(app): State<AppState>) -> Response {
     use crate::lookup_index::IndexState;
+    let position = app.index.position();
     let index = match app.index.state() {
         IndexState::NotStarted => json!({ "state": "not_started" }),
         IndexState::Loading { records } => json!({ "state": "loading", "records": records }),
-        IndexState::Ready { records } => json!({ "state": "ready", "records": records }),
+        IndexState::Ready { records } => {
+            json!({ "state": "ready", "records": records, "position": position })
+        }
         IndexState::Failed(why) => json!({ "state": "failed", "reason": why }),
     };
     match app.store.ping().await {
@@ -75,8 +78,30 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(State(app): State<AppState>) -> Response {
     let handle = install_metrics();
+    // The live records' gauges, as of this scrape.
+    if let Ok(feeds) = app.feeds().await {
+        for f in feeds {
+            let system = f.system.clone();
+            if let Some(m) = f.minutes_behind {
+                metrics::gauge!("switchboard_record_feed_lag_seconds", "system" => system.clone())
+                    .set((m * 60) as f64);
+            }
+            if let Some(m) = f.max_minutes {
+                metrics::gauge!("switchboard_record_feed_max_lag_seconds", "system" => system.clone())
+                    .set((m * 60) as f64);
+            }
+            metrics::gauge!("switchboard_record_feed_stale", "system" => system)
+                .set(f64::from(u8::from(f.stale)));
+        }
+    }
+    if let Ok(head) = app.store.record_position().await {
+        metrics::gauge!("switchboard_record_changes_position").set(head as f64);
+    }
+    if let Some(p) = app.index.position() {
+        metrics::gauge!("switchboard_index_position").set(p as f64);
+    }
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

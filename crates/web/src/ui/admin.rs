@@ -30,12 +30,13 @@ struct AdminQuery {
     after: Option<Uuid>,
 }
 
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("agencies", "Agencies and agreements"),
     ("officers", "Officers"),
     ("users", "Users and roles"),
     ("acd", "Queues, skills, hours"),
     ("rules", "Rules"),
+    ("records", "Record feeds"),
 ];
 
 #[derive(Template)]
@@ -53,6 +54,34 @@ struct AdminPage {
     agents: Vec<AgentRow>,
     rules: Vec<RuleRow>,
     time_zone: String,
+    feeds: Vec<FeedRow>,
+    feed_keys: Vec<FeedKeyRow>,
+    index: Vec<(String, String)>,
+}
+
+struct FeedRow {
+    system: String,
+    as_of: String,
+    behind: String,
+    limit: String,
+    stale: bool,
+}
+
+struct FeedKeyRow {
+    name: String,
+    prefix: String,
+    systems: String,
+    created: String,
+    revoked: Option<String>,
+}
+
+/// "3 h 12 min", "2 days 4 h".
+fn minutes_words(m: i64) -> String {
+    match (m / 1440, m % 1440 / 60, m % 60) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
 }
 
 struct AgencyRow {
@@ -134,6 +163,9 @@ async fn admin(
         agents: Vec::new(),
         rules: Vec::new(),
         time_zone: String::new(),
+        feeds: Vec::new(),
+        feed_keys: Vec::new(),
+        index: Vec::new(),
     };
     if let Err(e) = fill(&app, &who, &q, &mut p).await {
         p.error = Some(e.body.message.clone());
@@ -182,6 +214,104 @@ async fn fill(
                         })
                         .collect(),
                 });
+            }
+        }
+        "records" => {
+            if !who.can(switchboard_accounts::Permission::RecordFeeds) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "forbidden",
+                    "record feeds are for administrators",
+                ));
+            }
+            p.feeds = app
+                .feeds()
+                .await?
+                .into_iter()
+                .map(|f| FeedRow {
+                    system: f.system.replace('_', " "),
+                    as_of: f
+                        .as_of
+                        .map_or_else(|| "never".to_owned(), |t| t.to_string()),
+                    behind: f
+                        .minutes_behind
+                        .map_or_else(|| "—".to_owned(), minutes_words),
+                    limit: f
+                        .max_minutes
+                        .map_or_else(|| "none".to_owned(), minutes_words),
+                    stale: f.stale,
+                })
+                .collect();
+            p.feed_keys = app
+                .store
+                .feed_keys()
+                .await?
+                .into_iter()
+                .map(|k| FeedKeyRow {
+                    name: k.name,
+                    prefix: k.prefix,
+                    systems: k
+                        .systems
+                        .iter()
+                        .map(|s| s.as_str().replace('_', " "))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    created: format!("{} by {}", k.created_at.date(), k.created_by),
+                    revoked: k.revoked_at.map(|t| t.to_string()),
+                })
+                .collect();
+            let live = app.index.live_status();
+            let head = app.store.record_position().await?;
+            p.index = vec![
+                ("Change log position".into(), head.to_string()),
+                (
+                    "Index position".into(),
+                    app.index
+                        .position()
+                        .map_or_else(|| "not ready".to_owned(), |x| x.to_string()),
+                ),
+                (
+                    "Records in the index".into(),
+                    app.index
+                        .records()
+                        .map_or_else(|| "—".to_owned(), |x| x.to_string()),
+                ),
+                ("Started from".into(), live.started_from.clone()),
+                (
+                    "Changes applied since start".into(),
+                    live.applied.to_string(),
+                ),
+                (
+                    "Newest batch searchable after".into(),
+                    format!("{:.0} ms", live.last_apply_lag_seconds * 1e3),
+                ),
+                (
+                    "Newest snapshot".into(),
+                    match (
+                        live.snapshot_position,
+                        live.snapshot_bytes,
+                        live.snapshot_seconds,
+                    ) {
+                        (Some(at), Some(b), Some(s)) => format!(
+                            "at position {at}, {:.1} MiB, written in {s:.2} s",
+                            b as f64 / 1_048_576.0
+                        ),
+                        _ => "none yet".to_owned(),
+                    },
+                ),
+                (
+                    "Retrainings since start".into(),
+                    match (live.previous_threshold, live.threshold) {
+                        (Some(a), Some(b)) => {
+                            format!("{} (strong threshold {a:.4} → {b:.4})", live.rebuilds)
+                        }
+                        _ => live.rebuilds.to_string(),
+                    },
+                ),
+            ];
+            if let Some(e) = live.rebuild_error {
+                p.index.push(("Last retraining failed".into(), e));
             }
         }
         "officers" => {

@@ -149,6 +149,16 @@ async fn reports_and_sections_render_and_names_stay_text() {
     for rule in switchboard_rules::RULES {
         assert!(html.contains(rule.id), "rule {}", rule.id);
     }
+    let (s, html) = get(Role::Administrator, "/admin?section=records").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.matches("<th scope=\"row\">").count() >= 6,
+        "every record system's feed is listed: {html}"
+    );
+    assert!(
+        html.contains("court order") && html.contains("Change log position"),
+        "{html}"
+    );
     let (s, html) = get(Role::Administrator, "/admin?section=secrets").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("is not a section"), "{html}");
