@@ -355,7 +355,16 @@ fn gather<'a>(
     let mut skipped = 0;
     for &k in keys {
         let [a, b] = runs(k);
-        if a.len() + b.len() > max_block {
+        // Only live rows count: rows replaced or deleted since the build must not push a
+        // block over the limit and lose its candidates.
+        if a.len() + b.len() > max_block
+            && a.iter()
+                .chain(b)
+                .filter(|p| keep(**p as u32))
+                .take(max_block + 1)
+                .count()
+                > max_block
+        {
             skipped += 1;
             continue;
         }
@@ -585,5 +594,20 @@ mod tests {
         assert!(BlockIndex::from_snapshot(vec![3, 2]).is_none());
         assert!(BlockIndex::from_snapshot(vec![2, 2]).is_none());
         assert_eq!(BlockIndex::from_snapshot(vec![2, 3]).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn only_live_rows_count_towards_the_block_limit() {
+        // Key 7 holds rows 0..4 in the base and rows 4..10 in the delta; rows 0..5 were
+        // replaced or deleted since.
+        let base = BlockIndex::from_postings((0..4).map(|r| BlockIndex::posting(7, r)).collect());
+        let mut postings = Postings::new(base);
+        postings.add((4..10).map(|r| BlockIndex::posting(7, r)).collect());
+        let mut out = Vec::new();
+        let skipped = postings.candidates(&[7], 5, 100, &mut out, |r| r >= 5);
+        assert_eq!((skipped, out.as_slice()), (0, &[5, 6, 7, 8, 9][..]));
+        // Six live rows are over a limit of five.
+        let skipped = postings.candidates(&[7], 5, 100, &mut out, |r| r >= 4);
+        assert_eq!((skipped, out.len()), (1, 0));
     }
 }

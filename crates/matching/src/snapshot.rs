@@ -221,8 +221,17 @@ impl<R: Read> Reader<'_, R> {
                 String::from_utf8_lossy(tag)
             )));
         }
-        let mut v = vec![0u64; n / 8];
-        self.r.read_exact(bytemuck::cast_slice_mut(&mut v))?;
+        // Grown as the bytes arrive, so a damaged length fails at the end of the file instead
+        // of asking for memory the file never had.
+        let words = n / 8;
+        let mut v: Vec<u64> = Vec::new();
+        while v.len() < words {
+            let from = v.len();
+            v.resize(from + (words - from).min(1 << 23), 0);
+            self.r
+                .read_exact(bytemuck::cast_slice_mut(&mut v[from..]))
+                .map_err(|_| damaged("the file ends early"))?;
+        }
         self.check(tag, bytemuck::cast_slice(&v))?;
         if cfg!(target_endian = "big") {
             for x in &mut v {

@@ -55,7 +55,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct RecordsConfig {
     /// Minutes each system's feed may be behind before evaluations are "unable to confirm"
-    /// (1 to 525,600), by system name; a system left out gets 1,440 (a day).
+    /// (1 to 525,600), by system name; a system left out gets 1,440 (a day); 0 sets no limit
+    /// (a system no feed vouches for, whose records are then judged whatever their age).
     pub max_lag_minutes: std::collections::BTreeMap<String, i64>,
     /// The record index's snapshot file; default `index.snapshot` in `data_dir`.
     pub snapshot: Option<PathBuf>,
@@ -137,9 +138,9 @@ impl Config {
             if switchboard_domain::records::System::parse(system).is_none() {
                 anyhow::bail!("records.max_lag_minutes: {system:?} is not a record system");
             }
-            if !(1..=525_600).contains(minutes) {
+            if !(0..=525_600).contains(minutes) {
                 anyhow::bail!(
-                    "records.max_lag_minutes.{system} must be 1 to 525600, not {minutes}"
+                    "records.max_lag_minutes.{system} must be 0 (no limit) to 525600, not {minutes}"
                 );
             }
         }
@@ -184,14 +185,14 @@ impl Config {
     pub fn feed_max_lag(&self) -> Vec<(switchboard_domain::records::System, i64)> {
         switchboard_domain::records::System::ALL
             .iter()
-            .map(|s| {
+            .filter_map(|s| {
                 let m = self
                     .records
                     .max_lag_minutes
                     .get(s.as_str())
                     .copied()
                     .unwrap_or(switchboard_web::DEFAULT_FEED_MAX_LAG_MINUTES);
-                (*s, m)
+                (m > 0).then_some((*s, m))
             })
             .collect()
     }
@@ -296,6 +297,37 @@ mod tests {
             };
             let c = Config::load(Path::new("switchboard.toml"), &flags).unwrap();
             assert_eq!(c.listen.port(), 9200, "flags beat environment");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn feed_limits_are_per_system_with_zero_for_none() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchboard.toml",
+                "[records.max_lag_minutes]\ncourt_order = 60\nidentity = 0\n",
+            )?;
+            let c = Config::load(Path::new("switchboard.toml"), &Overrides::default()).unwrap();
+            let limits = c.feed_max_lag();
+            let of = |s: &str| {
+                limits
+                    .iter()
+                    .find(|(x, _)| x.as_str() == s)
+                    .map(|(_, m)| *m)
+            };
+            assert_eq!(of("court_order"), Some(60));
+            assert_eq!(of("identity"), None, "0: no limit");
+            assert_eq!(of("immigration_case"), Some(1440));
+            jail.create_file(
+                "switchboard.toml",
+                "[records.max_lag_minutes]\nidentity = -1\n",
+            )?;
+            let e = Config::load(Path::new("switchboard.toml"), &Overrides::default()).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("must be 0 (no limit) to 525600"),
+                "{e:#}"
+            );
             Ok(())
         });
     }

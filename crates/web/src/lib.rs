@@ -52,7 +52,8 @@ pub const DEFAULT_FEED_MAX_LAG_MINUTES: i64 = 24 * 60;
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FeedFreshness {
     pub system: String,
-    /// When a feed last vouched for the system's records (a change or a heartbeat).
+    /// When a feed last vouched for the system's records (a change or a heartbeat), or when
+    /// this server's index last read the change log to its end, whichever is older.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
     pub as_of: Option<OffsetDateTime>,
@@ -87,7 +88,8 @@ pub struct AppState {
     /// Each partner agency's request budget.
     pub partner_limits: Arc<api::partner::RateLimits>,
     /// How far behind each record system's feed may be (minutes) before evaluations are
-    /// "unable to confirm"; a system not named has no limit.
+    /// "unable to confirm"; a system not named has no limit (the default names every system
+    /// with [`DEFAULT_FEED_MAX_LAG_MINUTES`]).
     pub feed_max_lag_minutes: Arc<Vec<(System, i64)>>,
     pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
     clock: Clock,
@@ -138,10 +140,15 @@ impl AppState {
     pub async fn feeds(&self) -> Result<Vec<FeedFreshness>, ApiError> {
         let state = self.store.record_feed_state().await?;
         let now = self.now();
+        // On this server a feed is only as current as the index that serves its records.
+        let index = self.index.current_as_of();
         Ok(System::ALL
             .iter()
             .map(|s| {
-                let as_of = state.iter().find(|f| f.system == *s).map(|f| f.as_of);
+                let as_of = state
+                    .iter()
+                    .find(|f| f.system == *s)
+                    .map(|f| index.map_or(f.as_of, |i| f.as_of.min(i)));
                 let max = self
                     .feed_max_lag_minutes
                     .iter()

@@ -34,6 +34,8 @@ pub struct IndexSlot {
     position: tokio::sync::watch::Sender<i64>,
     retrain: tokio::sync::Notify,
     live: Mutex<LiveStatus>,
+    /// With a follower: when it last read the change log to its end (`None`: not yet).
+    followed: Mutex<Option<Option<time::OffsetDateTime>>>,
 }
 
 impl Default for IndexSlot {
@@ -44,6 +46,7 @@ impl Default for IndexSlot {
             position: tokio::sync::watch::channel(0).0,
             retrain: tokio::sync::Notify::new(),
             live: Mutex::default(),
+            followed: Mutex::default(),
         }
     }
 }
@@ -155,6 +158,18 @@ impl IndexSlot {
 
     fn update_live(&self, f: impl FnOnce(&mut LiveStatus)) {
         f(&mut self.live.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// How current the index is known to be: when its follower last read the change log to its
+    /// end (the Unix epoch before it first has). `None` without a follower (an index installed
+    /// whole, as tests do). Every feed is only as current, on this server, as this.
+    pub fn current_as_of(&self) -> Option<time::OffsetDateTime> {
+        let f = *self.followed.lock().unwrap_or_else(|e| e.into_inner());
+        f.map(|at| at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH))
+    }
+
+    fn set_current_as_of(&self, at: Option<time::OffsetDateTime>) {
+        *self.followed.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
     }
 
     /// Asks the follower for a rebuild and retraining now.
@@ -304,22 +319,47 @@ pub async fn build(
 }
 
 /// Reads the snapshot; `Err` says why it cannot be used: none, damaged, another format, or
-/// made from another change log (a re-seeded or restored database) or from further along this
-/// one than the store now is.
-fn read_snapshot(path: &Path, log: &str, head: i64) -> Result<RecordIndex, String> {
+/// from further along the change log than the store now is. The caller still checks the
+/// change log it names ([`change_log_mark`]).
+fn read_snapshot(path: &Path, head: i64) -> Result<(RecordIndex, String), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("no snapshot ({e})"))?;
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
     let (index, of) = switchboard_matching::snapshot::read(&mut r).map_err(|e| e.to_string())?;
-    if of != log {
-        return Err("the snapshot was made from another database".to_owned());
-    }
     if index.position() > head {
         return Err(format!(
             "the snapshot is at position {} but the database only at {head}",
             index.position()
         ));
     }
-    Ok(index)
+    Ok((index, of))
+}
+
+/// What a snapshot at `position` records of the change log it was made from: the log's id
+/// (a new or re-seeded database has another) and the change at that position (its time and
+/// record). A database restored from a backup keeps its log id, and feeds may since have taken
+/// it past the snapshot's position with other changes; the change at the position then differs,
+/// and the snapshot is not used.
+async fn change_log_mark(
+    store: &Arc<dyn Store>,
+    log: &str,
+    position: i64,
+) -> anyhow::Result<String> {
+    if position == 0 {
+        return Ok(format!("{log} 0"));
+    }
+    let at = store
+        .record_changes(position - 1, 1)
+        .await?
+        .into_iter()
+        .find(|c| c.position == position);
+    Ok(match at {
+        Some(c) => format!(
+            "{log} {position} {} {}",
+            c.changed_at.unix_timestamp_nanos(),
+            c.record_id
+        ),
+        None => format!("{log} {position} missing"),
+    })
 }
 
 /// Writes the snapshot beside its place and moves it there once it is durable, so a crash
@@ -345,15 +385,30 @@ fn write_snapshot(index: &RecordIndex, log: &str, path: &Path) -> std::io::Resul
     Ok(bytes)
 }
 
-/// Writes the installed index's snapshot (lookups go on meanwhile).
-async fn snapshot_now(slot: &Arc<IndexSlot>, log: &str, path: &Path) {
-    let (slot2, path2, log) = (slot.clone(), path.to_owned(), log.to_owned());
+/// Writes the installed index's snapshot (lookups go on meanwhile). Only the follower task
+/// applies changes, so the position does not move while it writes.
+async fn snapshot_now(slot: &Arc<IndexSlot>, store: &Arc<dyn Store>, log: &str, path: &Path) {
+    let Some(position) = slot.position() else {
+        return;
+    };
+    let mark = match change_log_mark(store, log, position).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "the record index snapshot was not written"
+            );
+            return;
+        }
+    };
+    let (slot2, path2) = (slot.clone(), path.to_owned());
     let started = Instant::now();
     let written = tokio::task::spawn_blocking(move || {
         let guard = read(&slot2.index);
         guard
             .as_ref()
-            .map(|index| write_snapshot(index, &log, &path2).map(|b| (b, index.position())))
+            .filter(|index| index.position() == position)
+            .map(|index| write_snapshot(index, &mark, &path2).map(|b| (b, index.position())))
     })
     .await;
     match written {
@@ -385,8 +440,10 @@ async fn catch_up(
         let Some(from) = slot.position() else {
             return Ok(applied);
         };
+        let asked = now();
         let changes = store.record_changes(from, 2_000).await?;
         let Some(newest) = changes.last().map(|c| c.changed_at) else {
+            slot.set_current_as_of(Some(asked));
             return Ok(applied);
         };
         let n = changes.len();
@@ -401,6 +458,7 @@ async fn catch_up(
             l.last_apply_lag_seconds = lag;
         });
         if n < 2_000 {
+            slot.set_current_as_of(Some(asked));
             return Ok(applied);
         }
     }
@@ -417,6 +475,7 @@ pub async fn follow(
     rebuilt: Arc<dyn Fn(Rebuilt) + Send + Sync>,
 ) {
     let started = Instant::now();
+    slot.set_current_as_of(None);
     // Which change log this is, and how far it goes: a snapshot must be of this one.
     let (log, head) = loop {
         match async { anyhow::Ok((store.record_log_id().await?, store.record_position().await?)) }
@@ -437,8 +496,21 @@ pub async fn follow(
     let mut from_snapshot = false;
     if let Some(path) = &opts.snapshot {
         slot.set_state(IndexState::Loading { records: 0 });
-        let (p, l) = (path.clone(), log.clone());
-        match tokio::task::spawn_blocking(move || read_snapshot(&p, &l, head)).await {
+        let p = path.clone();
+        let read = match tokio::task::spawn_blocking(move || read_snapshot(&p, head)).await {
+            Ok(Ok((index, of))) => match change_log_mark(&store, &log, index.position()).await {
+                Ok(mark) if mark == of => Ok(Ok(index)),
+                Ok(_) => Ok(Err(if of.split(' ').next() == Some(log.as_str()) {
+                    "the snapshot holds changes this database does not (restored from a backup?)"
+                        .to_owned()
+                } else {
+                    "the snapshot was made from another database".to_owned()
+                })),
+                Err(e) => Ok(Err(format!("cannot read the change log: {e:#}"))),
+            },
+            other => other.map(|r| r.map(|(index, _)| index)),
+        };
+        match read {
             Ok(Ok(index)) => {
                 tracing::info!(
                     records = index.len(),
@@ -494,10 +566,11 @@ pub async fn follow(
     let mut snapshot_at = slot.position().unwrap_or(0);
     let mut last_snapshot = Instant::now();
     if !from_snapshot && let Some(path) = &opts.snapshot {
-        snapshot_now(&slot, &log, path).await;
+        snapshot_now(&slot, &store, &log, path).await;
         snapshot_at = slot.position().unwrap_or(0);
     }
     let mut last_build = Instant::now();
+    let mut last_head_check = Instant::now();
     let mut building: Option<(
         tokio::task::JoinHandle<anyhow::Result<RecordIndex>>,
         &'static str,
@@ -604,7 +677,21 @@ pub async fn follow(
             let scheduled = opts
                 .retrain_every
                 .is_some_and(|every| last_build.elapsed() >= every);
-            let reason = if grown >= opts.rebuild_after_changes {
+            // A database restored from a backup while the server runs ends before the index:
+            // what the index holds past the end is gone, so rebuild from what is there.
+            let behind = if last_head_check.elapsed() >= Duration::from_secs(30) {
+                last_head_check = Instant::now();
+                store
+                    .record_position()
+                    .await
+                    .is_ok_and(|head| head < slot.position().unwrap_or(0))
+            } else {
+                false
+            };
+            let reason = if behind {
+                tracing::warn!("the change log ends before the index: rebuilding");
+                Some("the database went back")
+            } else if grown >= opts.rebuild_after_changes {
                 Some("changes")
             } else if scheduled {
                 Some("schedule")
@@ -624,7 +711,7 @@ pub async fn follow(
         if let Some(path) = &opts.snapshot {
             let at = slot.position().unwrap_or(0);
             if at != snapshot_at && last_snapshot.elapsed() >= opts.snapshot_every {
-                snapshot_now(&slot, &log, path).await;
+                snapshot_now(&slot, &store, &log, path).await;
                 snapshot_at = at;
                 last_snapshot = Instant::now();
             }

@@ -436,3 +436,161 @@ async fn a_damaged_snapshot_is_rebuilt_from_the_store_never_misread() {
     follow(&fourth, Some(path)).await;
     assert_eq!(fourth.index.live_status().started_from, "snapshot");
 }
+
+/// Deletes every record of `people` in one batch; how many.
+async fn delete_all(
+    store: &dyn Store,
+    people: &[switchboard_synth::records::PersonRecords],
+) -> usize {
+    let mut records = Vec::new();
+    for p in people {
+        p.clone().drain_into(&mut records);
+    }
+    let batch = switchboard_store::RecordBatch {
+        deletes: records
+            .iter()
+            .map(|r| (r.system(), r.record_id().to_owned()))
+            .collect(),
+        origin: "test".to_owned(),
+        ..switchboard_store::RecordBatch::new(super::NOW)
+    };
+    store.apply_record_batch(&batch).await.unwrap();
+    records.len()
+}
+
+#[tokio::test]
+async fn a_snapshot_ahead_of_a_restored_backup_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let backup = dir.path().join("backup.db");
+    let store: Arc<dyn Store> = Arc::new(
+        switchboard_store_sqlite::SqliteStore::open(&db)
+            .await
+            .unwrap(),
+    );
+    let people = seed(store.as_ref(), 300).await;
+    // The backup, taken now.
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("VACUUM INTO ?")
+            .bind(backup.display().to_string())
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    // Feeds go on: one person's records deleted; a server snapshots that.
+    let gone = delete_all(store.as_ref(), &people[..1]).await;
+    assert!(gone > 0);
+    let path = dir.path().join("index.snapshot");
+    let first = AppState::with_clock(store.clone(), Arc::new(|| super::NOW));
+    follow(&first, Some(path.clone())).await;
+    let started = Instant::now();
+    while first.index.live_status().snapshot_position.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no snapshot");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The database is restored from the backup, and feeds take it past the snapshot's
+    // position with other changes (two other people deleted).
+    let restored: Arc<dyn Store> = Arc::new(
+        switchboard_store_sqlite::SqliteStore::open(&backup)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        restored.record_log_id().await.unwrap(),
+        store.record_log_id().await.unwrap()
+    );
+    let other = delete_all(restored.as_ref(), &people[1..3]).await;
+    assert!(restored.record_position().await.unwrap() >= first.index.position().unwrap());
+    let second = AppState::with_clock(restored.clone(), Arc::new(|| super::NOW));
+    follow(&second, Some(path)).await;
+    let why = second.index.live_status().started_from;
+    assert!(why.contains("restored from a backup"), "{why}");
+    // The index holds what the restored database holds: the first person's records are back.
+    let all: usize = people
+        .iter()
+        .map(|p| {
+            let mut v = Vec::new();
+            p.clone().drain_into(&mut v);
+            v.len()
+        })
+        .sum();
+    assert_eq!(second.index.records(), Some(all - other));
+}
+
+#[tokio::test]
+async fn a_server_whose_index_stops_following_the_change_log_is_unable_to_confirm() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use switchboard_domain::records::System;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let store: Arc<dyn Store> = Arc::new(
+        switchboard_store_sqlite::SqliteStore::open(&db)
+            .await
+            .unwrap(),
+    );
+    seed(store.as_ref(), 200).await;
+    let minutes = Arc::new(AtomicI64::new(0));
+    let m = minutes.clone();
+    let clock = Arc::new(move || super::NOW + time::Duration::minutes(m.load(Ordering::SeqCst)));
+    let mut state = AppState::with_clock(store.clone(), clock);
+    state.feed_max_lag_minutes = Arc::new(vec![(System::CourtOrder, 60)]);
+    // The court-order feed vouches for its records as of two hours from now.
+    let batch = switchboard_store::RecordBatch {
+        current: vec![System::CourtOrder],
+        origin: "test".to_owned(),
+        ..switchboard_store::RecordBatch::new(super::NOW + time::Duration::minutes(120))
+    };
+    store.apply_record_batch(&batch).await.unwrap();
+    follow(&state, None).await;
+    let until = |want: bool| {
+        let state = state.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let stale = state.stale_feeds().await.unwrap();
+                if stale.iter().any(|f| f.system == System::CourtOrder) == want {
+                    return stale;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "court order never {} stale: {stale:?}",
+                    if want { "became" } else { "stopped being" }
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    until(false).await;
+
+    // The change log cannot be read; two hours pass. The feed itself is current, but this
+    // server's index is two hours behind it: unable to confirm, naming the system.
+    let mut c = {
+        use sqlx::Connection;
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap()
+    };
+    sqlx::query("ALTER TABLE record_changes RENAME TO record_changes_away")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    minutes.store(120, Ordering::SeqCst);
+    let stale = until(true).await;
+    let f = stale
+        .iter()
+        .find(|f| f.system == System::CourtOrder)
+        .unwrap();
+    assert!(f.minutes_behind.is_some_and(|m| m >= 119), "{f:?}");
+
+    // The change log is back: the follower reads it to its end and the feed is current again.
+    sqlx::query("ALTER TABLE record_changes_away RENAME TO record_changes")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    until(false).await;
+}
