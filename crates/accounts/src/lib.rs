@@ -13,5 +13,5 @@ pub mod permissions;
 pub mod policy;
 pub mod totp;
 
-pub use permissions::{Permission, allows};
+pub use permissions::{Permission, allows, needs_second_administrator};
 pub use policy::{SessionState, session_state};

@@ -144,6 +144,16 @@ impl Permission {
 }
 
 /// Whether `role` holds `permission`.
+/// Whether granting `role` needs a second administrator's approval: the roles that review,
+/// approve, audit or administer, whose two-person rules one administrator alone could
+/// otherwise get around by making a second account.
+pub fn needs_second_administrator(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Administrator | Role::Supervisor | Role::LegalReviewer | Role::Auditor
+    )
+}
+
 pub fn allows(role: Role, permission: Permission) -> bool {
     permission.roles().contains(&role)
 }

@@ -432,61 +432,124 @@ impl Writer {
         }
     }
 
-    /// Writes every entry of `appends` in one commit and answers each sender.
+    /// Writes every entry of `appends` in one commit and answers each sender. When the commit
+    /// fails because another process appended to the log meanwhile (a command run on the
+    /// server's machine), the writer takes those entries in and tries once more, numbered
+    /// after them, so the server goes on without a restart.
     async fn write(&mut self, appends: Vec<(Vec<Entry>, AppendReply)>) {
-        let start = self.acc.size();
-        let count: usize = appends.iter().map(|(e, _)| e.len()).sum();
-        let mut rows = Vec::with_capacity(count);
-        let mut hashes = Vec::with_capacity(count);
-        let mut waiting = Vec::with_capacity(appends.len());
-        for (entries, reply) in appends {
-            let first = start + rows.len() as u64 + 1;
-            for mut e in entries {
-                let seq = start + rows.len() as u64 + 1;
-                e.seq = seq;
-                let bytes = e.to_bytes();
-                let h = leaf_hash(&bytes);
-                hashes.push(h);
-                let subjects = e.subject_keys();
-                rows.push(NewAuditRow {
-                    subjects,
-                    row: AuditRow {
-                        seq: seq as i64,
-                        at_ms: e.at_ms,
-                        action: e.action,
-                        actor: e.actor.username,
-                        entry: String::from_utf8(bytes).expect("JSON is UTF-8"),
-                        leaf_hash: h.to_vec(),
-                    },
-                });
+        let mut caught_up = false;
+        loop {
+            let start = self.acc.size();
+            let count: usize = appends.iter().map(|(e, _)| e.len()).sum();
+            let mut rows = Vec::with_capacity(count);
+            let mut hashes = Vec::with_capacity(count);
+            let mut seqs = Vec::with_capacity(appends.len());
+            for (entries, _) in &appends {
+                let first = start + rows.len() as u64 + 1;
+                for e in entries {
+                    let mut e = e.clone();
+                    let seq = start + rows.len() as u64 + 1;
+                    e.seq = seq;
+                    let bytes = e.to_bytes();
+                    let h = leaf_hash(&bytes);
+                    hashes.push(h);
+                    let subjects = e.subject_keys();
+                    rows.push(NewAuditRow {
+                        subjects,
+                        row: AuditRow {
+                            seq: seq as i64,
+                            at_ms: e.at_ms,
+                            action: e.action,
+                            actor: e.actor.username,
+                            entry: String::from_utf8(bytes).expect("JSON is UTF-8"),
+                            leaf_hash: h.to_vec(),
+                        },
+                    });
+                }
+                let last = start + rows.len() as u64;
+                seqs.push((first..=last).collect::<Vec<u64>>());
             }
-            let last = start + rows.len() as u64;
-            waiting.push((reply, (first..=last).collect::<Vec<u64>>()));
-        }
-        match self.store.append_audit(&rows).await {
-            Ok(()) => {
-                {
-                    let mut s = self.shared.write().expect("audit state");
-                    for h in &hashes {
-                        self.acc.push(*h);
-                        s.leaves.push(*h);
+            match self.store.append_audit(&rows).await {
+                Ok(()) => {
+                    {
+                        let mut s = self.shared.write().expect("audit state");
+                        for h in &hashes {
+                            self.acc.push(*h);
+                            s.leaves.push(*h);
+                        }
                     }
+                    self.unsigned_since_ms.get_or_insert((self.clock)());
+                    for ((_, reply), seqs) in appends.into_iter().zip(seqs) {
+                        let _ = reply.send(Ok(seqs));
+                    }
+                    return;
                 }
-                self.unsigned_since_ms.get_or_insert((self.clock)());
-                for (reply, seqs) in waiting {
-                    let _ = reply.send(Ok(seqs));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, entries = rows.len(), "audit write failed; the actions fail");
-                let text = e.to_string();
-                for (reply, _) in waiting {
-                    let _ = reply.send(Err(AuditError::Write(StoreError::Backend(
-                        text.clone().into(),
-                    ))));
+                Err(e) => {
+                    if !caught_up {
+                        caught_up = true;
+                        match self.take_in_foreign_entries().await {
+                            Ok(n) if n > 0 => {
+                                tracing::warn!(
+                                    entries = n,
+                                    "another process appended to the audit log; taken in, writing again after them"
+                                );
+                                continue;
+                            }
+                            Ok(_) => {}
+                            Err(read) => {
+                                tracing::error!(error = %read, "reading the audit log after a failed write failed");
+                            }
+                        }
+                    }
+                    tracing::error!(error = %e, entries = rows.len(), "audit write failed; the actions fail");
+                    let text = e.to_string();
+                    for (_, reply) in appends {
+                        let _ = reply.send(Err(AuditError::Write(StoreError::Backend(
+                            text.clone().into(),
+                        ))));
+                    }
+                    return;
                 }
             }
         }
+    }
+
+    /// Reads the entries stored after the ones this writer knows (written by another process
+    /// with the same key) and the checkpoints; how many entries were new.
+    async fn take_in_foreign_entries(&mut self) -> Result<usize, AuditError> {
+        let mut taken = 0;
+        loop {
+            let from = self.acc.size() as i64;
+            let page = self
+                .store
+                .audit_leaf_hashes(from, switchboard_store::AUDIT_HASHES_MAX_LIMIT)
+                .await
+                .map_err(AuditError::Read)?;
+            if page.is_empty() {
+                break;
+            }
+            let mut s = self.shared.write().expect("audit state");
+            for (seq, h) in page {
+                let expected = self.acc.size() as i64 + 1;
+                if seq != expected {
+                    return Err(AuditError::Inconsistent(format!(
+                        "entry {expected} is missing (the next stored is {seq})"
+                    )));
+                }
+                let h: Hash = h.try_into().map_err(|_| {
+                    AuditError::Inconsistent(format!("entry {seq}'s leaf hash is not 32 bytes"))
+                })?;
+                self.acc.push(h);
+                s.leaves.push(h);
+                taken += 1;
+            }
+        }
+        if taken > 0 {
+            let checkpoints = load_checkpoints(self.store.as_ref()).await?;
+            self.shared.write().expect("audit state").checkpoints = checkpoints;
+            self.unsigned_since_ms.get_or_insert((self.clock)());
+        }
+        Ok(taken)
     }
 
     /// Signs and stores a checkpoint when entries are unsigned and one is due (or `force`).

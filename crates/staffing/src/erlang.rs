@@ -327,9 +327,27 @@ impl Traffic {
         }
         positive(self.interval_seconds, "interval length")?;
         positive(self.aht_seconds, "handle time")?;
+        let at_most = |value: f64, max: f64, name: &'static str| {
+            if value > max {
+                Err(StaffingError::TooLarge { name, value, max })
+            } else {
+                Ok(())
+            }
+        };
+        at_most(
+            self.aht_seconds,
+            crate::MAX_AHT_SECONDS,
+            "handle time (seconds)",
+        )?;
         if let Some(p) = self.patience_seconds {
             positive(p, "patience")?;
+            at_most(p, crate::MAX_PATIENCE_SECONDS, "patience (seconds)")?;
         }
+        at_most(
+            self.load(),
+            crate::MAX_LOAD_ERLANGS,
+            "an interval's offered load (Erlangs)",
+        )?;
         Ok(())
     }
 

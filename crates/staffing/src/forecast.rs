@@ -274,6 +274,20 @@ pub fn planned(
             value: aht_seconds,
         });
     }
+    if calls_per_day > crate::MAX_CALLS_PER_DAY {
+        return Err(StaffingError::TooLarge {
+            name: "planned daily volume",
+            value: calls_per_day,
+            max: crate::MAX_CALLS_PER_DAY,
+        });
+    }
+    if aht_seconds > crate::MAX_AHT_SECONDS {
+        return Err(StaffingError::TooLarge {
+            name: "handle time (seconds)",
+            value: aht_seconds,
+            max: crate::MAX_AHT_SECONDS,
+        });
+    }
     let weights: Vec<f64> = if curve.is_empty() {
         vec![1.0; slots_per_day]
     } else {
@@ -345,6 +359,22 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_planned_volume_beyond_its_bound_is_refused_before_any_work() {
+        assert!(matches!(
+            planned(1e12, &[], 48, 300.0),
+            Err(StaffingError::TooLarge {
+                name: "planned daily volume",
+                ..
+            })
+        ));
+        assert!(matches!(
+            planned(6_500.0, &[], 48, 1e9),
+            Err(StaffingError::TooLarge { .. })
+        ));
+        assert!(planned(crate::MAX_CALLS_PER_DAY, &[], 48, 300.0).is_ok());
     }
 
     #[test]

@@ -37,4 +37,20 @@ pub enum StaffingError {
     Unreachable,
     #[error("{0}")]
     Input(String),
+    #[error("{name} must be at most {max}, not {value}")]
+    TooLarge {
+        name: &'static str,
+        value: f64,
+        max: f64,
+    },
 }
+
+/// The most calls a day a plan may be asked for (the center takes about 7,000).
+pub const MAX_CALLS_PER_DAY: f64 = 1_000_000.0;
+/// The longest handle time, seconds (four hours).
+pub const MAX_AHT_SECONDS: f64 = 14_400.0;
+/// The longest caller patience, seconds (a day).
+pub const MAX_PATIENCE_SECONDS: f64 = 86_400.0;
+/// The most traffic one interval may offer, Erlangs: the work of finding the agents grows
+/// with it, so it is bounded before any is done.
+pub const MAX_LOAD_ERLANGS: f64 = 20_000.0;

@@ -29,8 +29,8 @@ use switchboard_store::{
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
     DeterminationRow, DispositionRow, FeedKeyRow, FeedState, LiaisonCaseRow, NewAuditRow,
     OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow, RECORD_CHANGES_MAX_LIMIT,
-    RecordBatch, RecordBatchOutcome, RecordChange, Result, SessionRow, Store, StoreError,
-    acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
+    RecordBatch, RecordBatchOutcome, RecordChange, Result, RoleRequest, SessionRow, Store,
+    StoreError, acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -977,6 +977,144 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         Ok(done.rows_affected())
+    }
+
+    async fn insert_role_request(&self, r: &RoleRequest) -> Result<()> {
+        let (user, by) = (r.user_id.as_uuid(), r.requested_by.as_uuid());
+        let (role, at) = (r.role.as_str(), stored_instant(r.requested_at));
+        sqlx::query!(
+            "INSERT INTO role_requests (id, user_id, role, activates, requested_by, requested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            r.id,
+            user,
+            role,
+            r.activates,
+            by,
+            at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(|e| db_error(e, Refers("user_id", "user")))?;
+        Ok(())
+    }
+
+    async fn role_request(&self, id: Uuid) -> Result<Option<RoleRequest>> {
+        let row = sqlx::query!(
+            r#"SELECT id AS "id: Uuid", user_id AS "user_id: Uuid", role, activates AS "activates: bool", requested_by AS "requested_by: Uuid", requested_at AS "requested_at: OffsetDateTime", decided_by AS "decided_by: Uuid", decided_at AS "decided_at: OffsetDateTime", outcome FROM role_requests WHERE id = ?1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|r| {
+            role_request_from(
+                r.id,
+                r.user_id,
+                &r.role,
+                r.activates,
+                r.requested_by,
+                r.requested_at,
+                r.decided_by,
+                r.decided_at,
+                r.outcome,
+            )
+        })
+        .transpose()
+    }
+
+    async fn open_role_requests(&self) -> Result<Vec<RoleRequest>> {
+        let rows = sqlx::query!(
+            r#"SELECT id AS "id: Uuid", user_id AS "user_id: Uuid", role, activates AS "activates: bool", requested_by AS "requested_by: Uuid", requested_at AS "requested_at: OffsetDateTime", decided_by AS "decided_by: Uuid", decided_at AS "decided_at: OffsetDateTime", outcome FROM role_requests WHERE outcome IS NULL ORDER BY requested_at, id LIMIT 1000"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .map(|r| {
+                role_request_from(
+                    r.id,
+                    r.user_id,
+                    &r.role,
+                    r.activates,
+                    r.requested_by,
+                    r.requested_at,
+                    r.decided_by,
+                    r.decided_at,
+                    r.outcome,
+                )
+            })
+            .collect()
+    }
+
+    async fn decide_role_request(
+        &self,
+        id: Uuid,
+        by: UserId,
+        at: OffsetDateTime,
+        approved: bool,
+        user: Option<&User>,
+    ) -> Result<bool> {
+        let (by, at) = (by.as_uuid(), stored_instant(at));
+        let outcome = if approved { "approved" } else { "refused" };
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let done = sqlx::query!(
+            "UPDATE role_requests SET decided_by = ?1, decided_at = ?2, outcome = ?3
+             WHERE id = ?4 AND outcome IS NULL",
+            by,
+            at,
+            outcome,
+            id
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(u) = user.filter(|_| approved) {
+            let (uid, role) = (u.id.as_uuid(), u.role.as_str());
+            let changed = sqlx::query!(
+                "UPDATE users SET role = ?1, active = ?2, updated_at = ?3, version = version + 1
+                 WHERE id = ?4 AND version = ?5",
+                role,
+                u.active,
+                u.updated_at,
+                uid,
+                u.version
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::Stale {
+                    entity: "user",
+                    id: uid.to_string(),
+                    since: format!("version {}", u.version),
+                });
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn logged_on_from(
+        &self,
+        user: UserId,
+        address: &str,
+        since: OffsetDateTime,
+    ) -> Result<bool> {
+        let (user, since) = (user.as_uuid(), stored_instant(since));
+        let found = sqlx::query_scalar!(
+            r#"SELECT 1 AS "one!: i32" FROM sessions
+             WHERE user_id = ?1 AND address = ?2 AND created_at >= ?3 LIMIT 1"#,
+            user,
+            address,
+            since
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(found.is_some())
     }
 
     async fn insert_call(&self, c: &Call) -> Result<()> {
@@ -2238,4 +2376,30 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn role_request_from(
+    id: Uuid,
+    user_id: Uuid,
+    role: &str,
+    activates: bool,
+    requested_by: Uuid,
+    requested_at: OffsetDateTime,
+    decided_by: Option<Uuid>,
+    decided_at: Option<OffsetDateTime>,
+    outcome: Option<String>,
+) -> Result<RoleRequest> {
+    Ok(RoleRequest {
+        id,
+        user_id: UserId::from_uuid(user_id),
+        role: switchboard_domain::Role::parse(role)
+            .map_err(|e| StoreError::Backend(e.to_string().into()))?,
+        activates,
+        requested_by: UserId::from_uuid(requested_by),
+        requested_at,
+        decided_by: decided_by.map(UserId::from_uuid),
+        decided_at,
+        outcome,
+    })
 }

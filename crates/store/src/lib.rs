@@ -16,7 +16,8 @@ pub mod story;
 
 pub use rows::{
     AcdLogEntry, AcdSnapshot, AuditFilter, AuditRow, CheckpointRow, Credentials, DeterminationRow,
-    DispositionRow, LiaisonCaseRow, NewAuditRow, PartnerInquiryRow, PartnerKeyRow, SessionRow,
+    DispositionRow, LiaisonCaseRow, NewAuditRow, PartnerInquiryRow, PartnerKeyRow, RoleRequest,
+    SessionRow,
 };
 
 use async_trait::async_trait;
@@ -374,6 +375,29 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()>;
     /// Ends one session; false when it had already ended or does not exist.
     async fn end_session(&self, id: &str, at: OffsetDateTime, reason: &str) -> Result<bool>;
+    /// Stores a new role request; [`StoreError::Conflict`] when the user has one still open.
+    async fn insert_role_request(&self, r: &RoleRequest) -> Result<()>;
+    async fn role_request(&self, id: Uuid) -> Result<Option<RoleRequest>>;
+    /// The requests not yet decided, oldest first (at most 1,000).
+    async fn open_role_requests(&self) -> Result<Vec<RoleRequest>>;
+    /// Decides an open request; approving also writes `user` (its role and whether it is
+    /// active; only if its stored version is `user.version`, else [`StoreError::Stale`]) in
+    /// the same commit. False when the request was no longer open.
+    async fn decide_role_request(
+        &self,
+        id: Uuid,
+        by: UserId,
+        at: OffsetDateTime,
+        approved: bool,
+        user: Option<&User>,
+    ) -> Result<bool>;
+    /// Whether the user logged on from `address` at or after `since` (a familiar source).
+    async fn logged_on_from(
+        &self,
+        user: UserId,
+        address: &str,
+        since: OffsetDateTime,
+    ) -> Result<bool>;
     /// Ends every open session of a user; how many were ended.
     async fn end_user_sessions(
         &self,
@@ -630,6 +654,11 @@ impl StoreError {
             (
                 "reference",
                 "an inquiry with this reference is already stored",
+            )
+        } else if text.contains("role_requests") {
+            (
+                "user_id",
+                "this account already has a role request waiting for approval",
             )
         } else if text.contains("credentials") {
             ("user_id", "this user already has credentials")

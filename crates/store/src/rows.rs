@@ -793,3 +793,20 @@ pub fn batch_systems(b: &crate::RecordBatch) -> String {
     )
     .to_string()
 }
+
+/// A privileged role (administrator, supervisor, legal reviewer, auditor) asked for an
+/// account by one administrator, waiting for another to approve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRequest {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub role: switchboard_domain::Role,
+    /// Made with a new account, which is activated when the request is approved.
+    pub activates: bool,
+    pub requested_by: UserId,
+    pub requested_at: OffsetDateTime,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<OffsetDateTime>,
+    /// `approved` or `refused`, once decided.
+    pub outcome: Option<String>,
+}

@@ -301,10 +301,17 @@ pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
             ..Default::default()
         };
         let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-        let e =
-            switchboard_web::api::users::enrol(store.as_ref(), &audit, actor, new, PASSWORD, now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let e = switchboard_web::api::users::enrol(
+            store.as_ref(),
+            &audit,
+            actor,
+            new,
+            PASSWORD,
+            now,
+            None,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         sessions.insert(name, client.logon(name, &e.totp_secret).await?);
     }
     let (ct, admin) = (&sessions["ct01"], &sessions["admin01"]);

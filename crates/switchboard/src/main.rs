@@ -149,6 +149,13 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Break glass: end the lock failed logons put on an account, on the server's machine (a
+    /// lock also ends by itself after 15 minutes, and an administrator can end it on the
+    /// admin page). Audited as done by the command line; safe while a server runs.
+    UnlockUser {
+        #[arg(long)]
+        username: String,
+    },
     /// Print the current one-time code for a TOTP secret (for trying the API from a shell;
     /// people use an authenticator app).
     Totp {
@@ -426,6 +433,50 @@ async fn run(
             audit.checkpoint().await?;
             Ok(())
         }
+        Command::UnlockUser { username } => {
+            let name = switchboard_domain::Username::parse(&username)
+                .map_err(|e| anyhow::anyhow!("--username: {e}"))?;
+            let store = open_store(&config.database_url()).await?;
+            let user = store
+                .user_by_username(&name)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("there is no user {name}"))?;
+            let creds = store
+                .credentials(user.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("user {name} has no credentials"))?;
+            let audit = open_audit(store.clone(), &config).await?;
+            let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
+            let actor = switchboard_audit::Actor {
+                username: "system:command line".to_owned(),
+                ..Default::default()
+            };
+            // Audit first: an unlock that cannot be audited does not happen.
+            audit
+                .append(
+                    switchboard_audit::Entry::new(
+                        "user.unlock",
+                        actor,
+                        (now.unix_timestamp_nanos() / 1_000_000) as i64,
+                    )
+                    .with_target(format!("user:{} ({})", user.id, user.username)),
+                )
+                .await?;
+            let was_locked = creds.locked_at.is_some() || !creds.failures.is_empty();
+            let mut next = creds.clone();
+            next.locked_at = None;
+            next.failures.clear();
+            next.version += 1;
+            next.updated_at = now;
+            store.update_credentials(&next, creds.version).await?;
+            audit.checkpoint().await?;
+            if was_locked {
+                println!("user {name} unlocked (its failed logons forgotten)");
+            } else {
+                println!("user {name} was not locked");
+            }
+            Ok(())
+        }
         Command::Records(records_cmd::RecordsCommand::Import(args)) => {
             let store = open_store(&config.database_url()).await?;
             records_cmd::import(store, &args).await
@@ -556,7 +607,7 @@ async fn add_user(
         ..Default::default()
     };
     let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-    switchboard_web::api::users::enrol(store, audit, actor, new, password, now)
+    switchboard_web::api::users::enrol(store, audit, actor, new, password, now, None)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.body.message))
 }

@@ -115,6 +115,10 @@ pub fn access(method: &Method, path: &str) -> Option<(Gate, Audit)> {
         ("POST", "/users" | "/users/{id}/unlock") | ("PATCH", "/users/{id}") => {
             (Perm(P::UserAdmin), Handler)
         }
+        ("GET", "/role-requests") => (Perm(P::UserAdmin), Request),
+        ("POST", "/role-requests/{id}/approve" | "/role-requests/{id}/refuse") => {
+            (Perm(P::UserAdmin), Handler)
+        }
 
         ("POST", "/agencies/{id}/partner-keys") | ("DELETE", "/partner-keys/{id}") => {
             (Perm(P::RegistryWrite), Handler)
@@ -263,7 +267,7 @@ pub fn token_key(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-fn ms(t: time::OffsetDateTime) -> i64 {
+pub(crate) fn ms(t: time::OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -513,12 +517,14 @@ fn session_cookie(app: &AppState, token: &str, max_age: i64) -> HeaderValue {
 }
 
 fn logon_failed() -> ApiError {
-    // One answer for every wrong part, so a guesser learns nothing about which was wrong.
+    // One answer for every wrong part and for a locked account, so a guesser learns nothing
+    // about which was wrong or whether the name exists.
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "logon_failed",
         "unauthorized",
-        "the username, password or one-time code is wrong",
+        "the username, password or one-time code is wrong (after 5 failed logons an account \
+         is locked for 15 minutes, except from the places it usually logs on from)",
     )
 }
 
@@ -527,27 +533,42 @@ fn account_locked() -> ApiError {
         StatusCode::FORBIDDEN,
         "account_locked",
         "forbidden",
-        "this account is locked after 5 failed logons; an administrator must unlock it",
+        "this account is locked after 5 failed logons; it opens again after 15 minutes, or \
+         when an administrator unlocks it",
     )
 }
 
+fn too_many_logons(wait_ms: i64) -> ApiError {
+    let seconds = (wait_ms.max(1) as u64).div_ceil(1000);
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_logons",
+        "rate_limited",
+        format!("too many failed logons from this address; try again in {seconds} s"),
+    );
+    e.retry_after = Some(seconds);
+    e
+}
+
 /// Checks password and code against the credentials; on failure, counts it (and locks at the
-/// fifth in 15 minutes). `Err(why)` inside when they do not match.
+/// fifth in 15 minutes). `Err(why)` inside when they do not match. A lock in force refuses
+/// only a source the account is not `familiar` with, and only after the password was checked
+/// (so a locked account answers in the time a wrong password does). A replayed code with the
+/// right password is refused but not counted: it is the owner logging on twice in one step.
 async fn check_secrets(
     app: &AppState,
     user: &User,
     password: &str,
     code: &str,
+    familiar: bool,
 ) -> ApiResult<Result<(), &'static str>> {
     let creds = app
         .store
         .credentials(user.id)
         .await?
         .ok_or_else(|| ApiError::internal(format!("user {} has no credentials", user.id)))?;
-    if creds.locked_at.is_some() {
-        return Ok(Err("account locked"));
-    }
     let now = app.now();
+    let lock_holds = policy::lock_holds(creds.locked_at.map(ms), ms(now));
     let password_ok = {
         let (pw, hash) = (password.to_owned(), creds.password_hash.clone());
         // Argon2id takes tens of milliseconds of CPU: off the async workers.
@@ -555,6 +576,9 @@ async fn check_secrets(
             .await
             .map_err(ApiError::internal)?
     };
+    if lock_holds && !familiar {
+        return Ok(Err("account locked"));
+    }
     let step = if password_ok {
         totp::check(
             &creds.totp_secret,
@@ -572,18 +596,22 @@ async fn check_secrets(
         Ok(step) => {
             next.totp_last_step = step as i64;
             next.failures.clear();
+            next.locked_at = None;
             Ok(())
         }
+        Err(totp::TotpProblem::Replayed) if password_ok => {
+            return Ok(Err("one-time code replayed"));
+        }
         Err(problem) => {
-            let (failures, locked) = policy::note_failure(&creds.failures, ms(now));
+            let (failures, locks) = policy::note_failure(&creds.failures, ms(now));
             next.failures = failures;
-            if locked {
+            let newly = locks && !lock_holds;
+            if newly {
                 next.locked_at = Some(now);
             }
-            Err(match (password_ok, problem, locked) {
+            Err(match (password_ok, problem, newly) {
                 (_, _, true) => "locked by this failure",
                 (false, _, _) => "wrong password",
-                (true, totp::TotpProblem::Replayed, _) => "one-time code replayed",
                 (true, _, _) => "wrong one-time code",
             })
         }
@@ -615,43 +643,84 @@ fn logon_actor(username: &str, user: Option<&User>, address: Option<String>) -> 
 }
 
 /// Log on with username, password and the authenticator's code. Every role needs all three.
-/// Five failures within 15 minutes lock the account until an administrator unlocks it.
+/// Five failures within 15 minutes lock the account for 15 minutes against every source it has
+/// not logged on from in the last 90 days; each source address is slowed down after 5
+/// failures (429 with `Retry-After`, growing). Unknown names, wrong secrets and locked accounts
+/// get the same answer in the same time.
 #[utoipa::path(post, path = "/session", tag = "accounts", request_body = Logon,
     responses((status = 201, body = SessionView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+        (status = 429, body = ErrorBody)))]
 pub async fn logon(
     State(app): State<AppState>,
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Logon>,
 ) -> ApiResult<Response> {
+    let source = crate::logon_throttle::source_key(address.as_deref());
+    if let crate::logon_throttle::Verdict::Wait { ms, audit } =
+        app.logon_throttle.check(&source, app.now_ms())
+    {
+        metrics::counter!("switchboard_logons_throttled_total").increment(1);
+        if let Some(unaudited) = audit {
+            // One entry a throttling period, not one a request.
+            let actor = logon_actor(&body.username, None, address.clone());
+            let why = format!(
+                "too many failed logons from {source}: refused for {} s ({unaudited} earlier refusals not audited one by one)",
+                (ms as u64).div_ceil(1000)
+            );
+            app.record(Entry::new("logon.throttled", actor, app.now_ms()).refused(why))
+                .await?;
+        }
+        return Err(too_many_logons(ms));
+    }
     let user = match Username::parse(&body.username) {
         Ok(name) => app.store.user_by_username(&name).await?,
         Err(_) => None,
     };
     let actor = logon_actor(&body.username, user.as_ref(), address.clone());
     let refuse = |why: &str| Entry::new("logon", actor.clone(), app.now_ms()).refused(why);
-    let Some(user) = user else {
-        // Spend the time a password check takes, so that an unknown username cannot be told
-        // from a wrong password by the answer's delay.
-        let pw = body.password.clone();
-        tokio::task::spawn_blocking(move || password::verify(&pw, dummy_hash()))
-            .await
-            .map_err(ApiError::internal)?;
-        app.record(refuse("unknown username")).await?;
-        return Err(logon_failed());
+    let failed = || {
+        app.logon_throttle.failed(&source, app.now_ms());
+        metrics::counter!("switchboard_logons_failed_total").increment(1);
     };
-    if !user.active {
-        app.record(refuse("account disabled")).await?;
+    let user = match user {
+        Some(u) if u.active => u,
+        other => {
+            // Spend the time a password check takes, so that an unknown or disabled username
+            // cannot be told from a wrong password by the answer's delay.
+            let pw = body.password.clone();
+            tokio::task::spawn_blocking(move || password::verify(&pw, dummy_hash()))
+                .await
+                .map_err(ApiError::internal)?;
+            failed();
+            let why = if other.is_some() {
+                "account disabled"
+            } else {
+                "unknown username"
+            };
+            app.record(refuse(why)).await?;
+            return Err(logon_failed());
+        }
+    };
+    let familiar = match &address {
+        Some(a) => {
+            let since = app.now() - time::Duration::milliseconds(policy::FAMILIAR_MS);
+            app.store.logged_on_from(user.id, a, since).await?
+        }
+        None => false,
+    };
+    if let Err(why) = check_secrets(&app, &user, &body.password, &body.totp, familiar).await? {
+        if why != "one-time code replayed" {
+            failed();
+        }
+        let why = if is_lock(why) {
+            format!("{why} (for 15 minutes, against sources it has not logged on from)")
+        } else {
+            why.to_owned()
+        };
+        app.record(refuse(&why)).await?;
         return Err(logon_failed());
     }
-    if let Err(why) = check_secrets(&app, &user, &body.password, &body.totp).await? {
-        app.record(refuse(why)).await?;
-        return Err(if is_lock(why) {
-            account_locked()
-        } else {
-            logon_failed()
-        });
-    }
+    app.logon_throttle.succeeded(&source);
     let token = hex(&random::<32>());
     let now = app.now();
     let session = SessionRow {
@@ -735,7 +804,9 @@ pub async fn unlock(
     p: Principal,
     ApiJson(body): ApiJson<Unlock>,
 ) -> ApiResult<Json<SessionView>> {
-    if let Err(why) = check_secrets(&app, &p.user, &body.password, &body.totp).await? {
+    // The session itself shows the source is the account's own; the fifth failure still
+    // ends it.
+    if let Err(why) = check_secrets(&app, &p.user, &body.password, &body.totp, true).await? {
         app.record(Entry::new("session.unlock", p.actor(), app.now_ms()).refused(why))
             .await?;
         if is_lock(why) {

@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod logon_throttle;
 pub mod lookup_index;
 mod ops;
 pub mod ui;
@@ -87,6 +88,8 @@ pub struct AppState {
     /// none; a failure is tried again after a minute).
     /// Each partner agency's request budget.
     pub partner_limits: Arc<api::partner::RateLimits>,
+    /// Each source address's failed logons.
+    pub logon_throttle: Arc<logon_throttle::LogonThrottle>,
     /// How far behind each record system's feed may be (minutes) before evaluations are
     /// "unable to confirm"; a system not named has no limit (the default names every system
     /// with [`DEFAULT_FEED_MAX_LAG_MINUTES`]).
@@ -118,6 +121,7 @@ impl AppState {
             audit: None,
             cookie_secure: true,
             partner_limits: Arc::default(),
+            logon_throttle: Arc::default(),
             feed_max_lag_minutes: Arc::new(
                 System::ALL
                     .iter()
@@ -305,6 +309,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::patch))
         .routes(routes!(users::unlock))
+        .routes(routes!(users::role_requests))
+        .routes(routes!(users::approve_role))
+        .routes(routes!(users::refuse_role))
         .routes(routes!(audit::entries))
         .routes(routes!(audit::accounting))
         .routes(routes!(audit::anomalies))

@@ -183,6 +183,29 @@ async fn a_failed_write_is_not_acknowledged_and_advances_nothing() {
 }
 
 #[tokio::test]
+async fn entries_another_process_appended_are_taken_in_and_the_server_goes_on() {
+    let fx = fx().await;
+    let server = fx.log(1_000).await;
+    assert_eq!(server.append(entry(1)).await.unwrap(), 1);
+    // A command on the server's machine opens the same log and writes (and signs) two.
+    let command = fx.log(1_000).await;
+    assert_eq!(command.append(entry(2)).await.unwrap(), 2);
+    assert_eq!(command.append(entry(3)).await.unwrap(), 3);
+    command.checkpoint().await.unwrap();
+    drop(command);
+    // The server's next entries follow them; nothing is refused.
+    assert_eq!(server.append(entry(4)).await.unwrap(), 4);
+    assert_eq!(server.size(), 4);
+    assert_eq!(server.append(entry(5)).await.unwrap(), 5);
+    server.checkpoint().await.unwrap();
+    match fx.verify().await {
+        Verification::Good(v) => assert_eq!((v.entries, v.unsigned_tail), (5, 0)),
+        Verification::Bad(e) => panic!("{e}"),
+    }
+    assert!(server.inclusion_proof(2, None).unwrap().verify());
+}
+
+#[tokio::test]
 async fn the_store_refuses_updates_and_deletes() {
     let fx = fx().await;
     fx.filled().await;

@@ -448,6 +448,25 @@ async fn serve_keeps_acknowledged_writes_across_restarts() {
     let (_, agencies) = second.get("administrator", "/api/v1/agencies").await;
     assert_eq!(agencies["items"][0]["ori"], "VA1230000");
     assert!(dir.path().join("data/switchboard.db").exists());
+    // Commands on the server's machine write to the audit log while the server runs (an
+    // account made, a lock broken): the server takes their entries in and goes on.
+    add_user(dir.path(), "planner.c", "planner", pw);
+    let out = Command::new(BIN)
+        .args(["unlock-user", "--username", "admin.a"])
+        .current_dir(dir.path())
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("admin.a"), "{text}");
+    let (s, body) = second
+        .post(
+            "administrator",
+            "/api/v1/agencies",
+            json!({"ori": "VA1240000", "name": "Riverbend Police Department", "kind": "partner_287g"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
     assert!(second.stop().success());
 
     // The audit log verifies end to end, proves an entry, and catches a changed byte.

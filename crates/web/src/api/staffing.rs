@@ -22,6 +22,12 @@ impl From<StaffingError> for ApiError {
             StaffingError::Shrinkage(_) => Some("shrinkage"),
             StaffingError::NoTarget => Some("service_level"),
             StaffingError::AbandonmentNeedsPatience => Some("patience"),
+            StaffingError::TooLarge { name, .. } => Some(match *name {
+                "planned daily volume" => "calls_per_day",
+                "patience (seconds)" => "patience",
+                "handle time (seconds)" => "aht",
+                _ => "calls_per_day",
+            }),
             _ => None,
         };
         let err = ApiError::invalid("invalid_staffing_request", e.to_string());
@@ -202,7 +208,10 @@ pub async fn staffing(
         open,
         schedule: q.schedule,
     };
-    let answer = report::answer(&request)?;
+    // Bounded inputs keep this to well under a second; off the async workers all the same.
+    let answer = tokio::task::spawn_blocking(move || report::answer(&request))
+        .await
+        .map_err(ApiError::internal)??;
     match q.format.as_deref() {
         None | Some("json") => Ok(axum::Json(answer).into_response()),
         Some("csv") => Ok((

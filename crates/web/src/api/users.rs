@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use switchboard_accounts::{password, totp};
+use switchboard_accounts::{needs_second_administrator, password, totp};
 use switchboard_domain::{Name, NewUser, Role, User, UserId};
-use switchboard_store::Credentials;
+use switchboard_store::{Credentials, RoleRequest};
 
 use switchboard_audit::Entry;
 
@@ -36,6 +36,10 @@ pub struct Enrolment {
     pub user: User,
     pub totp_secret: String,
     pub otpauth_uri: String,
+    /// A privileged role: the request a second administrator must approve (`POST
+    /// /role-requests/{id}/approve`); the account stays disabled until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_request: Option<uuid::Uuid>,
 }
 
 /// Makes a user's credentials: the password hashed with Argon2id, a fresh TOTP secret.
@@ -65,7 +69,10 @@ pub async fn new_credentials(
 
 /// Creates an account: checks the password, hashes it, makes a second-factor secret, audits
 /// the creation (by `actor`) and stores the user and credentials. The administrators' API and
-/// `switchboard add-user` both come here.
+/// `switchboard add-user` both come here. With `requested_by` (an administrator using the
+/// API), an account of a privileged role is created disabled, with a role request another
+/// administrator must approve before it can log on; the command line on the server's machine
+/// (the first administrator) creates it at once.
 pub async fn enrol(
     store: &dyn switchboard_store::Store,
     audit: &switchboard_audit_host::AuditLog,
@@ -73,8 +80,13 @@ pub async fn enrol(
     new: NewUser,
     password: &str,
     now: time::OffsetDateTime,
+    requested_by: Option<UserId>,
 ) -> ApiResult<Enrolment> {
-    let user = User::create(new, now);
+    let mut user = User::create(new, now);
+    let pending = requested_by.filter(|_| needs_second_administrator(user.role));
+    if pending.is_some() {
+        user.active = false;
+    }
     let creds = new_credentials(&user, password, now).await?;
     if store.user_by_username(&user.username).await?.is_some() {
         return Err(
@@ -86,22 +98,49 @@ pub async fn enrol(
         .append(
             Entry::new("user.create", actor, at)
                 .with_target(format!("user:{} ({})", user.id, user.username))
-                .with_note(format!("role {}", user.role.as_str())),
+                .with_note(if pending.is_some() {
+                    format!(
+                        "role {}, disabled until a second administrator approves it",
+                        user.role.as_str()
+                    )
+                } else {
+                    format!("role {}", user.role.as_str())
+                }),
         )
         .await
         .map_err(crate::audit_failed)?;
     store.insert_user(&user).await?;
     store.insert_credentials(&creds).await?;
+    let role_request = match pending {
+        Some(by) => {
+            let r = RoleRequest {
+                id: uuid::Uuid::now_v7(),
+                user_id: user.id,
+                role: user.role,
+                activates: true,
+                requested_by: by,
+                requested_at: now,
+                decided_by: None,
+                decided_at: None,
+                outcome: None,
+            };
+            store.insert_role_request(&r).await?;
+            Some(r.id)
+        }
+        None => None,
+    };
     let otpauth_uri = totp::otpauth_uri(&creds.totp_secret, user.username.as_str())
         .map_err(ApiError::internal)?;
     Ok(Enrolment {
         user,
         totp_secret: creds.totp_secret,
         otpauth_uri,
+        role_request,
     })
 }
 
-/// Create an account (administrators).
+/// Create an account (administrators). An administrator, supervisor, legal reviewer or
+/// auditor account is created disabled until a second administrator approves its role.
 #[utoipa::path(post, path = "/users", tag = "accounts", request_body = CreateUser,
     responses((status = 201, body = Enrolment), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
@@ -123,6 +162,7 @@ pub async fn create(
         new,
         &body.password,
         app.now(),
+        Some(who.user.id),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(enrolment)))
@@ -150,12 +190,19 @@ pub async fn list(
     Ok(Json(Paged::from_page(page, |u| u)))
 }
 
-/// An account, with whether it is locked.
+/// An account, with whether it is locked (against sources it has not logged on from) and
+/// until when; a lock ends by itself.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     #[serde(flatten)]
     pub user: User,
     pub locked: bool,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub locked_until: Option<time::OffsetDateTime>,
 }
 
 /// One account.
@@ -164,12 +211,24 @@ pub struct UserView {
 pub async fn get(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
     let id = UserId::from_uuid(path_id(&id)?);
     let user = app.store.user(id).await?;
-    let locked = app
+    let now = app.now();
+    let locked_until = app
         .store
         .credentials(id)
         .await?
-        .is_some_and(|c| c.locked_at.is_some());
-    Ok(Json(UserView { user, locked }))
+        .and_then(|c| c.locked_at)
+        .filter(|at| {
+            switchboard_accounts::policy::lock_holds(
+                Some(crate::auth::ms(*at)),
+                crate::auth::ms(now),
+            )
+        })
+        .map(|at| at + time::Duration::milliseconds(switchboard_accounts::policy::LOCK_MS));
+    Ok(Json(UserView {
+        user,
+        locked: locked_until.is_some(),
+        locked_until,
+    }))
 }
 
 /// Changes to an account; absent fields stay.
@@ -184,15 +243,20 @@ pub struct UserPatch {
 }
 
 /// Change, disable or re-enable an account (administrators, never their own role or access).
+/// A privileged role (administrator, supervisor, legal reviewer, auditor) is not given at once:
+/// the answer is 202 with a role request a second administrator approves or refuses; the
+/// other changes apply.
 #[utoipa::path(patch, path = "/users/{id}", tag = "accounts", params(("id" = uuid::Uuid, Path)),
     request_body = UserPatch,
-    responses((status = 200, body = User), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = User), (status = 202, body = RoleRequestView),
+        (status = 409, body = ErrorBody)))]
 pub async fn patch(
     State(app): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserPatch>,
-) -> ApiResult<Json<User>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let id = UserId::from_uuid(path_id(&id)?);
     if id == who.user.id && (body.role.is_some() || body.active == Some(false)) {
         return Err(ApiError::conflict(
@@ -202,11 +266,35 @@ pub async fn patch(
     }
     let mut user = app.store.user(id).await?;
     super::check_version(Some(body.version), user.version, "user")?;
+    let open = app
+        .store
+        .open_role_requests()
+        .await?
+        .into_iter()
+        .find(|r| r.user_id == id);
+    if body.active == Some(true) && !user.active && open.as_ref().is_some_and(|r| r.activates) {
+        return Err(ApiError::conflict(
+            "awaiting_approval",
+            "this account waits for a second administrator to approve its role; it is enabled by that approval",
+        )
+        .with_field("active"));
+    }
     let disabling = body.active == Some(false) && user.active;
     let role_changed = body.role.is_some_and(|r| r != user.role);
+    let grant = body
+        .role
+        .filter(|r| role_changed && needs_second_administrator(*r));
     let mut changes = Vec::new();
     if let Some(r) = body.role.filter(|_| role_changed) {
-        changes.push(format!("role {} -> {}", user.role.as_str(), r.as_str()));
+        changes.push(if grant.is_some() {
+            format!(
+                "role {} -> {} asked (for a second administrator's approval)",
+                user.role.as_str(),
+                r.as_str()
+            )
+        } else {
+            format!("role {} -> {}", user.role.as_str(), r.as_str())
+        });
     }
     if let Some(a) = body.active.filter(|a| *a != user.active) {
         changes.push(if a {
@@ -218,6 +306,13 @@ pub async fn patch(
     if body.display_name.is_some() {
         changes.push("display name".to_owned());
     }
+    if grant.is_some() && open.is_some() {
+        return Err(ApiError::conflict(
+            "already_exists",
+            "this account already has a role request waiting for approval",
+        )
+        .with_field("role"));
+    }
     app.record(
         Entry::new("user.update", who.actor(), app.now_ms())
             .with_target(format!("user:{} ({})", user.id, user.username))
@@ -228,18 +323,21 @@ pub async fn patch(
             }),
     )
     .await?;
+    let others = body.display_name.is_some() || body.active.is_some_and(|a| a != user.active);
     if let Some(n) = body.display_name {
         user.display_name = n;
     }
-    if let Some(r) = body.role {
+    if let Some(r) = body.role.filter(|_| grant.is_none()) {
         user.role = r;
     }
     if let Some(a) = body.active {
         user.active = a;
     }
     user.updated_at = app.now();
-    let user = app.store.update_user(&user).await?;
-    if disabling || role_changed {
+    if grant.is_none() || others {
+        user = app.store.update_user(&user).await?;
+    }
+    if disabling || (role_changed && grant.is_none()) {
         // A disabled account, or one whose privileges changed, keeps no session.
         let why = if disabling {
             "account disabled"
@@ -248,7 +346,171 @@ pub async fn patch(
         };
         app.store.end_user_sessions(id, app.now(), why).await?;
     }
-    Ok(Json(user))
+    if let Some(role) = grant {
+        let r = RoleRequest {
+            id: uuid::Uuid::now_v7(),
+            user_id: id,
+            role,
+            activates: false,
+            requested_by: who.user.id,
+            requested_at: app.now(),
+            decided_by: None,
+            decided_at: None,
+            outcome: None,
+        };
+        app.store.insert_role_request(&r).await?;
+        return Ok((StatusCode::ACCEPTED, Json(view(&r, &user))).into_response());
+    }
+    Ok(Json(user).into_response())
+}
+
+/// A privileged role asked for an account, as administrators see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RoleRequestView {
+    pub id: uuid::Uuid,
+    pub user: User,
+    pub role: Role,
+    /// Made with a new account, which the approval enables.
+    pub activates: bool,
+    pub requested_by: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub requested_at: time::OffsetDateTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<UserId>,
+    /// `approved` or `refused` once decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+fn view(r: &RoleRequest, user: &User) -> RoleRequestView {
+    RoleRequestView {
+        id: r.id,
+        user: user.clone(),
+        role: r.role,
+        activates: r.activates,
+        requested_by: r.requested_by,
+        requested_at: r.requested_at,
+        decided_by: r.decided_by,
+        outcome: r.outcome.clone(),
+    }
+}
+
+/// Role requests waiting for a second administrator, oldest first.
+#[utoipa::path(get, path = "/role-requests", tag = "accounts",
+    responses((status = 200, body = [RoleRequestView])))]
+pub async fn role_requests(State(app): State<AppState>) -> ApiResult<Json<Vec<RoleRequestView>>> {
+    let mut out = Vec::new();
+    for r in app.store.open_role_requests().await? {
+        let user = app.store.user(r.user_id).await?;
+        out.push(view(&r, &user));
+    }
+    Ok(Json(out))
+}
+
+/// Approve a role request (an administrator other than the one who asked, never for their
+/// own account): the role is given (and a new account enabled) at once, and the account's
+/// sessions end.
+#[utoipa::path(post, path = "/role-requests/{id}/approve", tag = "accounts",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = RoleRequestView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn approve_role(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RoleRequestView>> {
+    decide_role(app, who, id, true).await
+}
+
+/// Refuse a role request (an administrator other than the one who asked); a new account
+/// stays disabled.
+#[utoipa::path(post, path = "/role-requests/{id}/refuse", tag = "accounts",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = RoleRequestView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn refuse_role(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RoleRequestView>> {
+    decide_role(app, who, id, false).await
+}
+
+async fn decide_role(
+    app: AppState,
+    who: Principal,
+    id: String,
+    approve: bool,
+) -> ApiResult<Json<RoleRequestView>> {
+    let id = path_id(&id)?;
+    let mut r = app
+        .store
+        .role_request(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("role request"))?;
+    if r.outcome.is_some() {
+        return Err(ApiError::conflict(
+            "already_decided",
+            "this role request has already been decided",
+        ));
+    }
+    if approve && r.requested_by == who.user.id {
+        return Err(ApiError::conflict(
+            "same_person",
+            "the administrator who asked for a role cannot approve it (two-person rule)",
+        ));
+    }
+    if r.user_id == who.user.id {
+        return Err(ApiError::conflict(
+            "own_account",
+            "administrators cannot decide a role request for their own account",
+        ));
+    }
+    let mut user = app.store.user(r.user_id).await?;
+    let action = if approve {
+        "user.role.approve"
+    } else {
+        "user.role.refuse"
+    };
+    app.record(
+        Entry::new(action, who.actor(), app.now_ms())
+            .with_target(format!("user:{} ({})", user.id, user.username))
+            .with_note(format!(
+                "role {} -> {}{}",
+                user.role.as_str(),
+                r.role.as_str(),
+                if r.activates { ", new account" } else { "" }
+            )),
+    )
+    .await?;
+    let now = app.now();
+    let mut next = user.clone();
+    next.role = r.role;
+    if r.activates {
+        next.active = true;
+    }
+    next.updated_at = now;
+    if !app
+        .store
+        .decide_role_request(id, who.user.id, now, approve, Some(&next))
+        .await?
+    {
+        return Err(ApiError::conflict(
+            "already_decided",
+            "this role request has already been decided",
+        ));
+    }
+    if approve {
+        user = app.store.user(r.user_id).await?;
+        app.store
+            .end_user_sessions(user.id, now, "role changed")
+            .await?;
+    }
+    r.decided_by = Some(who.user.id);
+    r.decided_at = Some(now);
+    r.outcome = Some(if approve { "approved" } else { "refused" }.to_owned());
+    Ok(Json(view(&r, &user)))
 }
 
 /// Unlock an account locked by failed logons (administrators).
@@ -280,5 +542,6 @@ pub async fn unlock(
     Ok(Json(UserView {
         user,
         locked: false,
+        locked_until: None,
     }))
 }

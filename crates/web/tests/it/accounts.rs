@@ -178,19 +178,36 @@ async fn every_role_needs_password_and_a_fresh_code() {
 #[tokio::test]
 async fn five_failures_lock_until_an_administrator_unlocks() {
     let app = spawn_app().await;
+    // The sessions the test acts in, logged on before this address is slowed down.
+    for role in [Role::Administrator, Role::Supervisor, Role::Auditor] {
+        app.session(role).await;
+    }
     let (user, secret) = make_user(app.store.as_ref(), Role::CallTaker, "ct.locked").await;
     for i in 1..=5 {
         let (s, b, _) = app.logon("ct.locked", "wrong-password-1", "000000").await;
-        let want = if i < 5 {
-            "logon_failed"
-        } else {
-            "account_locked"
-        };
-        assert_eq!(b["code"], want, "attempt {i}: {s} {b}");
+        // The fifth locks, with the same answer as the four before.
+        assert_error(s, &b, StatusCode::UNAUTHORIZED, "logon_failed", None);
+        let _ = i;
     }
-    // Locked: even the right secrets are refused.
-    let (s, b, _) = app.logon("ct.locked", PASSWORD, &code(&secret, NOW)).await;
-    assert_error(s, &b, StatusCode::FORBIDDEN, "account_locked", None);
+    // This address is now slowed down, whatever the username.
+    let (s, b, _) = app.logon("nobody.at.all", PASSWORD, "000000").await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_logons",
+        None,
+    );
+    // Locked: even the right secrets are refused, from anywhere it never logged on from, with
+    // the answer an unknown name gets.
+    let (s, b, _) = app
+        .logon_from("127.0.0.3", "ct.locked", PASSWORD, &code(&secret, NOW))
+        .await;
+    assert_error(s, &b, StatusCode::UNAUTHORIZED, "logon_failed", None);
+    let (s2, b2, _) = app
+        .logon_from("127.0.0.3", "no.such.user", PASSWORD, &code(&secret, NOW))
+        .await;
+    assert_eq!((s, &b), (s2, &b2), "locked and unknown answer alike");
     let (_, v) = app.get(&format!("/api/v1/users/{}", user.id)).await;
     assert_eq!(v["locked"], true, "{v}");
     // Only an administrator unlocks, and it is audited.
@@ -205,7 +222,9 @@ async fn five_failures_lock_until_an_administrator_unlocks() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["locked"], false);
-    let (s, b, _) = app.logon("ct.locked", PASSWORD, &code(&secret, NOW)).await;
+    let (s, b, _) = app
+        .logon_from("127.0.0.4", "ct.locked", PASSWORD, &code(&secret, NOW))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     app.act_as(Some(Role::Auditor));
     let (_, b) = app
@@ -466,14 +485,36 @@ async fn administrators_manage_accounts_with_the_password_policy() {
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "own_account", None);
+    // A supervisor's role is asked for, not given: a second administrator approves it.
     let (s, b) = app
         .patch(
             &format!("/api/v1/users/{id}"),
             json!({"version": 1, "role": "supervisor"}),
         )
         .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    assert_eq!(b["user"]["role"], "call_taker");
+    let request = b["id"].as_str().unwrap().to_owned();
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/role-requests/{request}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_error(s, &b, StatusCode::CONFLICT, "same_person", None);
+    let second = app.another(Role::Administrator, "adm.second").await;
+    let (s, b) = app
+        .post_with(
+            &second,
+            &format!("/api/v1/role-requests/{request}/approve"),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["role"], "supervisor");
+    assert_eq!(
+        (&b["user"]["role"], &b["outcome"]),
+        (&json!("supervisor"), &json!("approved"))
+    );
     let (_, list) = app.get("/api/v1/users").await;
     assert!(list["items"].as_array().unwrap().len() >= 2);
     // The secrets never appear in a listing.
@@ -594,4 +635,204 @@ async fn a_call_taker_acts_only_as_their_own_agent() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+}
+
+#[tokio::test]
+async fn twenty_wrong_logons_from_one_address_leave_an_administrator_able_to_log_on_from_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let now = Arc::new(AtomicI64::new(NOW.unix_timestamp()));
+    let n = now.clone();
+    let state = AppState::with_clock(
+        store,
+        Arc::new(move || OffsetDateTime::from_unix_timestamp(n.load(Ordering::SeqCst)).unwrap()),
+    );
+    let app = serve_state(state, dir).await;
+    let at = || OffsetDateTime::from_unix_timestamp(now.load(Ordering::SeqCst)).unwrap();
+    let advance = |secs: i64| now.fetch_add(secs, Ordering::SeqCst);
+    let (user, secret) = make_user(app.store.as_ref(), Role::Administrator, "adm.target").await;
+    // The administrator's usual desk.
+    let (s, b, _) = app
+        .logon_from("127.0.0.2", "adm.target", PASSWORD, &code(&secret, at()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    advance(30);
+
+    // Twenty wrong passwords from an attacker's address: five are tried, the rest are
+    // refused at once with a growing Retry-After.
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let res = app
+            .http_from("127.0.0.9")
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "adm.target", "password": "guess", "totp": "000000"}))
+            .send()
+            .await
+            .unwrap();
+        let retry = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        answers.push((res.status(), retry));
+    }
+    let refused = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
+        .count();
+    let slowed = answers
+        .iter()
+        .filter(|(s, r)| *s == StatusCode::TOO_MANY_REQUESTS && r.is_some())
+        .count();
+    assert_eq!((refused, slowed), (5, 15), "{answers:?}");
+    let (_, v) = app.get(&format!("/api/v1/users/{}", user.id)).await;
+    assert_eq!(v["locked"], true, "{v}");
+
+    // From the usual desk the administrator logs on, and that ends the lock.
+    let (s, b, _) = app
+        .logon_from("127.0.0.2", "adm.target", PASSWORD, &code(&secret, at()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, v) = app.get(&format!("/api/v1/users/{}", user.id)).await;
+    assert_eq!(v["locked"], false, "{v}");
+    advance(30);
+
+    // Locked again from the attacker's side (after its wait), a new place is kept out...
+    advance(15 * 60);
+    for _ in 0..5 {
+        let (s, _, _) = app
+            .logon_from("127.0.0.10", "adm.target", "guess", "000000")
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _, _) = app
+        .logon_from("127.0.0.11", "adm.target", PASSWORD, &code(&secret, at()))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a new place is kept out while locked"
+    );
+    // ...until the lock ends by itself, 15 minutes later.
+    advance(15 * 60);
+    let (s, b, _) = app
+        .logon_from("127.0.0.11", "adm.target", PASSWORD, &code(&secret, at()))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // The throttling is in the audit log as one entry for the period, not one a request.
+    app.act_as(Some(Role::Auditor));
+    let (_, b) = app
+        .get("/api/v1/audit/entries?action=logon.throttled")
+        .await;
+    let items = b["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{b}");
+    assert_eq!(items[0]["outcome"], "refused");
+}
+
+#[tokio::test]
+async fn one_administrator_alone_cannot_make_a_privileged_account() {
+    let app = spawn_app().await;
+    let second = app.another(Role::Administrator, "adm.two").await;
+    for role in ["administrator", "supervisor", "legal_reviewer", "auditor"] {
+        let name = format!("new.{role}");
+        let (s, b) = app
+            .post(
+                "/api/v1/users",
+                json!({"username": name, "display_name": "New Account", "role": role, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["user"]["active"], false, "{b}");
+        let secret = b["totp_secret"].as_str().unwrap().to_owned();
+        let id = b["user"]["id"].as_str().unwrap().to_owned();
+        let request = b["role_request"].as_str().unwrap().to_owned();
+        // It cannot log on, and its creator can neither enable it nor approve it.
+        let (s, _, _) = app.logon(&name, PASSWORD, &code(&secret, NOW)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{role}");
+        let (s, b) = app
+            .patch(
+                &format!("/api/v1/users/{id}"),
+                json!({"version": 1, "active": true}),
+            )
+            .await;
+        assert_error(
+            s,
+            &b,
+            StatusCode::CONFLICT,
+            "awaiting_approval",
+            Some("active"),
+        );
+        let (s, b) = app
+            .post(
+                &format!("/api/v1/role-requests/{request}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_error(s, &b, StatusCode::CONFLICT, "same_person", None);
+        let (_, open) = app.get("/api/v1/role-requests").await;
+        assert!(
+            open.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["id"] == request.as_str()),
+            "{open}"
+        );
+        if role == "auditor" {
+            // Refused: it stays disabled, and the decision stands.
+            let (s, b) = app
+                .post_with(
+                    &second,
+                    &format!("/api/v1/role-requests/{request}/refuse"),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            assert_eq!(b["user"]["active"], false);
+            let (s, b) = app
+                .post_with(
+                    &second,
+                    &format!("/api/v1/role-requests/{request}/approve"),
+                    json!({}),
+                )
+                .await;
+            assert_error(s, &b, StatusCode::CONFLICT, "already_decided", None);
+            continue;
+        }
+        // A second administrator approves: the account is enabled and logs on.
+        let (s, b) = app
+            .post_with(
+                &second,
+                &format!("/api/v1/role-requests/{request}/approve"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(
+            (&b["user"]["active"], &b["user"]["role"]),
+            (&json!(true), &json!(role))
+        );
+        let (s, b, _) = app.logon(&name, PASSWORD, &code(&secret, NOW)).await;
+        assert_eq!(s, StatusCode::CREATED, "{role}: {b}");
+    }
+    // Roles without review or administration powers need no second administrator.
+    let (s, b) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "new.planner", "display_name": "New Planner", "role": "planner", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["user"]["active"], true);
+    assert!(b.get("role_request").is_none(), "{b}");
+    // Every decision is audited with who made it.
+    app.act_as(Some(Role::Auditor));
+    let (_, b) = app
+        .get("/api/v1/audit/entries?action=user.role.approve")
+        .await;
+    assert_eq!(b["items"].as_array().unwrap().len(), 3, "{b}");
+    assert_eq!(b["items"][0]["actor"]["username"], "adm.two");
+    let (_, b) = app
+        .get("/api/v1/audit/entries?action=user.role.refuse")
+        .await;
+    assert_eq!(b["items"].as_array().unwrap().len(), 1, "{b}");
 }

@@ -310,13 +310,36 @@ async fn staffing_answers_in_json_and_csv_with_clear_errors() {
         ("calls_per_day=100&format=xml", "format"),
         ("calls_per_day=100&from_history=true", "from_history"),
         ("calls_per_day=100&abandonment=0.1", "patience"),
+        // Bounds, refused before any work is done.
+        ("calls_per_day=1e12", "calls_per_day"),
+        ("calls_per_day=1000001", "calls_per_day"),
+        ("calls_per_day=100&aht=1e9", "aht"),
+        ("calls_per_day=100&patience=1e9", "patience"),
+        ("calls_per_day=1000000&aht=14400", "calls_per_day"),
     ] {
+        let asked = std::time::Instant::now();
         let (s, b) = app.get(&format!("/api/v1/staffing?{query}")).await;
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(2),
+            "{query}: {:?}",
+            asked.elapsed()
+        );
         assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {b}");
         if !field.is_empty() {
             assert_eq!(b["field"], field, "{query}: {b}");
         }
     }
+    // The largest plan the bounds allow is answered, in bounded time.
+    let asked = std::time::Instant::now();
+    let (s, b) = app
+        .get("/api/v1/staffing?calls_per_day=1000000&aht=300&schedule=true")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        asked.elapsed()
+    );
     // History: none stored yet.
     let (s, b) = app.get("/api/v1/staffing?from_history=true").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");

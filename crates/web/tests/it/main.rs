@@ -289,6 +289,34 @@ impl TestApp {
         (status, body, session)
     }
 
+    /// A client whose connections come from `ip` (a loopback address of its own).
+    fn http_from(&self, ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// Logs on over HTTP from `ip`.
+    async fn logon_from(
+        &self,
+        ip: &str,
+        username: &str,
+        password: &str,
+        totp: &str,
+    ) -> (StatusCode, Value, Option<Session>) {
+        let res = self
+            .http_from(ip)
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"username": username, "password": password, "totp": totp}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        (status, body, None)
+    }
+
     /// A second user of `role` (named `name`), logged on: for two-person rules within a role.
     async fn another(&self, role: Role, name: &str) -> Session {
         let (_, secret) = make_user(self.store.as_ref(), role, name).await;
