@@ -263,11 +263,13 @@ pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
         clock,
     )
     .await?;
-    // The partner budget is raised out of the way: the bench measures the work, not the limit.
-    let state = AppState::new(store.clone())
+    // The partner budget and admission control are out of the way: the bench measures the
+    // work, not the limits.
+    let mut state = AppState::new(store.clone())
         .with_acd(host)
         .with_audit(audit.clone())
         .with_partner_rate(1_000_000);
+    state.admission = None;
     let started = Instant::now();
     state
         .index

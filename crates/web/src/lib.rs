@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -90,6 +91,11 @@ pub struct AppState {
     pub partner_limits: Arc<api::partner::RateLimits>,
     /// Each source address's failed logons.
     pub logon_throttle: Arc<logon_throttle::LogonThrottle>,
+    /// Admission control (in-flight bound, deadline, rate limits); `None`: none (in-process
+    /// benchmarks).
+    pub admission: Option<Arc<admission::Admission>>,
+    /// Refusals of callers not yet known, audited a source a minute.
+    pub refusals: Arc<admission::RefusalSummaries>,
     /// How far behind each record system's feed may be (minutes) before evaluations are
     /// "unable to confirm"; a system not named has no limit (the default names every system
     /// with [`DEFAULT_FEED_MAX_LAG_MINUTES`]).
@@ -122,6 +128,8 @@ impl AppState {
             cookie_secure: true,
             partner_limits: Arc::default(),
             logon_throttle: Arc::default(),
+            admission: Some(Arc::default()),
+            refusals: Arc::default(),
             feed_max_lag_minutes: Arc::new(
                 System::ALL
                     .iter()
@@ -377,6 +385,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .layer(axum::middleware::from_fn(ops::record_http_metrics))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(ops::panic_response))

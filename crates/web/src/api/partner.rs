@@ -267,13 +267,32 @@ async fn partner(
     action: &str,
 ) -> ApiResult<Partner> {
     let refuse = async |e: ApiError, who: String| -> ApiResult<Partner> {
+        let mut why = e.body.message.clone();
+        if who == "partner:unknown" {
+            // No known key: one entry a source a minute with the count, so a flood of
+            // keyless requests cannot grow the audit log one entry a request.
+            metrics::counter!("switchboard_partner_unauthenticated_total").increment(1);
+            let source = crate::logon_throttle::source_key(address.as_deref());
+            match app
+                .refusals
+                .note(&format!("partner {source}"), app.now_ms())
+            {
+                Some(0) => {}
+                Some(n) => {
+                    why = format!(
+                        "{why} ({n} earlier refusals from this address not audited one by one)"
+                    );
+                }
+                None => return Err(e),
+            }
+        }
         let actor = Actor {
             username: who,
             role: Some("partner".to_owned()),
             address: address.clone(),
             ..Actor::default()
         };
-        app.record(Entry::new(action, actor, app.now_ms()).refused(e.body.message.clone()))
+        app.record(Entry::new(action, actor, app.now_ms()).refused(why))
             .await?;
         Err(e)
     };

@@ -21,6 +21,7 @@ mod accounts;
 mod acd;
 mod browser;
 mod dispositions;
+mod hardening;
 mod pages;
 mod partner;
 mod records;
