@@ -51,7 +51,82 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::invalid("unreadable_body", "the request body could not be read")
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_checked_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The longest text any one JSON string of a request may hold (characters); each field's own
+/// bound, where it has one, is tighter.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
+/// Like [`parse_json`], after checking every string of the body: at most [`MAX_TEXT_CHARS`]
+/// characters, no control characters but line feeds and tabs, and no bidirectional formatting
+/// characters (which make text display as something else on a reviewer's screen).
+pub fn parse_checked_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    check_text(&value, &mut String::new())?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = strip_position(&e.into_inner().to_string());
+        if path == "." {
+            ApiError::invalid("invalid_body", message)
+        } else {
+            ApiError::invalid_field(path, message)
+        }
+    })
+}
+
+fn check_text(v: &serde_json::Value, path: &mut String) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let here = |path: &str| {
+        if path.is_empty() {
+            ".".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match v {
+        Value::String(s) => {
+            if s.chars().count() > MAX_TEXT_CHARS {
+                return Err(ApiError::invalid_field(
+                    here(path),
+                    format!("at most {MAX_TEXT_CHARS} characters"),
+                ));
+            }
+            if s.chars().any(|c| {
+                c != '\n' && c != '\t' && switchboard_domain::records::is_control_or_bidi(c)
+            }) {
+                return Err(ApiError::invalid_field(
+                    here(path),
+                    "control and bidirectional formatting characters are not accepted",
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_text(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                check_text(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -493,7 +493,7 @@ pub async fn send_json(
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     // Who is asking comes first: nothing about the body is said to an unknown caller.
     let p = partner(&app, &headers, address.clone(), "partner.inquiry").await?;
-    let body: PartnerInquiry = match crate::extract::parse_json(&body) {
+    let body: PartnerInquiry = match crate::extract::parse_checked_json(&body) {
         Ok(b) => b,
         Err(e) => {
             app.record(

@@ -806,7 +806,7 @@ async fn class_membership_is_judged_on_entry_data_and_legal_determines_the_rest(
         &b,
         StatusCode::BAD_REQUEST,
         "invalid_field",
-        Some("matter"),
+        Some("matter.order_id"),
     );
     let (s, b) = app
         .post(

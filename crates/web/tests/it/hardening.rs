@@ -135,3 +135,44 @@ async fn every_error_the_server_answers_is_in_the_json_shape() {
     assert!(status.is_client_error(), "{status}");
     assert!(body["code"].is_string(), "{body}");
 }
+
+#[tokio::test]
+async fn control_and_bidi_characters_and_huge_text_are_refused_naming_the_field() {
+    let app = app_with(AdmissionLimits::default()).await;
+    for (name, why) in [
+        ("Stonebridge\u{0}Police", "control"),
+        ("Stonebridge\u{1b}[31mPolice", "control"),
+        ("Stonebridge \u{202e}ecilop", "bidirectional"),
+    ] {
+        let (s, b) = app
+            .post(
+                "/api/v1/agencies",
+                json!({"ori": "VA1250000", "name": name, "kind": "partner_287g"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["field"], "name", "{b}");
+        assert!(b["message"].as_str().unwrap().contains(why), "{b}");
+    }
+    let (s, b) = app
+        .post(
+            "/api/v1/agencies",
+            json!({"ori": "VA1250000", "name": "x".repeat(20_000), "kind": "partner_287g"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["field"]),
+        (StatusCode::BAD_REQUEST, &json!("name")),
+        "{b}"
+    );
+    // A username that would display as another name never reaches the accounts.
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "admin\u{202e}10", "password": "x", "totp": "000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (_, list) = app.get("/api/v1/agencies").await;
+    assert_eq!(list["items"], json!([]), "nothing was stored");
+}
