@@ -295,6 +295,11 @@ impl AuditLog {
         &self.origin
     }
 
+    /// Whether the writer still takes entries.
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     pub fn public_key(&self) -> VerifyingKey {
         self.key
     }

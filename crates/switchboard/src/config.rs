@@ -37,6 +37,10 @@ pub struct Config {
     /// (`SWITCHBOARD_AUDIT_KEY_FILE`). When unset, `audit.key` in `data_dir`, created with a
     /// fresh random key the first time the server starts. Keep it out of the repository.
     pub audit_key_file: Option<PathBuf>,
+    /// A file holding the token that opens `/metrics` to other machines
+    /// (`SWITCHBOARD_METRICS_TOKEN_FILE`; `Authorization: Bearer <token>`). Without it,
+    /// `/metrics` answers only clients on this machine.
+    pub metrics_token_file: Option<PathBuf>,
     /// Whether session cookies carry `Secure` (`SWITCHBOARD_COOKIE_SECURE`). Browsers treat
     /// `http://localhost` as secure, so this stays on except behind odd proxies.
     pub cookie_secure: bool,
@@ -103,6 +107,7 @@ impl Default for Config {
             determination_days: switchboard_web::DEFAULT_DETERMINATION_DAYS,
             audit_origin: "switchboard".to_owned(),
             audit_key_file: None,
+            metrics_token_file: None,
             cookie_secure: true,
             sip: None,
             records: RecordsConfig::default(),
@@ -179,6 +184,24 @@ impl Config {
                 "cookie_secure",
             ]))
             .merge(Serialized::defaults(overrides))
+    }
+
+    /// The metrics token, read from its file (at least 16 characters).
+    pub fn metrics_token(&self) -> anyhow::Result<Option<String>> {
+        let Some(path) = &self.metrics_token_file else {
+            return Ok(None);
+        };
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("metrics_token_file {}: {e}", path.display()))?
+            .trim()
+            .to_owned();
+        if token.chars().count() < 16 {
+            anyhow::bail!(
+                "metrics_token_file {}: the token must be at least 16 characters",
+                path.display()
+            );
+        }
+        Ok(Some(token))
     }
 
     /// Each record system's most minutes behind.

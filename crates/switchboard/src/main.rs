@@ -210,9 +210,19 @@ fn main() -> anyhow::Result<()> {
         .block_on(run(cli.command, config, demo_database))
 }
 
+/// The log filter of `log`. The SIP stack logs whole messages (digest `Authorization`
+/// headers included) at `info`: it is held to `warn` unless the filter names it itself.
+fn log_filter(log: &str) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+    let mut filter = tracing_subscriber::EnvFilter::try_new(log)
+        .with_context(|| format!("invalid log filter {log:?}"))?;
+    if !log.contains("rsipstack") {
+        filter = filter.add_directive("rsipstack=warn".parse()?);
+    }
+    Ok(filter)
+}
+
 fn init_tracing(config: &Config) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .with_context(|| format!("invalid log filter {:?}", config.log))?;
+    let filter = log_filter(&config.log)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -648,6 +658,7 @@ async fn serve(
     state.max_record_age_days = config.max_record_age_days;
     state.determination_days = config.determination_days;
     state.cookie_secure = config.cookie_secure;
+    state.metrics_token = config.metrics_token()?;
     state.feed_max_lag_minutes = std::sync::Arc::new(config.feed_max_lag());
     // The record index starts in the background (from its snapshot, or built): everything but
     // lookups is served at once, and lookups answer 503 with the progress until it is ready.
@@ -964,6 +975,16 @@ fn retrain_auditor(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_sip_stack_never_logs_whole_messages_by_default() {
+        let f = super::log_filter("info").unwrap().to_string();
+        assert!(f.contains("rsipstack=warn"), "{f}");
+        let f = super::log_filter("info,rsipstack=debug")
+            .unwrap()
+            .to_string();
+        assert!(!f.contains("rsipstack=warn"), "{f}");
+    }
+
     use super::redact;
 
     #[test]

@@ -96,6 +96,8 @@ pub struct AppState {
     pub admission: Option<Arc<admission::Admission>>,
     /// Refusals of callers not yet known, audited a source a minute.
     pub refusals: Arc<admission::RefusalSummaries>,
+    /// The token that opens `/metrics` to other machines (loopback clients need none).
+    pub metrics_token: Option<String>,
     /// How far behind each record system's feed may be (minutes) before evaluations are
     /// "unable to confirm"; a system not named has no limit (the default names every system
     /// with [`DEFAULT_FEED_MAX_LAG_MINUTES`]).
@@ -130,6 +132,7 @@ impl AppState {
             logon_throttle: Arc::default(),
             admission: Some(Arc::default()),
             refusals: Arc::default(),
+            metrics_token: None,
             feed_max_lag_minutes: Arc::new(
                 System::ALL
                     .iter()

@@ -45,40 +45,101 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve requests: its database answers. The record index is reported beside
-/// it (lookups wait for it; everything else does not).
+/// The process can serve requests: its database answers, its audit writer runs (without it
+/// every audited action fails) and its record index has not failed (it is rebuilt every 30 s
+/// until it works; while it loads, everything but lookups is served). Each part is reported.
 async fn readyz(State(app): State<AppState>) -> Response {
     use crate::lookup_index::IndexState;
     let position = app.index.position();
-    let index = match app.index.state() {
-        IndexState::NotStarted => json!({ "state": "not_started" }),
-        IndexState::Loading { records } => json!({ "state": "loading", "records": records }),
-        IndexState::Ready { records } => {
-            json!({ "state": "ready", "records": records, "position": position })
+    let (index, index_ok) = match app.index.state() {
+        IndexState::NotStarted => (json!({ "state": "not_started" }), true),
+        IndexState::Loading { records } => {
+            (json!({ "state": "loading", "records": records }), true)
         }
-        IndexState::Failed(why) => json!({ "state": "failed", "reason": why }),
+        IndexState::Ready { records } => (
+            json!({ "state": "ready", "records": records, "position": position }),
+            true,
+        ),
+        IndexState::Failed(why) => (json!({ "state": "failed", "reason": why }), false),
     };
-    match app.store.ping().await {
-        Ok(()) => Json(json!({
-            "status": "ready",
-            "database": app.store.backend(),
-            "record_index": index,
-        }))
-        .into_response(),
+    let audit_ok = app.audit.as_ref().is_some_and(|a| a.is_running());
+    let database_ok = match app.store.ping().await {
+        Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = ?e, "readiness check failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "unavailable",
-                "the database does not answer",
-            )
-            .into_response()
+            false
         }
+    };
+    let acd = app.acd.as_ref().map(|_| "running");
+    let parts = json!({
+        "database": { "backend": app.store.backend(), "ok": database_ok },
+        "audit_writer": if audit_ok { "running" } else { "stopped" },
+        "record_index": index,
+        "acd": acd,
+    });
+    if database_ok && audit_ok && index_ok {
+        let mut body = parts;
+        body["status"] = json!("ready");
+        body["database"] = json!(app.store.backend());
+        return Json(body).into_response();
     }
+    let (code, message) = if !database_ok {
+        ("database_unavailable", "the database does not answer")
+    } else if !audit_ok {
+        (
+            "audit_unavailable",
+            "the audit writer is not running: audited actions would fail",
+        )
+    } else {
+        (
+            "record_index_failed",
+            "the record index could not be built; it is tried again every 30 s",
+        )
+    };
+    let mut res = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        "unavailable",
+        message,
+    )
+    .into_response();
+    // The parts, beside the error, for the operator.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&parts.to_string()) {
+        res.headers_mut().insert("x-readiness", v);
+    }
+    res
 }
 
-async fn metrics_text(State(app): State<AppState>) -> Response {
+/// Whether `/metrics` answers: a loopback client, or the configured token.
+fn metrics_allowed(loopback: bool, token: Option<&str>, bearer: Option<&str>) -> bool {
+    loopback
+        || match (token, bearer) {
+            (Some(t), Some(b)) => crate::auth::constant_time_eq(t.as_bytes(), b.trim().as_bytes()),
+            _ => false,
+        }
+}
+
+/// The metrics, for this machine's collector (a loopback client) or for whoever sends the
+/// configured token (`Authorization: Bearer …`); anyone else gets 403.
+async fn metrics_text(State(app): State<AppState>, req: axum::extract::Request) -> Response {
+    let loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_none_or(|c| c.0.ip().is_loopback());
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !metrics_allowed(loopback, app.metrics_token.as_deref(), bearer) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "metrics_forbidden",
+            "forbidden",
+            "metrics are served to this machine, or with the configured metrics token",
+        )
+        .into_response();
+    }
     let handle = install_metrics();
     // The live records' gauges, as of this scrape.
     if let Ok(feeds) = app.feeds().await {
@@ -142,4 +203,27 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
         "an internal error occurred; it has been logged",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_allowed;
+
+    #[test]
+    fn metrics_answer_this_machine_or_the_token_only() {
+        assert!(metrics_allowed(true, None, None));
+        assert!(!metrics_allowed(false, None, None));
+        assert!(!metrics_allowed(false, None, Some("anything")));
+        assert!(!metrics_allowed(
+            false,
+            Some("s3cret-token"),
+            Some("s3cret-tokeN")
+        ));
+        assert!(!metrics_allowed(false, Some("s3cret-token"), None));
+        assert!(metrics_allowed(
+            false,
+            Some("s3cret-token"),
+            Some("s3cret-token")
+        ));
+    }
 }
