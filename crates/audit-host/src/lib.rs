@@ -255,12 +255,18 @@ impl AuditLog {
             unsigned_since_ms: None,
         };
         tokio::spawn(writer.run(rx));
-        Ok(Self {
+        let log = Self {
             tx,
             shared,
             origin,
             key,
-        })
+        };
+        // Entries a crash left unsigned are signed now, not whenever the next checkpoint
+        // falls due.
+        if let Err(e) = log.checkpoint().await {
+            tracing::error!(error = %e, "could not sign the unsigned tail of the audit log at start");
+        }
+        Ok(log)
     }
 
     /// Appends one entry; returns its `seq` once it is durable.

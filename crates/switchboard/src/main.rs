@@ -587,12 +587,22 @@ pub(crate) async fn seed_registry(store: &dyn Store, reg: &Registry) -> anyhow::
         .context("seeding the registry")
 }
 
-/// The audit log on the store, signing with the configured key (created on first use).
+/// The audit log on the store, signing with the configured key (created on first use: only
+/// for a log with no entries yet; a log with entries and no key file refuses to open).
 async fn open_audit(
     store: Arc<dyn Store>,
     config: &Config,
 ) -> anyhow::Result<switchboard_audit_host::AuditLog> {
-    let seed = audit_cmd::signing_seed(&config.audit_key_path(), true)?;
+    let path = config.audit_key_path();
+    let empty = store.audit_leaf_hashes(0, 1).await?.is_empty();
+    if !empty && !path.exists() {
+        anyhow::bail!(
+            "the audit log holds entries but its signing key file {} is missing: restore it \
+             from your backup (a new key would not sign this log); nothing was changed",
+            path.display()
+        );
+    }
+    let seed = audit_cmd::signing_seed(&path, empty)?;
     let clock: switchboard_audit_host::Clock =
         Arc::new(|| (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64);
     switchboard_audit_host::AuditLog::open(

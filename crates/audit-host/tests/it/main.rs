@@ -206,6 +206,28 @@ async fn entries_another_process_appended_are_taken_in_and_the_server_goes_on() 
 }
 
 #[tokio::test]
+async fn entries_left_unsigned_are_signed_when_the_log_is_opened() {
+    let fx = fx().await;
+    // A writer that has appended and not yet signed (as a crash would leave it).
+    let crashed = fx.log(1_000).await;
+    for i in 1..=5 {
+        crashed.append(entry(i)).await.unwrap();
+    }
+    match fx.verify().await {
+        Verification::Good(v) => assert_eq!(v.unsigned_tail, 5),
+        Verification::Bad(e) => panic!("{e}"),
+    }
+    // The next start signs them at once.
+    let started = fx.log(1_000).await;
+    assert_eq!(started.checkpoints().last().map(|c| c.size), Some(5));
+    match fx.verify().await {
+        Verification::Good(v) => assert_eq!((v.entries, v.unsigned_tail), (5, 0)),
+        Verification::Bad(e) => panic!("{e}"),
+    }
+    drop(crashed);
+}
+
+#[tokio::test]
 async fn the_store_refuses_updates_and_deletes() {
     let fx = fx().await;
     fx.filled().await;

@@ -1221,3 +1221,24 @@ async fn a_server_stopped_during_a_burst_of_imports_catches_up_on_restart() {
     assert_eq!(st["index"]["started_from"], "snapshot", "{st}");
     assert!(second.stop().success());
 }
+
+#[test]
+fn a_log_with_entries_never_gets_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(
+        dir.path(),
+        "admin.k",
+        "administrator",
+        "stonebridge-tamale-77",
+    );
+    let key = dir.path().join("data/audit.key");
+    assert!(key.exists());
+    std::fs::rename(&key, dir.path().join("audit.key.away")).unwrap();
+    let (ok, _, err) = run_in(dir.path(), &["unlock-user", "--username", "admin.k"]);
+    assert!(!ok);
+    assert!(
+        err.contains("signing key file") && err.contains("is missing"),
+        "{err}"
+    );
+    assert!(!key.exists(), "no new key was made for a log with entries");
+}
