@@ -276,8 +276,14 @@ pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A PATCH may carry the version the client read; a mismatch is refused before any write.
+/// Every update names the version it was made from: without it a change would silently
+/// overwrite one made meanwhile.
 pub fn check_version(given: Option<i64>, current: i64, entity: &str) -> ApiResult<()> {
     match given {
+        None => Err(ApiError::invalid_field(
+            "version",
+            format!("required: the {entity}'s version you read (it is at {current})"),
+        )),
         Some(v) if v != current => Err(ApiError::conflict(
             "version_conflict",
             format!("the {entity} is at version {current}, not {v}; fetch it again and retry"),

@@ -173,6 +173,10 @@ pub async fn patch_agency(
     let id: AgencyId = path_id(&id)?;
     let mut a = app.store.agency(id).await?;
     check_version(p.version, a.version, "agency")?;
+    if p.ori.is_none() && p.name.is_none() {
+        // Nothing to change: the version stays.
+        return Ok(Json(a.into()));
+    }
     if let Some(ori) = p.ori {
         a.ori = ori;
     }

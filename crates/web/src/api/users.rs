@@ -323,6 +323,10 @@ pub async fn patch(
             }),
     )
     .await?;
+    if changes.is_empty() {
+        // Nothing to change: the version stays.
+        return Ok(Json(user).into_response());
+    }
     let others = body.display_name.is_some() || body.active.is_some_and(|a| a != user.active);
     if let Some(n) = body.display_name {
         user.display_name = n;

@@ -616,6 +616,24 @@ async fn agency_crud_and_conflicts() {
         )
         .await;
     assert_error(s, &b, StatusCode::CONFLICT, "version_conflict", None);
+    // An update names the version it was made from; one that changes nothing keeps it.
+    let (s, b) = app
+        .patch(
+            &format!("/api/v1/agencies/{id}"),
+            json!({"name": "Last writer"}),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "invalid_field",
+        Some("version"),
+    );
+    let (s, b) = app
+        .patch(&format!("/api/v1/agencies/{id}"), json!({"version": 2}))
+        .await;
+    assert_eq!((s, &b["version"]), (StatusCode::OK, &json!(2)), "{b}");
     let (s, b) = app
         .patch(
             &format!("/api/v1/agencies/{id}"),
@@ -812,7 +830,7 @@ async fn agreements_check_their_parties_and_dates() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/agreements/{id}"),
-            json!({"terminated_on": "2026-11-01"}),
+            json!({"terminated_on": "2026-11-01", "version": 1}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -822,7 +840,7 @@ async fn agreements_check_their_parties_and_dates() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/agreements/{id}"),
-            json!({"terminated_on": null}),
+            json!({"terminated_on": null, "version": 2}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -837,7 +855,7 @@ async fn agreements_check_their_parties_and_dates() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/agreements/{id}"),
-            json!({"supervising_office_id": partner}),
+            json!({"supervising_office_id": partner, "version": 3}),
         )
         .await;
     assert_error(
@@ -901,7 +919,7 @@ async fn officers_phones_badges_and_certification_limit() {
 
     // Certifying the fourth through PATCH hits the same limit; retiring one makes room.
     let fourth_id = fourth["id"].as_str().unwrap();
-    let certify = json!({"certified_on": "2026-02-01", "certification_expires_on": "2027-01-31"});
+    let certify = json!({"certified_on": "2026-02-01", "certification_expires_on": "2027-01-31", "version": 1});
     let (s, b) = app
         .patch(&format!("/api/v1/officers/{fourth_id}"), certify.clone())
         .await;
@@ -910,7 +928,7 @@ async fn officers_phones_badges_and_certification_limit() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/officers/{first_id}"),
-            json!({"active": false, "phones": ["+13055550111", "+13055550112"]}),
+            json!({"active": false, "phones": ["+13055550111", "+13055550112"], "version": 1}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -924,7 +942,7 @@ async fn officers_phones_badges_and_certification_limit() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/officers/{fourth_id}"),
-            json!({"given_name": "Renamed"}),
+            json!({"given_name": "Renamed", "version": 2}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -932,7 +950,7 @@ async fn officers_phones_badges_and_certification_limit() {
     let (s, b) = app
         .patch(
             &format!("/api/v1/officers/{fourth_id}"),
-            json!({"certified_on": null}),
+            json!({"certified_on": null, "version": 3}),
         )
         .await;
     assert_error(
@@ -990,7 +1008,7 @@ async fn caller_lookup_explains_every_unauthorised_reason() {
     let gone = app.officer(&ok, "8", "+15125550108", CURRENT).await;
     app.patch(
         &format!("/api/v1/officers/{}", gone["id"].as_str().unwrap()),
-        json!({"active": false}),
+        json!({"active": false, "version": 1}),
     )
     .await;
     app.officer(&office, "9", "+15125550109", None).await;
