@@ -519,22 +519,32 @@ fn registry_spec(seed: u64, agencies: usize) -> anyhow::Result<RegistrySpec> {
     Ok(RegistrySpec { seed, agencies })
 }
 
+/// Every setting in force, as TOML, secrets redacted: the database URL's password and the
+/// softphone accounts' passwords (key files are named, never read).
 fn toml_of(config: &Config) -> String {
-    let mut out = format!(
-        "listen = \"{}\"\ndata_dir = \"{}\"\nlog = \"{}\"\nlog_format = \"{}\"\n",
-        config.listen,
-        config.data_dir.display(),
-        config.log,
-        match config.log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
+    let mut value = match toml::Value::try_from(config) {
+        Ok(v) => v,
+        Err(e) => return format!("# the configuration cannot be shown: {e}\n"),
+    };
+    if let Some(t) = value.as_table_mut() {
+        t.insert(
+            "database_url".to_owned(),
+            toml::Value::String(redact(&config.database_url())),
+        );
+        if let Some(accounts) = t
+            .get_mut("sip")
+            .and_then(|s| s.get_mut("accounts"))
+            .and_then(|a| a.as_array_mut())
+        {
+            for a in accounts {
+                if let Some(p) = a.get_mut("password") {
+                    *p = toml::Value::String("***".to_owned());
+                }
+            }
         }
-    );
-    out.push_str(&format!(
-        "database_url = \"{}\"\n",
-        redact(&config.database_url())
-    ));
-    out
+    }
+    toml::to_string(&value)
+        .unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"))
 }
 
 /// Hides a password in a database URL before it is printed.
@@ -559,6 +569,20 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("opening {shown}"))?;
         Ok(Arc::new(s))
     } else if url.starts_with("sqlite:") {
+        // An empty file is not a database that lost nothing: it is a truncated or mistaken
+        // one. Starting an empty center on it would hide that.
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            bail!(
+                "the database file {path} is empty (0 bytes): it is not a Switchboard database. \
+                 Restore your backup, or remove the file to start a new, empty center"
+            );
+        }
         let s = SqliteStore::open_url(url)
             .await
             .with_context(|| format!("opening {shown}"))?;

@@ -537,6 +537,15 @@ fn config_layers_file_environment_and_flags() {
     assert!(text.contains("log = \"warn\""), "{text}");
     assert!(text.contains("postgres://sb:***@db.example/sb"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+    // Every setting in force, not a handful.
+    for key in [
+        "max_record_age_days = ",
+        "audit_origin = ",
+        "[records]",
+        "snapshot_minutes = ",
+    ] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
 
     std::fs::write(dir.path().join("switchboard.toml"), "listen = 5\n").unwrap();
     let out = Command::new(BIN)
@@ -1241,4 +1250,14 @@ fn a_log_with_entries_never_gets_a_new_key() {
         "{err}"
     );
     assert!(!key.exists(), "no new key was made for a log with entries");
+}
+
+#[test]
+fn an_empty_database_file_is_refused_not_started_as_a_new_center() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/switchboard.db"), b"").unwrap();
+    let (ok, _, err) = run_in(dir.path(), &["migrate"]);
+    assert!(!ok);
+    assert!(err.contains("is empty (0 bytes)"), "{err}");
 }
