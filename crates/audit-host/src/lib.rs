@@ -498,18 +498,26 @@ impl Writer {
                 Err(e) => {
                     if !caught_up {
                         caught_up = true;
-                        match self.take_in_foreign_entries().await {
-                            Ok(n) if n > 0 => {
-                                tracing::warn!(
-                                    entries = n,
-                                    "another process appended to the audit log; taken in, writing again after them"
-                                );
-                                continue;
+                        // A command may be between its append and its checkpoint: a few tries.
+                        let mut taken = 0;
+                        for attempt in 0..5 {
+                            match self.take_in_foreign_entries().await {
+                                Ok(n) => {
+                                    taken = n;
+                                    break;
+                                }
+                                Err(why) => {
+                                    tracing::warn!(error = %why, attempt, "entries another process appended are not taken in (yet)");
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                }
                             }
-                            Ok(_) => {}
-                            Err(read) => {
-                                tracing::error!(error = %read, "reading the audit log after a failed write failed");
-                            }
+                        }
+                        if taken > 0 {
+                            tracing::warn!(
+                                entries = taken,
+                                "another process appended to the audit log; taken in, writing again after them"
+                            );
+                            continue;
                         }
                     }
                     tracing::error!(error = %e, entries = rows.len(), "audit write failed; the actions fail");
@@ -525,42 +533,80 @@ impl Writer {
         }
     }
 
-    /// Reads the entries stored after the ones this writer knows (written by another process
-    /// with the same key) and the checkpoints; how many entries were new.
+    /// Reads the entries stored after the ones this writer knows, written by another process
+    /// with the same key (a command on the server's machine), and takes them in only if they
+    /// are sound: each entry's text hashes to its stored leaf, and a checkpoint signed with
+    /// this log's key covers exactly the log they make, with its root. Anything else (rows put
+    /// in the database by hand, a command that has not signed yet) is refused: the write fails
+    /// as before, and the next one looks again. How many entries were taken in.
     async fn take_in_foreign_entries(&mut self) -> Result<usize, AuditError> {
-        let mut taken = 0;
+        let mut leaves: Vec<Hash> = Vec::new();
+        let known = self.acc.size();
         loop {
-            let from = self.acc.size() as i64;
+            let from = (known + leaves.len() as u64) as i64;
             let page = self
                 .store
-                .audit_leaf_hashes(from, switchboard_store::AUDIT_HASHES_MAX_LIMIT)
+                .audit_after(from, 1_000)
                 .await
                 .map_err(AuditError::Read)?;
             if page.is_empty() {
                 break;
             }
-            let mut s = self.shared.write().expect("audit state");
-            for (seq, h) in page {
-                let expected = self.acc.size() as i64 + 1;
-                if seq != expected {
+            for row in page {
+                let expected = known as i64 + leaves.len() as i64 + 1;
+                if row.seq != expected {
                     return Err(AuditError::Inconsistent(format!(
-                        "entry {expected} is missing (the next stored is {seq})"
+                        "entry {expected} is missing (the next stored is {})",
+                        row.seq
                     )));
                 }
-                let h: Hash = h.try_into().map_err(|_| {
-                    AuditError::Inconsistent(format!("entry {seq}'s leaf hash is not 32 bytes"))
-                })?;
-                self.acc.push(h);
-                s.leaves.push(h);
-                taken += 1;
+                let h = leaf_hash(row.entry.as_bytes());
+                if row.leaf_hash != h.to_vec() {
+                    return Err(AuditError::Inconsistent(format!(
+                        "entry {}'s text does not hash to its stored leaf",
+                        row.seq
+                    )));
+                }
+                leaves.push(h);
+            }
+            if leaves.len() > 100_000 {
+                return Err(AuditError::Inconsistent(
+                    "more than 100,000 entries appeared behind the writer's back".to_owned(),
+                ));
             }
         }
-        if taken > 0 {
-            let checkpoints = load_checkpoints(self.store.as_ref()).await?;
-            self.shared.write().expect("audit state").checkpoints = checkpoints;
-            self.unsigned_since_ms.get_or_insert((self.clock)());
+        if leaves.is_empty() {
+            return Ok(0);
         }
-        Ok(taken)
+        let size = known + leaves.len() as u64;
+        let checkpoints = load_checkpoints(self.store.as_ref()).await?;
+        let key = public_key(&self.config.seed);
+        let all: Vec<Hash> = {
+            let s = self.shared.read().expect("audit state");
+            s.leaves.iter().chain(leaves.iter()).copied().collect()
+        };
+        let covered = checkpoints.last().is_some_and(|c| {
+            c.size == size
+                && c.origin == self.config.origin
+                && c.verify(&key)
+                && c.root == merkle::root(&all)
+        });
+        if !covered {
+            return Err(AuditError::Inconsistent(format!(
+                "{} entries appeared behind the writer's back without a checkpoint of this log's key covering them",
+                leaves.len()
+            )));
+        }
+        {
+            let mut s = self.shared.write().expect("audit state");
+            for h in &leaves {
+                self.acc.push(*h);
+                s.leaves.push(*h);
+            }
+            s.checkpoints = checkpoints;
+        }
+        self.unsigned_since_ms = None;
+        Ok(leaves.len())
     }
 
     /// Signs and stores a checkpoint when entries are unsigned and one is due (or `force`).

@@ -5,6 +5,7 @@
 
 mod audit_cmd;
 mod bench_file;
+mod bench_load;
 mod bench_matching;
 mod bench_pages;
 mod bench_records;
@@ -177,6 +178,9 @@ enum BenchCommand {
     /// The desktops: server time of every page and page action with a million people in the
     /// records (generated into a temporary SQLite database).
     Pages(bench_pages::PagesBench),
+    /// Admission control under many connections: admitted requests a second and their
+    /// latency, and how fast the excess is refused (503/429).
+    Load(bench_load::LoadBench),
     /// Due process over the whole file, on the demo's data: how many adults with a final order
     /// and no protective record can be confirmed (and why the others cannot), and whether a
     /// court order left out of the chosen records still blocks.
@@ -397,6 +401,7 @@ async fn run(
         Command::Bench(BenchCommand::Audit(args)) => audit_cmd::bench(&args).await,
         Command::Bench(BenchCommand::Sip(args)) => bench_sip::run(&args).await,
         Command::Bench(BenchCommand::Pages(args)) => bench_pages::run(&args).await,
+        Command::Bench(BenchCommand::Load(args)) => bench_load::run(&args).await,
         Command::Bench(BenchCommand::File(args)) => bench_file::run(&args).await,
         Command::Bench(BenchCommand::Records(args)) => bench_records::run(&args).await,
         Command::Totp { secret } => {

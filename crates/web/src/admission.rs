@@ -5,10 +5,11 @@
 //!   answered 503 with `Retry-After` at once (the browser's event streams count apart, up to
 //!   [`AdmissionLimits::max_streams`]). `/healthz`, `/readyz` and `/metrics` are always
 //!   answered.
-//! - Every request has [`AdmissionLimits::request_timeout`]: past it the handler is dropped
-//!   (its work cancelled at the next await) and the answer is 503 `timeout`.
-//! - Each session may send [`AdmissionLimits::session_rate`] requests a second (bursts up to
-//!   `session_burst`), each source address without a session `source_rate` (`source_burst`);
+//! - Every read (GET, HEAD) has [`AdmissionLimits::request_timeout`]: past it the handler is
+//!   dropped (its work cancelled at the next await) and the answer is 503 `timeout`; changes
+//!   run to their end, so none is left half done after its audit entry.
+//! - Each source address may send [`AdmissionLimits::source_rate`] requests a second (bursts
+//!   up to `source_burst`), and each session besides `session_rate` (`session_burst`);
 //!   beyond, 429 with `Retry-After`.
 //! - Every error the server answers is in the JSON error shape, whoever produced it (an
 //!   extractor's rejection, a body limit): a text error from below is rewritten.
@@ -167,24 +168,32 @@ pub async fn admit(State(app): State<AppState>, req: Request, next: Next) -> Res
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return next.run(req).await;
     }
-    let stream = path.ends_with("/stream") || path == "/api/v1/acd/events";
-    // Rate: by session, else by source address.
-    let limited = match session_key(&req) {
-        Some(key) => adm
-            .sessions
-            .take(&key, adm.limits.session_rate, adm.limits.session_burst)
-            .map_err(|w| ("session", w)),
-        None => {
-            let source = req
-                .extensions()
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| crate::logon_throttle::source_key(Some(&c.0.ip().to_string())))
-                .unwrap_or_else(|| "unknown".to_owned());
-            adm.sources
-                .take(&source, adm.limits.source_rate, adm.limits.source_burst)
-                .map_err(|w| ("address", w))
-        }
-    };
+    let stream = matches!(
+        path,
+        "/desk/stream"
+            | "/wall/stream"
+            | "/reviews/stream"
+            | "/liaison/stream"
+            | "/api/v1/acd/events"
+    );
+    // Rate: every request by its source address; one with a session cookie by its session
+    // too (a made-up cookie buys nothing: the address's budget still applies).
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| crate::logon_throttle::source_key(Some(&c.0.ip().to_string())))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let limited = adm
+        .sources
+        .take(&source, adm.limits.source_rate, adm.limits.source_burst)
+        .map_err(|w| ("address", w))
+        .and_then(|()| match session_key(&req) {
+            Some(key) => adm
+                .sessions
+                .take(&key, adm.limits.session_rate, adm.limits.session_burst)
+                .map_err(|w| ("session", w)),
+            None => Ok(()),
+        });
     if let Err((what, wait)) = limited {
         return rate_limited(what, wait);
     }
@@ -207,6 +216,15 @@ pub async fn admit(State(app): State<AppState>, req: Request, next: Next) -> Res
     let Ok(_permit) = adm.in_flight.clone().try_acquire_owned() else {
         return saturated();
     };
+    // The deadline cuts reads short; a change runs to its end (it is bounded by its own
+    // limits), so that nothing is left half done with its audit entry written.
+    let reads = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !reads {
+        return json_errors(next.run(req).await).await;
+    }
     match tokio::time::timeout(adm.limits.request_timeout, next.run(req)).await {
         Ok(res) => json_errors(res).await,
         Err(_) => {
@@ -262,8 +280,11 @@ async fn json_errors(res: Response) -> Response {
         text
     };
     let mut out = ApiError::new(status, code, kind, message).into_response();
-    if let Some(v) = parts.headers.get(header::RETRY_AFTER) {
-        out.headers_mut().insert(header::RETRY_AFTER, v.clone());
+    // The other headers stay (Allow, WWW-Authenticate, Retry-After…).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
     }
     out
 }

@@ -616,8 +616,13 @@ async fn check_secrets(
             })
         }
     };
-    app.store.update_credentials(&next, creds.version).await?;
-    Ok(outcome)
+    match app.store.update_credentials(&next, creds.version).await {
+        Ok(()) => Ok(outcome),
+        // Another attempt on the same account at the same moment: this one is refused like
+        // any failed logon (never a distinct answer that would confirm the name).
+        Err(switchboard_store::StoreError::Stale { .. }) => Ok(Err("concurrent logon attempt")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// An Argon2id hash of a random password nobody knows, checked against when the username is

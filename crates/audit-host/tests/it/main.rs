@@ -206,6 +206,20 @@ async fn entries_another_process_appended_are_taken_in_and_the_server_goes_on() 
 }
 
 #[tokio::test]
+async fn entries_put_in_by_hand_are_never_taken_in_or_signed() {
+    let fx = fx().await;
+    let server = fx.log(1_000).await;
+    assert_eq!(server.append(entry(1)).await.unwrap(), 1);
+    // Another process appends but never signs (or an insider writes a row): the server's next
+    // write fails closed rather than signing what it cannot vouch for.
+    let other = fx.log(1_000).await;
+    assert_eq!(other.append(entry(2)).await.unwrap(), 2);
+    std::mem::forget(other);
+    assert!(server.append(entry(3)).await.is_err());
+    assert_eq!(server.size(), 1);
+}
+
+#[tokio::test]
 async fn entries_left_unsigned_are_signed_when_the_log_is_opened() {
     let fx = fx().await;
     // A writer that has appended and not yet signed (as a crash would leave it).

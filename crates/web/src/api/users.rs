@@ -266,24 +266,22 @@ pub async fn patch(
     }
     let mut user = app.store.user(id).await?;
     super::check_version(Some(body.version), user.version, "user")?;
-    let open = app
-        .store
-        .open_role_requests()
-        .await?
-        .into_iter()
-        .find(|r| r.user_id == id);
-    if body.active == Some(true) && !user.active && open.as_ref().is_some_and(|r| r.activates) {
-        return Err(ApiError::conflict(
-            "awaiting_approval",
-            "this account waits for a second administrator to approve its role; it is enabled by that approval",
-        )
-        .with_field("active"));
-    }
     let disabling = body.active == Some(false) && user.active;
+    let enabling = body.active == Some(true) && !user.active;
     let role_changed = body.role.is_some_and(|r| r != user.role);
-    let grant = body
-        .role
-        .filter(|r| role_changed && needs_second_administrator(*r));
+    let role = body.role.unwrap_or(user.role);
+    // Giving a privileged role, or enabling an account that holds one, waits for a second
+    // administrator (whatever happened before: a refused request, a creation cut short).
+    let grant = (needs_second_administrator(role) && (role_changed || enabling)).then_some(role);
+    let open = if grant.is_some() {
+        app.store
+            .open_role_requests()
+            .await?
+            .into_iter()
+            .find(|r| r.user_id == id)
+    } else {
+        None
+    };
     let mut changes = Vec::new();
     if let Some(r) = body.role.filter(|_| role_changed) {
         changes.push(if grant.is_some() {
@@ -297,7 +295,9 @@ pub async fn patch(
         });
     }
     if let Some(a) = body.active.filter(|a| *a != user.active) {
-        changes.push(if a {
+        changes.push(if a && grant.is_some() {
+            "enabling asked (for a second administrator's approval)".to_owned()
+        } else if a {
             "enabled".to_owned()
         } else {
             "disabled".to_owned()
@@ -306,12 +306,12 @@ pub async fn patch(
     if body.display_name.is_some() {
         changes.push("display name".to_owned());
     }
-    if grant.is_some() && open.is_some() {
+    if open.is_some() {
         return Err(ApiError::conflict(
-            "already_exists",
-            "this account already has a role request waiting for approval",
+            "awaiting_approval",
+            "this account already has a role request waiting for a second administrator",
         )
-        .with_field("role"));
+        .with_field(if role_changed { "role" } else { "active" }));
     }
     app.record(
         Entry::new("user.update", who.actor(), app.now_ms())
@@ -327,14 +327,14 @@ pub async fn patch(
         // Nothing to change: the version stays.
         return Ok(Json(user).into_response());
     }
-    let others = body.display_name.is_some() || body.active.is_some_and(|a| a != user.active);
+    let others = body.display_name.is_some() || disabling;
     if let Some(n) = body.display_name {
         user.display_name = n;
     }
     if let Some(r) = body.role.filter(|_| grant.is_none()) {
         user.role = r;
     }
-    if let Some(a) = body.active {
+    if let Some(a) = body.active.filter(|a| !(*a && grant.is_some())) {
         user.active = a;
     }
     user.updated_at = app.now();
@@ -355,7 +355,7 @@ pub async fn patch(
             id: uuid::Uuid::now_v7(),
             user_id: id,
             role,
-            activates: false,
+            activates: enabling,
             requested_by: who.user.id,
             requested_at: app.now(),
             decided_by: None,

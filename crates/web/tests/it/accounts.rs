@@ -796,6 +796,16 @@ async fn one_administrator_alone_cannot_make_a_privileged_account() {
                 )
                 .await;
             assert_error(s, &b, StatusCode::CONFLICT, "already_decided", None);
+            // Enabling it after the refusal is asked for again, not done.
+            let (s, b) = app
+                .patch(
+                    &format!("/api/v1/users/{id}"),
+                    json!({"version": 1, "active": true}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+            assert_eq!(b["user"]["active"], false, "{b}");
+            assert_eq!(b["activates"], true, "{b}");
             continue;
         }
         // A second administrator approves: the account is enabled and logs on.
