@@ -4,6 +4,7 @@
 //! audited requests (`GET /api/v1/agencies`) as fast as they are answered for `--seconds`.
 //! Reported: admitted requests a second and their latency (p50, p99), and the requests shed
 //! (503 at the in-flight bound, 429 over a session's rate) with the latency of the refusal.
+//! A client that is refused waits as `Retry-After` says before its next request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -154,20 +155,26 @@ pub async fn run(args: &LoadBench) -> anyhow::Result<()> {
                 if t.duration_since(started) >= warm + run_for {
                     break;
                 }
-                let status = match client.get(&url).header("cookie", &cookie).send().await {
+                let (status, retry) = match client.get(&url).header("cookie", &cookie).send().await
+                {
                     Ok(res) => {
                         let s = res.status().as_u16();
+                        let retry = res
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok());
                         let _ = res.bytes().await;
-                        s
+                        (s, retry)
                     }
-                    Err(_) => 0,
+                    Err(_) => (0, None),
                 };
                 if t.duration_since(started) >= warm {
                     out.push((status, t.elapsed().as_secs_f64() * 1000.0));
                 }
                 if status == 429 || status == 503 {
-                    // A client told to retry later waits a little before its next request.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // A client told to retry later does, as Retry-After says.
+                    tokio::time::sleep(Duration::from_secs(retry.unwrap_or(1).clamp(1, 5))).await;
                 }
             }
             out
