@@ -1007,7 +1007,7 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)?;
         row.map(|r| {
-            role_request_from(
+            rows::role_request_from(
                 r.id,
                 r.user_id,
                 &r.role,
@@ -1023,15 +1023,16 @@ impl Store for SqliteStore {
     }
 
     async fn open_role_requests(&self) -> Result<Vec<RoleRequest>> {
-        let rows = sqlx::query!(
+        let found = sqlx::query!(
             r#"SELECT id AS "id: Uuid", user_id AS "user_id: Uuid", role, activates AS "activates: bool", requested_by AS "requested_by: Uuid", requested_at AS "requested_at: OffsetDateTime", decided_by AS "decided_by: Uuid", decided_at AS "decided_at: OffsetDateTime", outcome FROM role_requests WHERE outcome IS NULL ORDER BY requested_at, id LIMIT 1000"#
         )
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.into_iter()
+        found
+            .into_iter()
             .map(|r| {
-                role_request_from(
+                rows::role_request_from(
                     r.id,
                     r.user_id,
                     &r.role,
@@ -2376,30 +2377,4 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn role_request_from(
-    id: Uuid,
-    user_id: Uuid,
-    role: &str,
-    activates: bool,
-    requested_by: Uuid,
-    requested_at: OffsetDateTime,
-    decided_by: Option<Uuid>,
-    decided_at: Option<OffsetDateTime>,
-    outcome: Option<String>,
-) -> Result<RoleRequest> {
-    Ok(RoleRequest {
-        id,
-        user_id: UserId::from_uuid(user_id),
-        role: switchboard_domain::Role::parse(role)
-            .map_err(|e| StoreError::Backend(e.to_string().into()))?,
-        activates,
-        requested_by: UserId::from_uuid(requested_by),
-        requested_at,
-        decided_by: decided_by.map(UserId::from_uuid),
-        decided_at,
-        outcome,
-    })
 }

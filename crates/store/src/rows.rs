@@ -810,3 +810,30 @@ pub struct RoleRequest {
     /// `approved` or `refused`, once decided.
     pub outcome: Option<String>,
 }
+
+/// A role request from its stored columns (both backends store the same ones).
+#[allow(clippy::too_many_arguments)]
+pub fn role_request_from(
+    id: Uuid,
+    user_id: Uuid,
+    role: &str,
+    activates: bool,
+    requested_by: Uuid,
+    requested_at: OffsetDateTime,
+    decided_by: Option<Uuid>,
+    decided_at: Option<OffsetDateTime>,
+    outcome: Option<String>,
+) -> Result<RoleRequest, StoreError> {
+    Ok(RoleRequest {
+        id,
+        user_id: UserId::from_uuid(user_id),
+        role: switchboard_domain::Role::parse(role)
+            .map_err(|e| StoreError::Backend(e.to_string().into()))?,
+        activates,
+        requested_by: UserId::from_uuid(requested_by),
+        requested_at,
+        decided_by: decided_by.map(UserId::from_uuid),
+        decided_at,
+        outcome,
+    })
+}

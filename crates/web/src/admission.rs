@@ -80,14 +80,27 @@ impl Buckets {
             }
         }
         let (tokens, at) = map.entry(key.to_owned()).or_insert((burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        let elapsed = now.duration_since(*at).as_secs_f64();
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
-        }
+        take_token(tokens, elapsed, rate, burst)
+    }
+}
+
+/// One step of a token bucket: refills `tokens` for `elapsed_s` seconds at `rate` a second
+/// (up to `burst`) and takes one; `Err(seconds)` to wait when there is none. The partner
+/// channel's per-agency budget and the admission buckets both use it.
+pub(crate) fn take_token(
+    tokens: &mut f64,
+    elapsed_s: f64,
+    rate: f64,
+    burst: f64,
+) -> Result<(), u64> {
+    *tokens = (*tokens + elapsed_s.max(0.0) * rate).min(burst);
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        Ok(())
+    } else {
+        Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
     }
 }
 

@@ -163,6 +163,8 @@ async fn metrics_text(State(app): State<AppState>, req: axum::extract::Request) 
     if let Some(p) = app.index.position() {
         metrics::gauge!("switchboard_index_position").set(p as f64);
     }
+    metrics::gauge!("switchboard_logon_sources_throttled")
+        .set(app.logon_throttle.throttled(app.now_ms()) as f64);
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -66,18 +66,11 @@ impl RateLimits {
     /// the next one is allowed.
     pub fn take(&self, agency: AgencyId, now_ms: i64) -> Result<(), u64> {
         let cap = f64::from(self.per_minute);
-        let per_ms = cap / 60_000.0;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, at) = buckets.entry(agency).or_insert((cap, now_ms));
-        let elapsed = (now_ms - *at).max(0) as f64;
-        *tokens = (*tokens + elapsed * per_ms).min(cap);
+        let elapsed = (now_ms - *at) as f64 / 1000.0;
         *at = now_ms;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err((((1.0 - *tokens) / per_ms) / 1000.0).ceil().max(1.0) as u64)
-        }
+        crate::admission::take_token(tokens, elapsed, cap / 60.0, cap)
     }
 }
 
