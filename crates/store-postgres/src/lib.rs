@@ -277,7 +277,14 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.pool.execute("SELECT 1").await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO write_probe (id, at_ms) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+        )
+        .bind(OffsetDateTime::now_utc().unix_timestamp() * 1000)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(())
     }
 

@@ -64,6 +64,28 @@ fn backend(e: sqlx::Error) -> StoreError {
     db_error(e, NO_REFS)
 }
 
+/// Whether a connection given back to the pool may be used again: only when it is outside
+/// any transaction. A COMMIT that fails on a full disk (or an I/O error) makes SQLite roll the
+/// transaction back by itself; sqlx then still counts it open, its own ROLLBACK fails, and the
+/// connection's next transaction would begin as a SAVEPOINT whose failure rolls back only to
+/// the savepoint: the connection would sit in the pool holding the write lock, and every
+/// write would wait out the busy timeout until a restart. Such a connection is closed instead
+/// (closing ends whatever SQLite still holds), and the pool opens a fresh one.
+async fn release_check(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // The rollback a dropped transaction queued runs first.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a database connection was left inside a transaction after an error; closing it"
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// Switchboard's store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -108,6 +130,7 @@ impl SqliteStore {
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_release(|conn, _| Box::pin(release_check(conn)))
             .connect_with(opts)
             .await
             .map_err(backend)?;
@@ -311,7 +334,14 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.pool.execute("SELECT 1").await.map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO write_probe (id, at_ms) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+        )
+        .bind(OffsetDateTime::now_utc().unix_timestamp() * 1000)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
         Ok(())
     }
 

@@ -312,7 +312,8 @@ pub struct OfficerFilter {
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
-    /// Succeeds when the database answers a query.
+    /// Succeeds when the database takes a write (one row of a probe table rewritten): a full
+    /// disk leaves reads working while every write fails.
     async fn ping(&self) -> Result<()>;
 
     async fn insert_agency(&self, agency: &Agency) -> Result<()>;

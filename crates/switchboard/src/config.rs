@@ -51,6 +51,96 @@ pub struct Config {
     /// Live records (`[records]`): feed freshness limits and how the record index is kept.
     #[serde(default)]
     pub records: RecordsConfig,
+    /// Admission control (`[admission]`): how much the web server takes on at once and how
+    /// fast one address or one session may send.
+    #[serde(default)]
+    pub admission: AdmissionConfig,
+}
+
+/// `[admission]`: the web server's bounds. Behind a reverse proxy every request comes from the
+/// proxy's address: raise the per-address budget to what the whole center sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Requests worked on at once (event streams apart); more are answered 503 at once
+    /// (1 to 100,000).
+    pub max_in_flight: usize,
+    /// Event streams open at once (1 to 100,000).
+    pub max_streams: usize,
+    /// Seconds a read may take before it is answered 503 (1 to 3,600).
+    pub read_timeout_seconds: u64,
+    /// Requests per second one client address may send on average, and in a burst
+    /// (1 to 1,000,000); more are answered 429.
+    pub per_address_per_second: u32,
+    pub per_address_burst: u32,
+    /// Requests per second one session may send on average, and in a burst (1 to 1,000,000).
+    pub per_session_per_second: u32,
+    pub per_session_burst: u32,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        let d = switchboard_web::admission::AdmissionLimits::default();
+        Self {
+            max_in_flight: d.max_in_flight,
+            max_streams: d.max_streams,
+            read_timeout_seconds: d.request_timeout.as_secs(),
+            per_address_per_second: d.source_rate as u32,
+            per_address_burst: d.source_burst as u32,
+            per_session_per_second: d.session_rate as u32,
+            per_session_burst: d.session_burst as u32,
+        }
+    }
+}
+
+impl AdmissionConfig {
+    /// Each bound within its documented range.
+    fn check(&self) -> anyhow::Result<()> {
+        let counts = [
+            ("max_in_flight", self.max_in_flight as u64, 100_000),
+            ("max_streams", self.max_streams as u64, 100_000),
+            ("read_timeout_seconds", self.read_timeout_seconds, 3_600),
+            (
+                "per_address_per_second",
+                self.per_address_per_second.into(),
+                1_000_000,
+            ),
+            (
+                "per_address_burst",
+                self.per_address_burst.into(),
+                1_000_000,
+            ),
+            (
+                "per_session_per_second",
+                self.per_session_per_second.into(),
+                1_000_000,
+            ),
+            (
+                "per_session_burst",
+                self.per_session_burst.into(),
+                1_000_000,
+            ),
+        ];
+        for (name, value, most) in counts {
+            if !(1..=most).contains(&value) {
+                anyhow::bail!("admission.{name} must be 1 to {most}, not {value}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The web server's limits.
+    pub fn limits(&self) -> switchboard_web::admission::AdmissionLimits {
+        switchboard_web::admission::AdmissionLimits {
+            max_in_flight: self.max_in_flight,
+            max_streams: self.max_streams,
+            request_timeout: std::time::Duration::from_secs(self.read_timeout_seconds),
+            session_rate: self.per_session_per_second.into(),
+            session_burst: self.per_session_burst.into(),
+            source_rate: self.per_address_per_second.into(),
+            source_burst: self.per_address_burst.into(),
+        }
+    }
 }
 
 /// `[records]`: how far behind each record system's feed may be, and how the record index is
@@ -111,6 +201,7 @@ impl Default for Config {
             cookie_secure: true,
             sip: None,
             records: RecordsConfig::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -158,6 +249,7 @@ impl Config {
         if c.records.rebuild_after_changes == 0 {
             anyhow::bail!("records.rebuild_after_changes must be at least 1");
         }
+        c.admission.check()?;
         if !(1..=3650).contains(&c.determination_days) {
             anyhow::bail!(
                 "determination_days must be 1 to 3650, not {}",

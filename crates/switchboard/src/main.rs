@@ -698,6 +698,9 @@ async fn serve(
     state.determination_days = config.determination_days;
     state.cookie_secure = config.cookie_secure;
     state.metrics_token = config.metrics_token()?;
+    state.admission = Some(std::sync::Arc::new(
+        switchboard_web::admission::Admission::new(config.admission.limits()),
+    ));
     state.feed_max_lag_minutes = std::sync::Arc::new(config.feed_max_lag());
     // The record index starts in the background (from its snapshot, or built): everything but
     // lookups is served at once, and lookups answer 503 with the progress until it is ready.

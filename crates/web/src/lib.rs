@@ -84,9 +84,6 @@ pub struct AppState {
     pub audit: Option<switchboard_audit_host::AuditLog>,
     /// Whether session cookies carry `Secure`.
     pub cookie_secure: bool,
-    /// The wallboard's staffing plan for the center's current day, made once a day from the
-    /// call history (the local day's number, when it was made, and the plan or why there is
-    /// none; a failure is tried again after a minute).
     /// Each partner agency's request budget.
     pub partner_limits: Arc<api::partner::RateLimits>,
     /// Each source address's failed logons.
@@ -102,7 +99,13 @@ pub struct AppState {
     /// "unable to confirm"; a system not named has no limit (the default names every system
     /// with [`DEFAULT_FEED_MAX_LAG_MINUTES`]).
     pub feed_max_lag_minutes: Arc<Vec<(System, i64)>>,
+    /// The wallboard's staffing plan for the center's current day, made once a day from the
+    /// call history (the local day's number, when it was made, and the plan or why there is
+    /// none; a failure is tried again after a minute).
     pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
+    /// The readiness check's last write probe (when, and whether the database took it): at
+    /// most one a second, however often `/readyz` is asked.
+    pub(crate) database_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
     clock: Clock,
 }
 
@@ -140,6 +143,7 @@ impl AppState {
                     .collect(),
             ),
             day_plan: Arc::default(),
+            database_probe: Arc::default(),
             clock,
         }
     }

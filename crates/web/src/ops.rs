@@ -45,7 +45,7 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve requests: its database answers, its audit writer runs (without it
+/// The process can serve requests: its database takes a write, its audit writer runs (without it
 /// every audited action fails) and its record index has not failed (it is rebuilt every 30 s
 /// until it works; while it loads, everything but lookups is served). Each part is reported.
 async fn readyz(State(app): State<AppState>) -> Response {
@@ -63,13 +63,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
         IndexState::Failed(why) => (json!({ "state": "failed", "reason": why }), false),
     };
     let audit_ok = app.audit.as_ref().is_some_and(|a| a.is_running());
-    let database_ok = match app.store.ping().await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(error = ?e, "readiness check failed");
-            false
-        }
-    };
+    let database_ok = database_takes_writes(&app).await;
     let acd = app.acd.as_ref().map(|_| "running");
     let parts = json!({
         "database": { "backend": app.store.backend(), "ok": database_ok },
@@ -84,7 +78,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
         return Json(body).into_response();
     }
     let (code, message) = if !database_ok {
-        ("database_unavailable", "the database does not answer")
+        ("database_unavailable", "the database does not take writes")
     } else if !audit_ok {
         (
             "audit_unavailable",
@@ -108,6 +102,30 @@ async fn readyz(State(app): State<AppState>) -> Response {
         res.headers_mut().insert("x-readiness", v);
     }
     res
+}
+
+/// Whether the database takes a write, probed at most once a second (callers within the
+/// second share the answer, so a flood of `/readyz` costs no more than one write a second).
+async fn database_takes_writes(app: &AppState) -> bool {
+    let mut last = app.database_probe.lock().await;
+    if let Some((at, ok)) = *last
+        && at.elapsed() < std::time::Duration::from_secs(1)
+    {
+        return ok;
+    }
+    let ok = match tokio::time::timeout(std::time::Duration::from_secs(5), app.store.ping()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = ?e, "readiness check: the database refused a write");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not take a write within 5 s");
+            false
+        }
+    };
+    *last = Some((std::time::Instant::now(), ok));
+    ok
 }
 
 /// Whether `/metrics` answers: a loopback client, or the configured token.

@@ -543,6 +543,8 @@ fn config_layers_file_environment_and_flags() {
         "audit_origin = ",
         "[records]",
         "snapshot_minutes = ",
+        "[admission]",
+        "per_address_burst = 400",
     ] {
         assert!(text.contains(key), "{key}: {text}");
     }
@@ -558,6 +560,25 @@ fn config_layers_file_environment_and_flags() {
         "a broken configuration file is an error"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+
+    // An admission bound out of its range is named.
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        "[admission]\nper_address_per_second = 0\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("admission.per_address_per_second must be 1 to 1000000"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -1260,4 +1281,133 @@ fn an_empty_database_file_is_refused_not_started_as_a_new_center() {
     let (ok, _, err) = run_in(dir.path(), &["migrate"]);
     assert!(!ok);
     assert!(err.contains("is empty (0 bytes)"), "{err}");
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `8m`) at `at`; `None` when this machine does not let the
+    /// test mount one (not root), which fails the run under CI.
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must be able to mount a tmpfs (root)"
+            );
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(Self(at.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system holding `path` until a write fails for want of space.
+fn fill(path: &Path) -> std::fs::File {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    for chunk in [65_536, 512] {
+        let block = vec![0u8; chunk];
+        while f.write_all(&block).is_ok() {}
+    }
+    f
+}
+
+#[tokio::test]
+async fn a_full_disk_is_refused_quickly_and_once_freed_needs_no_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // The database's folder on a small file system of its own.
+    let Some(_disk) = Tmpfs::mount(&dir.path().join("data"), "8m") else {
+        return;
+    };
+    let pw = "stonebridge-tamale-77";
+    let secret = add_user(dir.path(), "admin.d", "administrator", pw);
+    let server = Running::start(dir.path(), &["serve", "--listen", "127.0.0.1:0"], "http://")
+        .account("administrator", "admin.d", pw, &secret);
+    let agency = |n: u32| json!({"ori": format!("VA{n:07}"), "name": format!("Agency {n}"), "kind": "partner_287g"});
+    let (s, body) = server
+        .post("administrator", "/api/v1/agencies", agency(1))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let readyz = || async {
+        let res = reqwest::get(format!("{}/readyz", server.base))
+            .await
+            .unwrap();
+        res.status().as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+
+    // Full: every write is refused at once with the JSON shape, never left hanging, and
+    // /readyz says so. Several refusals, so that connections whose commit failed go back to
+    // the pool and are used again.
+    let filler = dir.path().join("data/filler");
+    let file = fill(&filler);
+    let mut refused = 0;
+    for n in 2..60 {
+        let asked = std::time::Instant::now();
+        let (s, body) = server
+            .post("administrator", "/api/v1/agencies", agency(n))
+            .await;
+        assert!(asked.elapsed() < Duration::from_secs(5), "{body}");
+        if s == 503 {
+            assert!(body["code"].is_string(), "{body}");
+            refused += 1;
+            if refused == 12 {
+                break;
+            }
+        }
+    }
+    assert_eq!(refused, 12, "writes to a full disk are refused");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(readyz().await, 503, "a full disk is not ready");
+
+    // Freed: writes succeed again within seconds, with no restart, and quickly.
+    drop(file);
+    std::fs::remove_file(&filler).unwrap();
+    let freed = std::time::Instant::now();
+    let mut n = 100;
+    loop {
+        let (s, body) = server
+            .post("administrator", "/api/v1/agencies", agency(n))
+            .await;
+        n += 1;
+        if s == 201 {
+            break;
+        }
+        assert!(
+            freed.elapsed() < Duration::from_secs(15),
+            "still refused after the disk was freed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..10 {
+        let asked = std::time::Instant::now();
+        let (s, body) = server
+            .post("administrator", "/api/v1/agencies", agency(n))
+            .await;
+        n += 1;
+        assert_eq!(s, 201, "{body}");
+        assert!(asked.elapsed() < Duration::from_secs(2));
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(readyz().await, 200);
+    let (_, list) = server
+        .get("administrator", "/api/v1/agencies?limit=100")
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 12, "{list}");
+    assert!(server.stop().success());
+    let (ok, text, _) = run_in(dir.path(), &["audit", "verify"]);
+    assert!(ok, "{text}");
 }

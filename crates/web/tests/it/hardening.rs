@@ -10,14 +10,14 @@ use switchboard_store_sqlite::SqliteStore;
 use switchboard_web::AppState;
 use switchboard_web::admission::{Admission, AdmissionLimits};
 
-use super::{NOW, TestApp, serve_state};
+use super::{NOW, TestApp, serve_state_as_is};
 
 async fn app_with(limits: AdmissionLimits) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
     let mut state = AppState::with_clock(store, Arc::new(|| NOW));
     state.admission = Some(Arc::new(Admission::new(limits)));
-    serve_state(state, dir).await
+    serve_state_as_is(state, dir).await
 }
 
 #[tokio::test]

@@ -146,8 +146,25 @@ where
     serve_state(state, dir).await
 }
 
-/// Serves `state` (whose store lives in `dir`) on an ephemeral port, with an audit log.
+/// Serves `state` (whose store lives in `dir`) on an ephemeral port, with an audit log and
+/// request budgets fit for a harness: every test client comes from 127.0.0.1 and stands for
+/// many users, so the per-address and per-session budgets are raised well above what a test
+/// sends (the documented bounds are tested in `hardening`, which keeps its own).
 async fn serve_state(mut state: AppState, dir: tempfile::TempDir) -> TestApp {
+    state.admission = Some(Arc::new(switchboard_web::admission::Admission::new(
+        switchboard_web::admission::AdmissionLimits {
+            session_rate: 100_000.0,
+            session_burst: 100_000.0,
+            source_rate: 100_000.0,
+            source_burst: 100_000.0,
+            ..Default::default()
+        },
+    )));
+    serve_state_as_is(state, dir).await
+}
+
+/// Serves `state` with the admission control it carries.
+async fn serve_state_as_is(mut state: AppState, dir: tempfile::TempDir) -> TestApp {
     if state.audit.is_none() {
         let log = audit_log(state.store.clone()).await;
         state = state.with_audit(log);
