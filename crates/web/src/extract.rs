@@ -63,9 +63,10 @@ pub const MAX_TEXT_CHARS: usize = 4_000;
 /// characters, no control characters but line feeds and tabs, and no bidirectional formatting
 /// characters (which make text display as something else on a reviewer's screen).
 pub fn parse_checked_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
+    whole_numbers(&mut value);
     check_text(&value, &mut String::new())?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -76,6 +77,25 @@ pub fn parse_checked_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErr
             ApiError::invalid_field(path, message)
         }
     })
+}
+
+/// Writes every number with no fractional part (`5.0`, `1e3`) as the integer it is: JSON and
+/// JSON Schema make no difference between them, and the integer fields would refuse it.
+fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 fn check_text(v: &serde_json::Value, path: &mut String) -> Result<(), ApiError> {
@@ -185,4 +205,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(q.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Count {
+        n: u32,
+        #[serde(default)]
+        items: Vec<i64>,
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_are_the_integers_they_are() {
+        let c: Count = parse_checked_json(br#"{"n": 5.0, "items": [1e3, -2.0]}"#).unwrap();
+        assert_eq!((c.n, c.items), (5, vec![1000, -2]));
+        let e = parse_checked_json::<Count>(br#"{"n": 5.5}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("n"));
+        let e = parse_checked_json::<Count>(br#"{"n": 1e300}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("n"));
+    }
 }

@@ -15,6 +15,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod api_doc;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -350,6 +351,13 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = serde_json::to_value(openapi_base()).expect("the document serialises");
+    api_doc::complete(&mut doc);
+    serde_json::from_value(doc).expect("the completed document is an OpenAPI document")
+}
+
+/// The document as the handlers' annotations make it, before [`api_doc::complete`].
+fn openapi_base() -> utoipa::openapi::OpenApi {
     let mut doc = api().1;
     doc.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
     doc

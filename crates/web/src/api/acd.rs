@@ -122,9 +122,11 @@ pub struct NewAcdCall {
     pub queue: u64,
     /// 0 (default) to 9; higher is offered first within the queue.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 9)]
     pub priority: u8,
     /// The calling number as signalled (E.164 for a registered officer; anything else is an
     /// unknown caller).
+    #[schema(max_length = 128)]
     pub ani: String,
 }
 

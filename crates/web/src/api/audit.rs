@@ -75,6 +75,7 @@ pub struct EntriesQuery {
     pub to: Option<String>,
     /// Entries after this sequence number (the `next` of the previous page).
     pub after: Option<i64>,
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

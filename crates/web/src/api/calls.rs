@@ -17,6 +17,7 @@ use crate::extract::ApiQuery;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CallQuery {
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }

@@ -377,6 +377,7 @@ pub async fn refuse(
 pub struct ListQuery {
     /// `pending_approval`, `approved` or `refused`.
     state: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }

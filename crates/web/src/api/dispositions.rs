@@ -877,6 +877,7 @@ pub async fn get(
 pub struct ListQuery {
     /// `pending_second_review`, `pending_legal_review`, `final`, `overridden`, `refused`.
     state: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }

@@ -26,6 +26,7 @@ pub struct LookupRequest {
     pub call: Option<uuid::Uuid>,
     /// At most this many candidates (1 to 100, default 20).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

@@ -87,6 +87,7 @@ impl Default for RateLimits {
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// What the key is for (1 to 60 characters), to tell keys apart.
+    #[schema(min_length = 1, max_length = 60)]
     pub label: String,
 }
 
@@ -897,6 +898,7 @@ pub async fn status(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }

@@ -103,8 +103,10 @@ pub struct AgencyQuery {
     /// Only agencies of this state (two-letter code).
     state: Option<StateCode>,
     /// Case-insensitive part of the name.
+    #[param(max_length = 100)]
     q: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// The `next` cursor of the previous page.
     after: Option<Uuid>,
@@ -156,7 +158,8 @@ pub async fn get_agency(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgencyPatch {
-    /// The version read; when given, the update is refused if the agency changed since.
+    /// The version read (required): the update is refused if the agency changed since.
+    #[schema(required = true, value_type = i64)]
     version: Option<i64>,
     ori: Option<Ori>,
     name: Option<Name>,
@@ -199,6 +202,7 @@ pub struct AgreementQuery {
     model: Option<AgreementModel>,
     /// Only agreements in effect on this day (YYYY-MM-DD).
     in_effect_on: Option<Date>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }
@@ -259,6 +263,8 @@ pub async fn get_agreement(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgreementPatch {
+    /// The version read (required): the update is refused if the agreement changed since.
+    #[schema(required = true, value_type = i64)]
     version: Option<i64>,
     model: Option<AgreementModel>,
     signed_on: Option<Date>,
@@ -320,9 +326,11 @@ pub async fn patch_agreement(
 pub struct OfficerQuery {
     agency_id: Option<AgencyId>,
     /// Case-insensitive part of the officer's name.
+    #[param(max_length = 100)]
     q: Option<String>,
     badge: Option<BadgeNumber>,
     active: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<Uuid>,
 }
@@ -423,6 +431,8 @@ pub async fn get_officer(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfficerPatch {
+    /// The version read (required): the update is refused if the officer changed since.
+    #[schema(required = true, value_type = i64)]
     version: Option<i64>,
     given_name: Option<Name>,
     family_name: Option<Name>,

@@ -26,6 +26,7 @@ pub struct CreateUser {
     pub display_name: Name,
     pub role: Role,
     /// The initial password (8 to 128 characters, not a common one, not the username).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -172,6 +173,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     after: Option<uuid::Uuid>,
 }
