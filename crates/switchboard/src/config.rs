@@ -76,6 +76,8 @@ pub struct AdmissionConfig {
     /// Requests per second one session may send on average, and in a burst (1 to 1,000,000).
     pub per_session_per_second: u32,
     pub per_session_burst: u32,
+    /// Requests a minute each partner agency's keys may send together (1 to 1,000,000).
+    pub partner_requests_per_minute: u32,
 }
 
 impl Default for AdmissionConfig {
@@ -89,6 +91,7 @@ impl Default for AdmissionConfig {
             per_address_burst: d.source_burst as u32,
             per_session_per_second: d.session_rate as u32,
             per_session_burst: d.session_burst as u32,
+            partner_requests_per_minute: switchboard_web::api::partner::DEFAULT_PER_MINUTE,
         }
     }
 }
@@ -118,6 +121,11 @@ impl AdmissionConfig {
             (
                 "per_session_burst",
                 self.per_session_burst.into(),
+                1_000_000,
+            ),
+            (
+                "partner_requests_per_minute",
+                self.partner_requests_per_minute.into(),
                 1_000_000,
             ),
         ];

@@ -701,6 +701,9 @@ async fn serve(
     state.admission = Some(std::sync::Arc::new(
         switchboard_web::admission::Admission::new(config.admission.limits()),
     ));
+    state.partner_limits = std::sync::Arc::new(switchboard_web::api::partner::RateLimits::new(
+        config.admission.partner_requests_per_minute,
+    ));
     state.feed_max_lag_minutes = std::sync::Arc::new(config.feed_max_lag());
     // The record index starts in the background (from its snapshot, or built): everything but
     // lookups is served at once, and lookups answer 503 with the progress until it is ready.

@@ -194,8 +194,11 @@ fn complete_operation(method: &str, path: &str, op: &mut Value, body_refs: &mut 
             "The role (or key) does not allow this, or the CSRF token is missing.",
         ));
     }
-    if path.contains('{') || keyed {
-        answers.push(("404", "No such resource (or none this caller may see)."));
+    if path.contains('{') || keyed || has_body {
+        answers.push((
+            "404",
+            "No such resource, or one the request names does not exist (or this caller may not see it).",
+        ));
     }
     if changes {
         answers.push((
@@ -251,6 +254,15 @@ fn bound_strings(schema: &mut Value, refs: &mut Vec<String>) {
                 && let Some(name) = r.strip_prefix("#/components/schemas/")
             {
                 refs.push(name.to_owned());
+            }
+            // utoipa writes unsigned 32-bit integers as `int32` from 0, which a client would
+            // read as at most 2^31 - 1.
+            if map.get("format").and_then(Value::as_str) == Some("int32")
+                && map.get("minimum").and_then(Value::as_f64) == Some(0.0)
+                && !map.contains_key("maximum")
+            {
+                map.insert("format".to_owned(), json!("int64"));
+                map.insert("maximum".to_owned(), json!(u32::MAX));
             }
             if is_string(map) && !map.contains_key("format") && !map.contains_key("enum") {
                 let most = map
@@ -329,7 +341,9 @@ mod tests {
         let record = &doc["components"]["schemas"]["Mark"]["properties"]["record"];
         assert_eq!(record["maxLength"].as_u64().unwrap(), MAX_TEXT_CHARS as u64);
         // A domain type carries its parser's rule.
-        let ori = doc["components"]["schemas"]["Ori"]["pattern"].as_str().unwrap();
+        let ori = doc["components"]["schemas"]["Ori"]["pattern"]
+            .as_str()
+            .unwrap();
         assert!(ori.starts_with("^(") && ori.contains("|TX|"), "{ori}");
         // The pattern's class is exactly the server's rule.
         let class = TEXT_PATTERN

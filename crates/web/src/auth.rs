@@ -292,10 +292,22 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
     }
     let token = cookie_token(req.headers());
     let client = address(req.extensions());
-    let principal = match authenticate(&app, token, client, gate == Gate::LockedSession, true).await
+    let principal = match authenticate(
+        &app,
+        token,
+        client.clone(),
+        gate == Gate::LockedSession,
+        true,
+    )
+    .await
     {
         Ok(p) => p,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            if e.status == StatusCode::UNAUTHORIZED {
+                audit_unauthenticated(&app, &format!("{method} {path}"), client, &e).await;
+            }
+            return e.into_response();
+        }
     };
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if changes && !csrf_ok(req.headers(), &principal) {
@@ -399,6 +411,36 @@ pub async fn page_session(app: &AppState, who: &Principal) -> PageSession {
         SessionState::Active => PageSession::Active,
         SessionState::IdleLocked => PageSession::Locked,
         _ => PageSession::Over,
+    }
+}
+
+/// Audits a request refused for want of a session as a counted summary: one entry a source
+/// address a minute, saying how many refusals since the last one were not written one by one,
+/// so a flood without a session cannot grow the audit log an entry a request.
+async fn audit_unauthenticated(app: &AppState, action: &str, client: Option<String>, e: &ApiError) {
+    metrics::counter!("switchboard_unauthenticated_total").increment(1);
+    let source = crate::logon_throttle::source_key(client.as_deref());
+    let Some(skipped) = app
+        .refusals
+        .note(&format!("session {source}"), app.now_ms())
+    else {
+        return;
+    };
+    let mut why = format!("no session: {}", e.body.code);
+    if skipped > 0 {
+        why =
+            format!("{why} ({skipped} earlier refusals from this address not audited one by one)");
+    }
+    let actor = Actor {
+        username: "unauthenticated".to_owned(),
+        address: client,
+        ..Actor::default()
+    };
+    if let Err(err) = app
+        .record(Entry::new(action, actor, app.now_ms()).refused(why))
+        .await
+    {
+        tracing::error!(error = ?err, "could not audit a refusal without a session");
     }
 }
 

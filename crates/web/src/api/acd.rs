@@ -318,6 +318,7 @@ pub async fn reject(
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
     /// `log_in`, `available`, `break` or `log_out`.
+    #[schema(pattern = "^(log_in|available|break|log_out)$")]
     pub state: String,
     /// The break's reason code (required for `break`).
     pub reason: Option<String>,
@@ -380,8 +381,9 @@ async fn submit(app: &AppState, event: Event) -> ApiResult<Json<Commands>> {
 #[into_params(parameter_in = Query)]
 pub struct IntervalQuery {
     /// A queue's id; absent for the whole center.
-    queue: Option<u64>,
+    queue: Option<u32>,
     /// The center's local date, `YYYY-MM-DD`; absent for today.
+    #[param(format = Date)]
     day: Option<String>,
 }
 
@@ -403,7 +405,7 @@ pub async fn intervals(
 ) -> ApiResult<Json<Vec<IntervalFigures>>> {
     let host = host(&app)?;
     let scope = match q.queue {
-        Some(id) => Scope::Queue(QueueId(id)),
+        Some(id) => Scope::Queue(QueueId(id.into())),
         None => Scope::Center,
     };
     let day = match q.day {

@@ -63,15 +63,20 @@ fn short(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
 #[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// The acting username.
+    #[param(max_length = 200)]
     pub actor: Option<String>,
     /// A subject key: `a_number:A012345678`, `name:garcia lopez maria|1990-04-12`,
     /// `record:IDN-00000001`.
+    #[param(max_length = 200)]
     pub subject: Option<String>,
     /// An action: `logon`, `lookup`, `disposition.create`, `GET /calls/{id}`, …
+    #[param(max_length = 200)]
     pub action: Option<String>,
     /// At or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Before this instant (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Entries after this sequence number (the `next` of the previous page).
     pub after: Option<i64>,
@@ -164,7 +169,8 @@ const REPORT_CAP: usize = 2_000_000;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AccountingQuery {
-    /// The subject key (see `/audit/entries`).
+    /// The subject key (see `/audit/entries`), at most 200 characters.
+    #[param(min_length = 1, max_length = 200)]
     pub subject: String,
 }
 
@@ -267,8 +273,10 @@ pub async fn accounting(
 #[into_params(parameter_in = Query)]
 pub struct AnomalyQuery {
     /// Start (RFC 3339); default seven days before `to`.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// End (RFC 3339), exclusive; default now (inclusive).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// A user querying more distinct subjects than this is listed (default 50).
     pub many_subjects: Option<u32>,

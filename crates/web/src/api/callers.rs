@@ -39,7 +39,7 @@ pub struct CallerCard {
 /// Answers 200 for any well-formed number: an unknown number is a finding
 /// (`authorised: false`, problem `unknown_number`), not an error.
 #[utoipa::path(get, path = "/callers/{e164}", tag = "callers",
-    params(("e164" = String, Path, description = "The calling number in E.164 form, e.g. +15125550123 (URL-encode the + as %2B if your client rewrites it)")),
+    params(("e164" = switchboard_domain::E164, Path, description = "The calling number in E.164 form, e.g. +15125550123 (URL-encode the + as %2B if your client rewrites it)")),
     responses((status = 200, body = CallerCard), (status = 400, body = ErrorBody)))]
 pub async fn lookup_caller(
     State(app): State<AppState>,

@@ -376,6 +376,7 @@ pub async fn refuse(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `pending_approval`, `approved` or `refused`.
+    #[param(pattern = "^(pending_approval|approved|refused)$")]
     state: Option<String>,
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,

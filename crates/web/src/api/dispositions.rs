@@ -89,7 +89,7 @@ pub struct Inquiry {
     pub not_this_person: Vec<Mark>,
     #[serde(default)]
     pub claims: ClaimsBody,
-    #[schema(value_type = String, example = "field")]
+    #[schema(value_type = String, example = "field", pattern = "^(jail|field|courthouse|protected_place)$")]
     pub location: Location,
     /// The reference of the inquiry the officer sent ahead, when this answers it: the
     /// disposition's caller response becomes the partner's answer.
@@ -687,7 +687,11 @@ fn kind_name(k: Kind) -> String {
 #[serde(deny_unknown_fields)]
 pub struct NewDisposition {
     pub inquiry: Inquiry,
-    #[schema(value_type = String, example = "unable_to_confirm")]
+    #[schema(
+        value_type = String,
+        example = "unable_to_confirm",
+        pattern = "^(no_record_found|status_information_only|unable_to_confirm|confirm_enforcement_action|decline|refer_legal_review|refer_citizenship_investigation|refer_juvenile_liaison|hit_confirmation_requested)$"
+    )]
     pub kind: Kind,
     /// Submit a confirmation blocked only by overridable rules, for a second person to
     /// override and approve.
@@ -876,6 +880,7 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `pending_second_review`, `pending_legal_review`, `final`, `overridden`, `refused`.
+    #[param(pattern = "^(pending_second_review|pending_legal_review|final|overridden|refused)$")]
     state: Option<String>,
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -1204,15 +1209,15 @@ pub struct CaseUpdate {
     pub transferred: bool,
     #[serde(default)]
     pub released: bool,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(not_started|in_progress|done|concern)$")]
     pub legal_representation: Option<Progress>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(not_started|in_progress|done|concern)$")]
     pub court_notice: Option<Progress>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(not_started|in_progress|done|concern)$")]
     pub sponsor_screening: Option<Progress>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(not_started|in_progress|done|concern)$")]
     pub trafficking_screening: Option<Progress>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(not_started|in_progress|done|concern)$")]
     pub child_welfare_referral: Option<Progress>,
 }
 

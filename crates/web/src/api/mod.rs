@@ -24,12 +24,19 @@ use crate::error::{ApiError, ApiResult};
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
     /// `C` (criminal justice) or `F` (firearms), as on the IAQ.
-    #[schema(value_type = String, example = "C")]
+    #[schema(value_type = String, example = "C", pattern = "^ *[CcFf] *$")]
     pub code: switchboard_domain::PurposeCode,
     /// Why, in the call-taker's words (3 to 500 characters).
+    #[schema(
+        min_length = 3,
+        max_length = 500,
+        pattern = "^ *[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069][^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]{1,498}[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069] *$"
+    )]
     pub reason: String,
-    /// The caller's case or incident number, where there is one.
+    /// The caller's case or incident number, where there is one (up to 40 letters, digits
+    /// and `- / . #`).
     #[serde(default)]
+    #[schema(pattern = "^ *[A-Za-z0-9/.#-]{0,40} *$")]
     pub case_number: Option<String>,
 }
 

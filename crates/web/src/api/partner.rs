@@ -476,7 +476,7 @@ pub struct CandidateSummary {
 
 /// Send an inquiry ahead, in JSON.
 #[utoipa::path(post, path = "/partner/inquiries", tag = "partner", request_body = PartnerInquiry,
-    params(("x-officer-badge" = String, Header, description = "the badge of the agency's officer the request is for")),
+    params(("x-officer-badge" = switchboard_domain::BadgeNumber, Header, description = "the badge of the agency's officer the request is for")),
     responses((status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send_json(
@@ -532,8 +532,8 @@ fn text(status: StatusCode, body: String) -> Response {
 /// Send an inquiry ahead as an Nlets IAQ message (`text/plain`). The answer is text too: an
 /// acknowledgement with the reference, or one `REJ/` line per problem.
 #[utoipa::path(post, path = "/partner/iaq", tag = "partner", request_body(content = String, content_type = "text/plain"),
-    params(("x-officer-badge" = String, Header, description = "the badge of the agency's officer the request is for")),
-    responses((status = 202, body = String, content_type = "text/plain"), (status = 400, body = String, content_type = "text/plain"),
+    params(("x-officer-badge" = switchboard_domain::BadgeNumber, Header, description = "the badge of the agency's officer the request is for")),
+    responses((status = 202, body = String, content_type = "text/plain"), (status = 400, description = "The IAQ does not parse (text, as IAQs are), or a header is missing (JSON)", content((String = "text/plain"), (ErrorBody = "application/json"))),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn send_iaq(
     State(app): State<AppState>,
@@ -882,7 +882,7 @@ fn status_of(p: &Partner, row: &PartnerInquiryRow) -> ApiResult<InquiryStatus> {
 }
 
 /// The status of an inquiry this agency sent, and the center's response once there is one.
-#[utoipa::path(get, path = "/partner/inquiries/{reference}", tag = "partner", params(("reference" = String, Path)),
+#[utoipa::path(get, path = "/partner/inquiries/{reference}", tag = "partner", params(("reference" = String, Path), ("x-officer-badge" = switchboard_domain::BadgeNumber, Header, description = "the badge of the agency's officer the request is for")),
     responses((status = 200, body = InquiryStatus), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn status(
     State(app): State<AppState>,
@@ -904,7 +904,7 @@ pub struct ListQuery {
 }
 
 /// This agency's inquiries, newest first (to find a reference again).
-#[utoipa::path(get, path = "/partner/inquiries", tag = "partner", params(ListQuery),
+#[utoipa::path(get, path = "/partner/inquiries", tag = "partner", params(ListQuery, ("x-officer-badge" = switchboard_domain::BadgeNumber, Header, description = "the badge of the agency's officer the request is for")),
     responses((status = 200, body = super::Paged<InquiryStatus>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -932,7 +932,7 @@ pub async fn list(
 }
 
 /// The same as IAR text.
-#[utoipa::path(get, path = "/partner/inquiries/{reference}/iar", tag = "partner", params(("reference" = String, Path)),
+#[utoipa::path(get, path = "/partner/inquiries/{reference}/iar", tag = "partner", params(("reference" = String, Path), ("x-officer-badge" = switchboard_domain::BadgeNumber, Header, description = "the badge of the agency's officer the request is for")),
     responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
 pub async fn status_iar(
     State(app): State<AppState>,

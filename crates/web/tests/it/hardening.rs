@@ -113,6 +113,27 @@ async fn a_keyless_partner_flood_is_audited_as_one_entry_a_minute() {
 }
 
 #[tokio::test]
+async fn requests_without_a_session_are_audited_as_one_entry_a_minute() {
+    let app = app_with(AdmissionLimits::default()).await;
+    let client = reqwest::Client::new();
+    for i in 0..150 {
+        let res = client
+            .get(app.url(&format!("/api/v1/agencies?limit={}", 1 + i % 9)))
+            .header("cookie", format!("sb_session={}", "cd".repeat(32)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    app.act_as(Some(switchboard_domain::Role::Auditor));
+    let (_, b) = app.get("/api/v1/audit/entries?actor=unauthenticated").await;
+    let items = b["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{b}");
+    assert_eq!(items[0]["action"], "GET /agencies", "{b}");
+    assert_eq!(items[0]["outcome"], "refused", "{b}");
+}
+
+#[tokio::test]
 async fn every_error_the_server_answers_is_in_the_json_shape() {
     let app = app_with(AdmissionLimits::default()).await;
     // A path number that does not parse.
