@@ -62,7 +62,7 @@ pub fn signing_seed(path: &Path, create: bool) -> anyhow::Result<[u8; 32]> {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

@@ -64,6 +64,9 @@ pub async fn run(args: &LoadBench) -> anyhow::Result<()> {
     )
     .await?;
     let mut secrets = Vec::new();
+    let mut key = [0u8; switchboard_accounts::sealed::KEY_BYTES];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+    let sealing = switchboard_accounts::sealed::SealingKey::from_bytes(key);
     for i in 0..args.sessions {
         let actor = switchboard_audit::Actor {
             username: "system:bench".to_owned(),
@@ -75,21 +78,19 @@ pub async fn run(args: &LoadBench) -> anyhow::Result<()> {
             role: Role::CallTaker,
         };
         let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-        let e = switchboard_web::api::users::enrol(
-            store.as_ref(),
-            &audit,
-            actor,
-            new,
-            PASSWORD,
-            now,
-            None,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let keepers = switchboard_web::api::users::Keepers {
+            store: store.as_ref(),
+            audit: &audit,
+            sealing: &sealing,
+        };
+        let e = switchboard_web::api::users::enrol(keepers, actor, new, PASSWORD, now, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         secrets.push((e.user.username.to_string(), e.totp_secret));
     }
     let mut state = AppState::new(store.clone()).with_audit(audit);
     state.cookie_secure = false;
+    state.sealing = std::sync::Arc::new(sealing);
     let limits = state
         .admission
         .as_ref()

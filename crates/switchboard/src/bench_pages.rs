@@ -286,6 +286,7 @@ pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
     };
 
     let mut sessions = std::collections::HashMap::new();
+    let sealing = state.sealing.clone();
     for (name, role) in [
         ("ct01", Role::CallTaker),
         ("sup01", Role::Supervisor),
@@ -303,17 +304,14 @@ pub(crate) async fn start(people: u64, seed: u64) -> anyhow::Result<Center> {
             ..Default::default()
         };
         let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-        let e = switchboard_web::api::users::enrol(
-            store.as_ref(),
-            &audit,
-            actor,
-            new,
-            PASSWORD,
-            now,
-            None,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        let keepers = switchboard_web::api::users::Keepers {
+            store: store.as_ref(),
+            audit: &audit,
+            sealing: &sealing,
+        };
+        let e = switchboard_web::api::users::enrol(keepers, actor, new, PASSWORD, now, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
         sessions.insert(name, client.logon(name, &e.totp_secret).await?);
     }
     let (ct, admin) = (&sessions["ct01"], &sessions["admin01"]);

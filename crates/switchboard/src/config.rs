@@ -37,6 +37,11 @@ pub struct Config {
     /// (`SWITCHBOARD_AUDIT_KEY_FILE`). When unset, `audit.key` in `data_dir`, created with a
     /// fresh random key the first time the server starts. Keep it out of the repository.
     pub audit_key_file: Option<PathBuf>,
+    /// The file holding the key that seals the accounts' TOTP seeds in the database, 64 hex
+    /// digits (`SWITCHBOARD_TOTP_KEY_FILE`). When unset, `totp.key` in `data_dir`, created
+    /// with a fresh random key while no sealed seed exists. Keep it out of the database's
+    /// backups' reach, and back it up apart.
+    pub totp_key_file: Option<PathBuf>,
     /// A file holding the token that opens `/metrics` to other machines
     /// (`SWITCHBOARD_METRICS_TOKEN_FILE`; `Authorization: Bearer <token>`). Without it,
     /// `/metrics` answers only clients on this machine.
@@ -205,6 +210,7 @@ impl Default for Config {
             determination_days: switchboard_web::DEFAULT_DETERMINATION_DAYS,
             audit_origin: "switchboard".to_owned(),
             audit_key_file: None,
+            totp_key_file: None,
             metrics_token_file: None,
             cookie_secure: true,
             sip: None,
@@ -281,6 +287,7 @@ impl Config {
                 "determination_days",
                 "audit_origin",
                 "audit_key_file",
+                "totp_key_file",
                 "cookie_secure",
             ]))
             .merge(Serialized::defaults(overrides))
@@ -342,6 +349,13 @@ impl Config {
         self.audit_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("audit.key"))
+    }
+
+    /// Where the TOTP sealing key lives.
+    pub fn totp_key_path(&self) -> PathBuf {
+        self.totp_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("totp.key"))
     }
 
     /// The database to open: the configured URL, or the default SQLite file.

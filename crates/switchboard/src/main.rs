@@ -426,6 +426,7 @@ async fn run(
             };
             let store = open_store(&config.database_url()).await?;
             let audit = open_audit(store.clone(), &config).await?;
+            let sealing = open_sealing(store.as_ref(), &config).await?;
             let new = switchboard_domain::NewUser {
                 username: switchboard_domain::Username::parse(&username)
                     .map_err(|e| anyhow::anyhow!("--username: {e}"))?,
@@ -434,7 +435,15 @@ async fn run(
                 role: switchboard_domain::Role::parse(&role)
                     .map_err(|e| anyhow::anyhow!("--role: {e}"))?,
             };
-            let e = add_user(store.as_ref(), &audit, new, &password, "command line").await?;
+            let e = add_user(
+                store.as_ref(),
+                &audit,
+                &sealing,
+                new,
+                &password,
+                "command line",
+            )
+            .await?;
             println!(
                 "user {} created ({})",
                 e.user.username,
@@ -643,10 +652,62 @@ async fn open_audit(
     .context("opening the audit log")
 }
 
+/// The key the accounts' TOTP seeds are sealed with: the configured file, created with a
+/// random key only while no account's seed is sealed (a missing file with sealed seeds is
+/// refused: a new key would lock everyone out).
+async fn open_sealing(
+    store: &dyn Store,
+    config: &Config,
+) -> anyhow::Result<switchboard_accounts::sealed::SealingKey> {
+    use switchboard_accounts::sealed::{KEY_BYTES, SealingKey, is_sealed};
+    let path = config.totp_key_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return SealingKey::from_hex(&text).with_context(|| format!("{}", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut page = switchboard_store::PageRequest {
+        limit: switchboard_store::PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    loop {
+        let users = store.list_users(page).await?;
+        for user in &users.items {
+            if let Some(c) = store.credentials(user.id).await?
+                && is_sealed(&c.totp_secret)
+            {
+                anyhow::bail!(
+                    "the TOTP key file {} is missing, and the accounts' second factors are \
+                     sealed with it: restore it from your backup (a new key would lock every \
+                     account out); nothing was changed",
+                    path.display()
+                );
+            }
+        }
+        match users.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let mut bytes = [0u8; KEY_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    audit_cmd::write_private(&path, &text)
+        .with_context(|| format!("writing the TOTP key {}", path.display()))?;
+    tracing::info!(path = %path.display(), "created a new TOTP sealing key");
+    Ok(SealingKey::from_bytes(bytes))
+}
+
 /// Creates a user with a password and a fresh second factor, audited as done by `by`.
 async fn add_user(
     store: &dyn Store,
     audit: &switchboard_audit_host::AuditLog,
+    sealing: &switchboard_accounts::sealed::SealingKey,
     new: switchboard_domain::NewUser,
     password: &str,
     by: &str,
@@ -656,7 +717,12 @@ async fn add_user(
         ..Default::default()
     };
     let now = switchboard_domain::stored_precision(OffsetDateTime::now_utc());
-    switchboard_web::api::users::enrol(store, audit, actor, new, password, now, None)
+    let keepers = switchboard_web::api::users::Keepers {
+        store,
+        audit,
+        sealing,
+    };
+    switchboard_web::api::users::enrol(keepers, actor, new, password, now, None)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.body.message))
 }
@@ -687,8 +753,9 @@ async fn serve(
     let addr = listener.local_addr()?;
     let backend = store.backend();
     let audit = open_audit(store.clone(), config).await?;
+    let sealing = open_sealing(store.as_ref(), config).await?;
     let demo_users = match &demo {
-        Some(_) => demo_accounts(store.as_ref(), &audit).await?,
+        Some(_) => demo_accounts(store.as_ref(), &audit, &sealing).await?,
         None => Vec::new(),
     };
     let mut state = AppState::new(store)
@@ -697,6 +764,7 @@ async fn serve(
     state.max_record_age_days = config.max_record_age_days;
     state.determination_days = config.determination_days;
     state.cookie_secure = config.cookie_secure;
+    state.sealing = std::sync::Arc::new(sealing);
     state.metrics_token = config.metrics_token()?;
     state.admission = Some(std::sync::Arc::new(
         switchboard_web::admission::Admission::new(config.admission.limits()),
@@ -843,6 +911,7 @@ fn demo_subject(
 async fn demo_accounts(
     store: &dyn Store,
     audit: &switchboard_audit_host::AuditLog,
+    sealing: &switchboard_accounts::sealed::SealingKey,
 ) -> anyhow::Result<Vec<(switchboard_web::api::users::Enrolment, String)>> {
     use switchboard_domain::{Name, NewUser, Role, Username};
     let mut bytes = [0u8; 6];
@@ -869,7 +938,7 @@ async fn demo_accounts(
             role,
         };
         out.push((
-            add_user(store, audit, new, &password, "demo").await?,
+            add_user(store, audit, sealing, new, &password, "demo").await?,
             password.clone(),
         ));
     }

@@ -86,6 +86,7 @@ pub fn complete(doc: &mut Value) {
         .and_then(Value::as_object_mut)
     {
         refine_domain_types(schemas);
+        refine_fields(schemas);
         let mut seen = std::collections::BTreeSet::new();
         while let Some(name) = body_refs.pop() {
             if !seen.insert(name.clone()) {
@@ -152,6 +153,55 @@ fn refine_domain_types(schemas: &mut Map<String, Value>) {
     }
 }
 
+/// Request fields whose handlers refuse more than the general bound (every control character,
+/// a blank value, a shorter length), so the document does not allow what they refuse.
+fn refine_fields(schemas: &mut Map<String, Value>) {
+    let no_control = format!("^[^{CONTROL_CLASS}]*$");
+    let not_blank = format!("^ *[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$");
+    // Line feeds allowed, every other control character refused.
+    let lines = CONTROL_CLASS.replacen(r"\u0000-\u001f", r"\u0000-\u0009\u000b-\u001f", 1);
+    let lines = format!("^[^{lines}]*$");
+    let rules = [
+        (
+            "Mark",
+            "record",
+            json!({ "maxLength": 64, "pattern": "^[!-~]{1,64}$" }),
+        ),
+        (
+            "Mark",
+            "reason",
+            json!({ "maxLength": 500, "pattern": no_control }),
+        ),
+        ("NewKey", "label", json!({ "pattern": not_blank })),
+        ("NewFeedKey", "name", json!({ "pattern": not_blank })),
+        (
+            "NewDetermination",
+            "reason",
+            json!({ "maxLength": 2000, "pattern": lines }),
+        ),
+        (
+            "NewDetermination",
+            "basis",
+            json!({ "maxLength": 500, "pattern": lines }),
+        ),
+    ];
+    for (schema, field, keywords) in rules {
+        if let (Some(Value::Object(property)), Value::Object(add)) = (
+            schemas
+                .get_mut(schema)
+                .and_then(|s| s.get_mut("properties"))
+                .and_then(|p| p.get_mut(field)),
+            keywords,
+        ) {
+            property.extend(add);
+        }
+    }
+}
+
+/// Query parameters whose handlers refuse every control character (searches and the audit
+/// log's filters).
+const NO_CONTROL_PARAMETERS: [&str; 4] = ["q", "actor", "subject", "action"];
+
 fn complete_operation(method: &str, path: &str, op: &mut Value, body_refs: &mut Vec<String>) {
     let auth = auth_of(method, path);
     op["security"] = match auth {
@@ -171,6 +221,13 @@ fn complete_operation(method: &str, path: &str, op: &mut Value, body_refs: &mut 
         .is_some_and(|p| !p.is_empty());
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params {
+            let strict = p
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| NO_CONTROL_PARAMETERS.contains(&n));
+            if strict && let Some(schema) = p.get_mut("schema") {
+                schema["pattern"] = json!(format!("^[^{CONTROL_CLASS}]*$"));
+            }
             if let Some(schema) = p.get_mut("schema") {
                 bound_strings(schema, body_refs);
             }
@@ -338,8 +395,11 @@ mod tests {
         let ani = &doc["components"]["schemas"]["NewAcdCall"]["properties"]["ani"];
         assert_eq!(ani["maxLength"], 128);
         assert_eq!(ani["pattern"], TEXT_PATTERN);
+        let reason = &doc["components"]["schemas"]["NewAcdCall"]["properties"]["ani"];
+        assert!(reason["maxLength"].as_u64().unwrap() <= MAX_TEXT_CHARS as u64);
+        // A field whose handler refuses more says so.
         let record = &doc["components"]["schemas"]["Mark"]["properties"]["record"];
-        assert_eq!(record["maxLength"].as_u64().unwrap(), MAX_TEXT_CHARS as u64);
+        assert_eq!(record["maxLength"], 64);
         // A domain type carries its parser's rule.
         let ori = doc["components"]["schemas"]["Ori"]["pattern"]
             .as_str()

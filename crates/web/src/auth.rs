@@ -432,7 +432,8 @@ async fn audit_unauthenticated(app: &AppState, action: &str, client: Option<Stri
             format!("{why} ({skipped} earlier refusals from this address not audited one by one)");
     }
     let actor = Actor {
-        username: "unauthenticated".to_owned(),
+        // Not a username anyone can have (usernames hold no colon).
+        username: "session:none".to_owned(),
         address: client,
         ..Actor::default()
     };
@@ -621,9 +622,16 @@ async fn check_secrets(
     if lock_holds && !familiar {
         return Ok(Err("account locked"));
     }
+    let owner = user.id.to_string();
+    let secret = app.sealing.open(&owner, &creds.totp_secret).map_err(|e| {
+        ApiError::internal(format!(
+            "the second factor of user {} does not open with the configured TOTP key: {e}",
+            user.id
+        ))
+    })?;
     let step = if password_ok {
         totp::check(
-            &creds.totp_secret,
+            &secret,
             code,
             now.unix_timestamp().max(0) as u64,
             creds.totp_last_step.max(0) as u64,
@@ -634,6 +642,10 @@ async fn check_secrets(
     let mut next = creds.clone();
     next.version += 1;
     next.updated_at = now;
+    // A secret stored before sealing existed is sealed the first time it is written back.
+    if !switchboard_accounts::sealed::is_sealed(&next.totp_secret) {
+        next.totp_secret = app.sealing.seal(&owner, &secret, random());
+    }
     let outcome = match step {
         Ok(step) => {
             next.totp_last_step = step as i64;

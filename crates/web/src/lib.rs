@@ -104,6 +104,9 @@ pub struct AppState {
     /// call history (the local day's number, when it was made, and the plan or why there is
     /// none; a failure is tried again after a minute).
     pub(crate) day_plan: Arc<tokio::sync::Mutex<Option<(i64, std::time::Instant, ui::DayPlan)>>>,
+    /// The key TOTP seeds are sealed with at rest (`totp_key_file`; a random one when none is
+    /// given, for tests and benchmarks whose accounts live no longer than the process).
+    pub sealing: Arc<switchboard_accounts::sealed::SealingKey>,
     /// The readiness check's last write probe (when, and whether the database took it): at
     /// most one a second, however often `/readyz` is asked.
     pub(crate) database_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
@@ -145,6 +148,9 @@ impl AppState {
             ),
             day_plan: Arc::default(),
             database_probe: Arc::default(),
+            sealing: Arc::new(switchboard_accounts::sealed::SealingKey::from_bytes(
+                auth::random(),
+            )),
             clock,
         }
     }

@@ -1411,3 +1411,40 @@ async fn a_full_disk_is_refused_quickly_and_once_freed_needs_no_restart() {
     let (ok, text, _) = run_in(dir.path(), &["audit", "verify"]);
     assert!(ok, "{text}");
 }
+
+#[test]
+fn sealed_second_factors_never_get_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = add_user(dir.path(), "admin.t", "administrator", "stonebridge-tamale-77");
+    let key = dir.path().join("data/totp.key");
+    assert!(key.exists(), "the first account made the sealing key");
+    // The seed is sealed in the database, never stored as it was shown.
+    let db = std::fs::read(dir.path().join("data/switchboard.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("data/switchboard.db-wal")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&db).into_owned() + &String::from_utf8_lossy(&wal);
+    assert!(text.contains("sealed1:"), "no sealed seed in the database");
+    assert!(!text.contains(&secret), "the seed is in the database as it was shown");
+    std::fs::rename(&key, dir.path().join("totp.key.away")).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "add-user",
+            "--username",
+            "admin.u",
+            "--display-name",
+            "Test Admin",
+            "--role",
+            "administrator",
+        ])
+        .current_dir(dir.path())
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .env("SWITCHBOARD_NEW_PASSWORD", "stonebridge-tamale-77")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("TOTP key file") && err.contains("is missing"),
+        "{err}"
+    );
+    assert!(!key.exists(), "no new key was made for sealed seeds");
+}

@@ -74,15 +74,35 @@ pub async fn new_credentials(
 /// API), an account of a privileged role is created disabled, with a role request another
 /// administrator must approve before it can log on; the command line on the server's machine
 /// (the first administrator) creates it at once.
+/// Where an enrolment is kept: the store, the audit log, and the key the seed is sealed with.
+#[derive(Clone, Copy)]
+pub struct Keepers<'a> {
+    pub store: &'a dyn switchboard_store::Store,
+    pub audit: &'a switchboard_audit_host::AuditLog,
+    pub sealing: &'a switchboard_accounts::sealed::SealingKey,
+}
+
+impl std::fmt::Debug for Keepers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keepers")
+            .field("store", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
 pub async fn enrol(
-    store: &dyn switchboard_store::Store,
-    audit: &switchboard_audit_host::AuditLog,
+    keepers: Keepers<'_>,
     actor: switchboard_audit::Actor,
     new: NewUser,
     password: &str,
     now: time::OffsetDateTime,
     requested_by: Option<UserId>,
 ) -> ApiResult<Enrolment> {
+    let Keepers {
+        store,
+        audit,
+        sealing,
+    } = keepers;
     let mut user = User::create(new, now);
     let pending = requested_by.filter(|_| needs_second_administrator(user.role));
     if pending.is_some() {
@@ -110,8 +130,11 @@ pub async fn enrol(
         )
         .await
         .map_err(crate::audit_failed)?;
+    // The seed is stored sealed; the plain one goes back to the enrolling person only.
+    let mut stored = creds.clone();
+    stored.totp_secret = sealing.seal(&user.id.to_string(), &creds.totp_secret, random());
     store.insert_user(&user).await?;
-    store.insert_credentials(&creds).await?;
+    store.insert_credentials(&stored).await?;
     let role_request = match pending {
         Some(by) => {
             let r = RoleRequest {
@@ -156,9 +179,13 @@ pub async fn create(
         display_name: body.display_name,
         role: body.role,
     };
-    let enrolment = enrol(
-        app.store.as_ref(),
+    let keepers = Keepers {
+        store: app.store.as_ref(),
         audit,
+        sealing: &app.sealing,
+    };
+    let enrolment = enrol(
+        keepers,
         who.actor(),
         new,
         &body.password,

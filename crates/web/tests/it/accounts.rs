@@ -473,8 +473,39 @@ async fn administrators_manage_accounts_with_the_password_policy() {
             .starts_with("otpauth://totp/")
     );
     let id = b["user"]["id"].as_str().unwrap().to_owned();
+    // The seed is stored sealed: the database alone does not give the second factor.
+    let user_id = switchboard_domain::UserId::from_uuid(id.parse().unwrap());
+    let stored = app.store.credentials(user_id).await.unwrap().unwrap();
+    assert!(
+        switchboard_accounts::sealed::is_sealed(&stored.totp_secret)
+            && !stored.totp_secret.contains(&secret),
+        "{}",
+        stored.totp_secret
+    );
     let (s, b, _) = app.logon("ct.new", PASSWORD, &code(&secret, NOW)).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    // A seed stored before sealing existed (the harness's accounts) is sealed at its next
+    // logon, and still works.
+    let (planner, plain) = make_user(app.store.as_ref(), Role::Planner, "plan.legacy").await;
+    assert_eq!(
+        app.store
+            .credentials(planner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_secret,
+        plain
+    );
+    let (s, b, _) = app.logon("plan.legacy", PASSWORD, &code(&plain, NOW)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let sealed = app
+        .store
+        .credentials(planner.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret;
+    assert!(switchboard_accounts::sealed::is_sealed(&sealed), "{sealed}");
     // Administrators cannot take their own access away.
     let (_, me) = app.get("/api/v1/session").await;
     let my_id = me["user"]["id"].as_str().unwrap().to_owned();

@@ -126,7 +126,7 @@ async fn requests_without_a_session_are_audited_as_one_entry_a_minute() {
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     app.act_as(Some(switchboard_domain::Role::Auditor));
-    let (_, b) = app.get("/api/v1/audit/entries?actor=unauthenticated").await;
+    let (_, b) = app.get("/api/v1/audit/entries?actor=session:none").await;
     let items = b["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{b}");
     assert_eq!(items[0]["action"], "GET /agencies", "{b}");
