@@ -104,6 +104,10 @@ pub fn complete(doc: &mut Value) {
 const CONTROL_CLASS: &str =
     r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069";
 
+/// White space a request string may hold (white space but the control characters other than
+/// tab and line feed); trimmed away at the ends of labels.
+const SPACE: &str = r"[^\S\u000b-\u000d\u001c-\u001f\u0085]";
+
 /// The domain's string types, with the rules their parsers apply (in their canonical form: a
 /// pattern never looser than the parser, so that what the document allows the server takes).
 fn refine_domain_types(schemas: &mut Map<String, Value>) {
@@ -157,7 +161,9 @@ fn refine_domain_types(schemas: &mut Map<String, Value>) {
 /// a blank value, a shorter length), so the document does not allow what they refuse.
 fn refine_fields(schemas: &mut Map<String, Value>) {
     let no_control = format!("^[^{CONTROL_CLASS}]*$");
-    let not_blank = format!("^ *[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$");
+    // 1 to 60 characters once trimmed (white space at the ends is dropped, so the length is
+    // in the pattern rather than in `maxLength`).
+    let short_label = format!("^{SPACE}*[^\\s{CONTROL_CLASS}][^{CONTROL_CLASS}]{{0,59}}{SPACE}*$");
     // Line feeds allowed, every other control character refused.
     let lines = CONTROL_CLASS.replacen(r"\u0000-\u001f", r"\u0000-\u0009\u000b-\u001f", 1);
     let lines = format!("^[^{lines}]*$");
@@ -172,8 +178,16 @@ fn refine_fields(schemas: &mut Map<String, Value>) {
             "reason",
             json!({ "maxLength": 500, "pattern": no_control }),
         ),
-        ("NewKey", "label", json!({ "pattern": not_blank })),
-        ("NewFeedKey", "name", json!({ "pattern": not_blank })),
+        (
+            "NewKey",
+            "label",
+            json!({ "maxLength": MAX_TEXT_CHARS, "pattern": short_label }),
+        ),
+        (
+            "NewFeedKey",
+            "name",
+            json!({ "maxLength": MAX_TEXT_CHARS, "pattern": short_label }),
+        ),
         (
             "NewDetermination",
             "reason",

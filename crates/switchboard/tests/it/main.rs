@@ -1415,7 +1415,12 @@ async fn a_full_disk_is_refused_quickly_and_once_freed_needs_no_restart() {
 #[test]
 fn sealed_second_factors_never_get_a_new_key() {
     let dir = tempfile::tempdir().unwrap();
-    let secret = add_user(dir.path(), "admin.t", "administrator", "stonebridge-tamale-77");
+    let secret = add_user(
+        dir.path(),
+        "admin.t",
+        "administrator",
+        "stonebridge-tamale-77",
+    );
     let key = dir.path().join("data/totp.key");
     assert!(key.exists(), "the first account made the sealing key");
     // The seed is sealed in the database, never stored as it was shown.
@@ -1423,7 +1428,10 @@ fn sealed_second_factors_never_get_a_new_key() {
     let wal = std::fs::read(dir.path().join("data/switchboard.db-wal")).unwrap_or_default();
     let text = String::from_utf8_lossy(&db).into_owned() + &String::from_utf8_lossy(&wal);
     assert!(text.contains("sealed1:"), "no sealed seed in the database");
-    assert!(!text.contains(&secret), "the seed is in the database as it was shown");
+    assert!(
+        !text.contains(&secret),
+        "the seed is in the database as it was shown"
+    );
     std::fs::rename(&key, dir.path().join("totp.key.away")).unwrap();
     let out = Command::new(BIN)
         .args([

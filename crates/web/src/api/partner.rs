@@ -87,7 +87,7 @@ impl Default for RateLimits {
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// What the key is for (1 to 60 characters), to tell keys apart.
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(min_length = 1)]
     pub label: String,
 }
 

@@ -333,7 +333,7 @@ pub async fn ingest(
 #[serde(deny_unknown_fields)]
 pub struct NewFeedKey {
     /// What the feed is (1 to 60 characters): the source system's name.
-    #[schema(min_length = 1, max_length = 60)]
+    #[schema(min_length = 1)]
     pub name: String,
     /// The record systems it may write (at least one).
     #[schema(value_type = Vec<switchboard_domain::records::System>, min_items = 1)]
