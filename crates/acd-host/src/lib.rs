@@ -161,7 +161,87 @@ impl AcdHost {
         if differs {
             host.submit(Event::ConfigChanged { config }).await?;
         }
+        host.reconcile_calls().await?;
         Ok(host)
+    }
+
+    /// Brings the store's call records that are not over in step with the engine, as a crash
+    /// can leave them: a call recorded but never logged (the kill fell between the two), or
+    /// logged but its record not updated. A call the engine holds takes the engine's state; a
+    /// call it does not hold is over: ended if it was answered, abandoned otherwise. How many
+    /// records changed.
+    pub async fn reconcile_calls(&self) -> Result<usize, HostError> {
+        use switchboard_acd::Phase;
+        let live: HashMap<Uuid, CallState> = self
+            .calls()
+            .await
+            .into_iter()
+            .filter_map(|(view, record)| {
+                let state = match view.phase {
+                    Phase::Waiting => CallState::Queued,
+                    Phase::Ringing { .. } => CallState::Offered,
+                    Phase::Connected { .. } => CallState::Connected,
+                };
+                record.map(|r| (r, state))
+            })
+            .collect();
+        let mut changed = 0;
+        // Calls the engine holds stay open, so a round that changes nothing is the last.
+        loop {
+            let open = self
+                .store
+                .open_calls(switchboard_store::OPEN_CALLS_MAX_LIMIT)
+                .await?;
+            let full = open.len() as u32 == switchboard_store::OPEN_CALLS_MAX_LIMIT;
+            let mut round = 0;
+            for mut call in open {
+                let before = call.state;
+                let target = live.get(&call.id.as_uuid()).copied().unwrap_or(
+                    if before == CallState::Connected {
+                        CallState::Ended
+                    } else {
+                        CallState::Abandoned
+                    },
+                );
+                if before == target {
+                    continue;
+                }
+                let now = stored_precision(OffsetDateTime::now_utc());
+                let path: &[CallState] = match (before, target) {
+                    (CallState::Arriving | CallState::Queued, CallState::Connected) => {
+                        &[CallState::Queued, CallState::Offered, CallState::Connected]
+                    }
+                    (CallState::Arriving, CallState::Offered) => {
+                        &[CallState::Queued, CallState::Offered]
+                    }
+                    _ => std::slice::from_ref(&target),
+                };
+                let mut moved = true;
+                for step in path {
+                    if *step != call.state && call.transition(*step, now).is_err() {
+                        moved = false;
+                        break;
+                    }
+                }
+                if !moved {
+                    tracing::warn!(call = %call.id, from = %before, to = %target, "call record cannot follow the ACD");
+                    continue;
+                }
+                self.store.update_call(&call, before).await?;
+                round += 1;
+            }
+            changed += round;
+            if !full || round == 0 {
+                break;
+            }
+        }
+        if changed > 0 {
+            tracing::warn!(
+                calls = changed,
+                "call records brought in step with the ACD after a restart"
+            );
+        }
+        Ok(changed)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -126,15 +126,137 @@ struct Shared {
 /// Who waits for an append: told the entries' `seq`s once durable, or why not.
 type AppendReply = oneshot::Sender<Result<Vec<u64>, AuditError>>;
 
+/// What an appended entry does to the actions still open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Plain,
+    /// It begins an action whose end is not yet known.
+    Opens,
+    /// It ends the action entry `seq` began.
+    Closes(u64),
+}
+
 enum Request {
-    Append(Vec<Entry>, AppendReply),
+    Append(Vec<(Entry, Mark)>, AppendReply),
+    /// The action entry `seq` began was carried out: its mark goes, no entry is written.
+    Close(u64),
     Checkpoint(oneshot::Sender<Result<Option<Checkpoint>, AuditError>>),
+}
+
+/// The note of a "failed" entry written for an action a stop of the server cut off.
+pub const CUT_OFF_BY_STOP: &str = "cut off by a stop of the server before its end was recorded";
+/// The note of a "failed" entry written for an action whose request was abandoned.
+pub const CUT_OFF_BY_CLIENT: &str = "cut off before its end: the request was abandoned (the client left, or the server is stopping)";
+
+/// An audited action begun ([`AuditLog::begin`]) whose end is not yet recorded. End it with
+/// [`OpenAction::done`] or [`OpenAction::failed`]; dropped without either (the request's
+/// future was dropped), it writes its "failed" entry itself. One a crash leaves open gets its
+/// "failed" entry when the log is next opened.
+#[must_use = "an open action is ended with done() or failed()"]
+pub struct OpenAction {
+    log: AuditLog,
+    seq: u64,
+    entry: Entry,
+    ended: bool,
+}
+
+impl std::fmt::Debug for OpenAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAction")
+            .field("seq", &self.seq)
+            .field("action", &self.entry.action)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAction {
+    /// The `seq` of the entry that began it.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The action was carried out: its open mark goes. Nothing waits for that write; if it
+    /// is lost, the next start says the action's end was not recorded.
+    pub fn done(mut self) {
+        self.ended = true;
+        let _ = self.log.tx.try_send(Request::Close(self.seq));
+    }
+
+    /// The action failed: appends `entry` (its "failed" entry), which ends it in the same
+    /// commit; returns the entry's `seq` once durable.
+    pub async fn failed(mut self, entry: Entry) -> Result<u64, AuditError> {
+        self.ended = true;
+        let seq = self.seq;
+        Ok(self
+            .log
+            .append_marked(vec![(entry, Mark::Closes(seq))])
+            .await?[0])
+    }
+}
+
+impl Drop for OpenAction {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let entry = cut_off(&self.entry, self.seq, (self.log.clock)(), CUT_OFF_BY_CLIENT);
+        let (reply, _) = oneshot::channel();
+        // Not awaited (a drop cannot wait); if the writer's queue is full the mark stays and
+        // the next start writes the entry instead.
+        let _ = self.log.tx.try_send(Request::Append(
+            vec![(entry, Mark::Closes(self.seq))],
+            reply,
+        ));
+    }
+}
+
+/// The entry beginning an action, being written.
+struct Beginning {
+    answer: Option<oneshot::Receiver<Result<Vec<u64>, AuditError>>>,
+    log: AuditLog,
+    entry: Entry,
+}
+
+impl Drop for Beginning {
+    fn drop(&mut self) {
+        let Some(answer) = self.answer.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (log, entry) = (self.log.clone(), std::mem::take(&mut self.entry));
+        runtime.spawn(async move {
+            if let Ok(Ok(seqs)) = answer.await {
+                // Dropped unended: writes its "failed" entry.
+                drop(OpenAction {
+                    log,
+                    seq: seqs[0],
+                    entry,
+                    ended: false,
+                });
+            }
+        });
+    }
+}
+
+/// The "failed" entry of an action entry `seq` began and something cut off.
+fn cut_off(began: &Entry, seq: u64, at_ms: i64, why: &str) -> Entry {
+    let mut e = began.clone();
+    e.seq = 0;
+    e.at_ms = at_ms;
+    e.outcome = switchboard_audit::Outcome::Failed;
+    e.note = Some(format!(
+        "{why} (entry {seq}); whether the change was made is not known"
+    ));
+    e
 }
 
 /// The audit log: cheap to clone, one writer behind it.
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Request>,
+    clock: Clock,
     shared: Arc<RwLock<Shared>>,
     origin: Arc<str>,
     key: VerifyingKey,
@@ -247,16 +369,18 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel(16_384);
         let origin: Arc<str> = config.origin.clone().into();
         let writer = Writer {
-            store,
+            store: store.clone(),
             config,
-            clock,
+            clock: clock.clone(),
             shared: shared.clone(),
             acc,
             unsigned_since_ms: None,
+            closes: Vec::new(),
         };
         tokio::spawn(writer.run(rx));
         let log = Self {
             tx,
+            clock,
             shared,
             origin,
             key,
@@ -266,7 +390,53 @@ impl AuditLog {
         if let Err(e) = log.checkpoint().await {
             tracing::error!(error = %e, "could not sign the unsigned tail of the audit log at start");
         }
+        log.fail_cut_off_actions(store.as_ref()).await?;
         Ok(log)
+    }
+
+    /// Writes the "failed" entry of every action a stop of the server left open (begun, its
+    /// end never recorded), each ending its action in the same commit.
+    async fn fail_cut_off_actions(&self, store: &dyn Store) -> Result<(), AuditError> {
+        let mut failed = 0usize;
+        loop {
+            let open = store
+                .open_audit_actions(1_000)
+                .await
+                .map_err(AuditError::Read)?;
+            if open.is_empty() {
+                break;
+            }
+            let now = (self.clock)();
+            let entries = open
+                .iter()
+                .map(|row| {
+                    let seq = row.seq as u64;
+                    let began = Entry::from_bytes(row.entry.as_bytes()).unwrap_or_else(|_| {
+                        Entry::new(
+                            row.action.clone(),
+                            switchboard_audit::Actor {
+                                username: row.actor.clone(),
+                                ..Default::default()
+                            },
+                            row.at_ms,
+                        )
+                    });
+                    (
+                        cut_off(&began, seq, now, CUT_OFF_BY_STOP),
+                        Mark::Closes(seq),
+                    )
+                })
+                .collect::<Vec<_>>();
+            failed += entries.len();
+            self.append_marked(entries).await?;
+        }
+        if failed > 0 {
+            tracing::warn!(
+                actions = failed,
+                "actions cut off by the last stop of the server are recorded as failed in the audit log"
+            );
+        }
+        Ok(())
     }
 
     /// Appends one entry; returns its `seq` once it is durable.
@@ -274,8 +444,41 @@ impl AuditLog {
         Ok(self.append_all(vec![entry]).await?[0])
     }
 
+    /// Appends the entry that begins an action whose end is not yet known (a change about to
+    /// be made): durable and marked open in one commit. The action is then ended with the
+    /// [`OpenAction`].
+    pub async fn begin(&self, entry: Entry) -> Result<OpenAction, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::Append(vec![(entry.clone(), Mark::Opens)], reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        // If this future is dropped while the entry is being written (the request abandoned),
+        // the action it opens is ended as cut off once the entry is durable.
+        let mut pending = Beginning {
+            answer: Some(answer),
+            log: self.clone(),
+            entry,
+        };
+        let answer = pending.answer.as_mut().expect("set above");
+        let written = answer.await;
+        pending.answer = None;
+        let seq = written.map_err(|_| AuditError::Closed)??[0];
+        Ok(OpenAction {
+            log: self.clone(),
+            seq,
+            entry: std::mem::take(&mut pending.entry),
+            ended: false,
+        })
+    }
+
     /// Appends entries, all in one commit, in order; returns their `seq`s once durable.
     pub async fn append_all(&self, entries: Vec<Entry>) -> Result<Vec<u64>, AuditError> {
+        self.append_marked(entries.into_iter().map(|e| (e, Mark::Plain)).collect())
+            .await
+    }
+
+    async fn append_marked(&self, entries: Vec<(Entry, Mark)>) -> Result<Vec<u64>, AuditError> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
@@ -389,6 +592,8 @@ struct Writer {
     acc: Accumulator,
     /// When the oldest unsigned entry was written.
     unsigned_since_ms: Option<i64>,
+    /// Actions carried out whose open marks are still to be removed.
+    closes: Vec<i64>,
 }
 
 impl Writer {
@@ -413,6 +618,7 @@ impl Writer {
                         count += entries.len();
                         appends.push((entries, reply));
                     }
+                    Request::Close(seq) => self.closes.push(seq as i64),
                     Request::Checkpoint(reply) => checkpoints.push(reply),
                 }
                 if count < self.config.max_batch {
@@ -422,6 +628,7 @@ impl Writer {
             if !appends.is_empty() {
                 self.write(appends).await;
             }
+            self.close_marks().await;
             let due = self.sign_if_due(!checkpoints.is_empty()).await;
             for reply in checkpoints {
                 let answer = match &due {
@@ -437,9 +644,51 @@ impl Writer {
                 let _ = reply.send(answer);
             }
         }
-        // Shutdown: sign what is unsigned, so the whole log is covered by a checkpoint.
-        if let Err(e) = self.sign_if_due(true).await {
-            tracing::error!(error = %e, "could not sign the final audit checkpoint");
+        // Shutdown: sign what is unsigned, so the whole log is covered by a checkpoint. The
+        // storage may be failing just then: a few tries, then say plainly what is left.
+        self.close_marks().await;
+        for attempt in 0..3 {
+            match self.sign_if_due(true).await {
+                Ok(()) => return,
+                Err(e) if attempt < 2 => {
+                    tracing::warn!(error = %e, attempt, "the final audit checkpoint is not signed yet; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    let signed = self
+                        .shared
+                        .read()
+                        .expect("audit state")
+                        .checkpoints
+                        .last()
+                        .map_or(0, |c| c.size);
+                    tracing::error!(
+                        error = %e,
+                        unsigned = self.acc.size() - signed,
+                        "stopping with audit entries no signed checkpoint covers; they are signed when the log is next opened"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Removes the open marks of actions carried out; on a failure they are kept for the
+    /// next try.
+    async fn close_marks(&mut self) {
+        if self.closes.is_empty() {
+            return;
+        }
+        match self.store.close_audit_actions(&self.closes).await {
+            Ok(()) => self.closes.clear(),
+            Err(e) => {
+                tracing::warn!(error = %e, actions = self.closes.len(), "open audit actions not closed yet; trying again with the next write");
+                // Bounded: a store failing for long keeps the newest marks only; the others
+                // are reported as cut off at the next start.
+                if self.closes.len() > 100_000 {
+                    let excess = self.closes.len() - 100_000;
+                    self.closes.drain(..excess);
+                }
+            }
         }
     }
 
@@ -447,7 +696,7 @@ impl Writer {
     /// fails because another process appended to the log meanwhile (a command run on the
     /// server's machine), the writer takes those entries in and tries once more, numbered
     /// after them, so the server goes on without a restart.
-    async fn write(&mut self, appends: Vec<(Vec<Entry>, AppendReply)>) {
+    async fn write(&mut self, appends: Vec<(Vec<(Entry, Mark)>, AppendReply)>) {
         let mut caught_up = false;
         loop {
             let start = self.acc.size();
@@ -457,7 +706,7 @@ impl Writer {
             let mut seqs = Vec::with_capacity(appends.len());
             for (entries, _) in &appends {
                 let first = start + rows.len() as u64 + 1;
-                for e in entries {
+                for (e, mark) in entries {
                     let mut e = e.clone();
                     let seq = start + rows.len() as u64 + 1;
                     e.seq = seq;
@@ -467,6 +716,11 @@ impl Writer {
                     let subjects = e.subject_keys();
                     rows.push(NewAuditRow {
                         subjects,
+                        opens: *mark == Mark::Opens,
+                        closes: match mark {
+                            Mark::Closes(seq) => Some(*seq as i64),
+                            _ => None,
+                        },
                         row: AuditRow {
                             seq: seq as i64,
                             at_ms: e.at_ms,

@@ -27,9 +27,10 @@ use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
     DeterminationRow, DispositionRow, FeedKeyRow, FeedState, LiaisonCaseRow, NewAuditRow,
-    OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow, RECORD_CHANGES_MAX_LIMIT,
-    RecordBatch, RecordBatchOutcome, RecordChange, Result, RoleRequest, SessionRow, Store,
-    StoreError, acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
+    OPEN_CALLS_MAX_LIMIT, OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow,
+    RECORD_CHANGES_MAX_LIMIT, RecordBatch, RecordBatchOutcome, RecordChange, Result, RoleRequest,
+    SessionRow, Store, StoreError, acd_log_limit, audit_limit, check_source_record_ids,
+    check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -1177,6 +1178,23 @@ impl Store for PgStore {
         }))
     }
 
+    async fn open_calls(&self, limit: u32) -> Result<Vec<Call>> {
+        let limit = i64::from(limit.clamp(1, OPEN_CALLS_MAX_LIMIT));
+        let rows = sqlx::query_as!(
+            CallRow,
+            r#"SELECT id AS "id: Uuid", ani_raw, ani, officer_id AS "officer_id?: Uuid", state,
+                      arrived_at AS "arrived_at: OffsetDateTime", answered_at AS "answered_at?: OffsetDateTime",
+                      ended_at AS "ended_at?: OffsetDateTime"
+               FROM calls WHERE state NOT IN ('ended', 'abandoned')
+               ORDER BY arrived_at, id LIMIT $1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
     async fn insert_inquiry(&self, i: &Inquiry) -> Result<()> {
         let id = i.id.as_uuid();
         let call = i.call_id.map(|c| c.as_uuid());
@@ -2279,7 +2297,59 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         }
+        let opens: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.opens)
+            .map(|e| e.row.seq)
+            .collect();
+        if !opens.is_empty() {
+            sqlx::query!(
+                "INSERT INTO audit_open_actions (seq) SELECT * FROM UNNEST($1::bigint[])",
+                &opens
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let closes: Vec<i64> = entries.iter().filter_map(|e| e.closes).collect();
+        if !closes.is_empty() {
+            sqlx::query!(
+                "DELETE FROM audit_open_actions WHERE seq = ANY($1::bigint[])",
+                &closes
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn open_audit_actions(&self, limit: u32) -> Result<Vec<AuditRow>> {
+        let limit = audit_limit(limit, AUDIT_MAX_LIMIT);
+        sqlx::query_as!(
+            AuditRow,
+            r#"SELECT l.seq, l.at_ms, l.action, l.actor, l.entry, l.leaf_hash
+               FROM audit_open_actions o JOIN audit_log l ON l.seq = o.seq
+               ORDER BY o.seq LIMIT $1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn close_audit_actions(&self, seqs: &[i64]) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!(
+            "DELETE FROM audit_open_actions WHERE seq = ANY($1::bigint[])",
+            seqs
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>> {

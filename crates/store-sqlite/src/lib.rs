@@ -28,9 +28,10 @@ use switchboard_store::{
     ACD_SNAPSHOTS_KEPT, AUDIT_HASHES_MAX_LIMIT, AUDIT_MAX_LIMIT, AcdLogEntry, AcdSnapshot,
     AgencyFilter, AgreementFilter, AuditFilter, AuditRow, CheckpointRow, Credentials,
     DeterminationRow, DispositionRow, FeedKeyRow, FeedState, LiaisonCaseRow, NewAuditRow,
-    OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow, RECORD_CHANGES_MAX_LIMIT,
-    RecordBatch, RecordBatchOutcome, RecordChange, Result, RoleRequest, SessionRow, Store,
-    StoreError, acd_log_limit, audit_limit, check_source_record_ids, check_source_record_keys,
+    OPEN_CALLS_MAX_LIMIT, OfficerFilter, Page, PageRequest, PartnerInquiryRow, PartnerKeyRow,
+    RECORD_CHANGES_MAX_LIMIT, RecordBatch, RecordBatchOutcome, RecordChange, Result, RoleRequest,
+    SessionRow, Store, StoreError, acd_log_limit, audit_limit, check_source_record_ids,
+    check_source_record_keys,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -1237,6 +1238,23 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn open_calls(&self, limit: u32) -> Result<Vec<Call>> {
+        let limit = i64::from(limit.clamp(1, OPEN_CALLS_MAX_LIMIT));
+        let rows = sqlx::query_as!(
+            CallRow,
+            r#"SELECT id AS "id: Uuid", ani_raw, ani, officer_id AS "officer_id?: Uuid", state,
+                      arrived_at AS "arrived_at: OffsetDateTime", answered_at AS "answered_at?: OffsetDateTime",
+                      ended_at AS "ended_at?: OffsetDateTime"
+               FROM calls WHERE state NOT IN ('ended', 'abandoned')
+               ORDER BY arrived_at, id LIMIT ?1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        convert(rows)
+    }
+
     async fn insert_inquiry(&self, i: &Inquiry) -> Result<()> {
         let id = i.id.as_uuid();
         let call = i.call_id.map(|c| c.as_uuid());
@@ -2316,6 +2334,49 @@ impl Store for SqliteStore {
             });
             q.build().execute(&mut *tx).await.map_err(backend)?;
         }
+        let opens: Vec<i64> = entries
+            .iter()
+            .filter(|e| e.opens)
+            .map(|e| e.row.seq)
+            .collect();
+        if !opens.is_empty() {
+            let opens = seq_list(&opens);
+            sqlx::query!(
+                "INSERT INTO audit_open_actions (seq) SELECT value FROM json_each(?1)",
+                opens
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let closes: Vec<i64> = entries.iter().filter_map(|e| e.closes).collect();
+        if !closes.is_empty() {
+            close_actions(&mut tx, &closes).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn open_audit_actions(&self, limit: u32) -> Result<Vec<AuditRow>> {
+        let limit = audit_limit(limit, AUDIT_MAX_LIMIT);
+        sqlx::query_as!(
+            AuditRow,
+            r#"SELECT l.seq AS "seq!: i64", l.at_ms AS "at_ms!: i64", l.action, l.actor, l.entry,
+                      l.leaf_hash AS "leaf_hash!: Vec<u8>"
+               FROM audit_open_actions o JOIN audit_log l ON l.seq = o.seq
+               ORDER BY o.seq LIMIT ?1"#,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)
+    }
+
+    async fn close_audit_actions(&self, seqs: &[i64]) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        close_actions(&mut tx, seqs).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -2407,4 +2468,22 @@ impl Store for SqliteStore {
         .await
         .map_err(backend)
     }
+}
+
+/// `seqs` as the JSON array `json_each` reads.
+fn seq_list(seqs: &[i64]) -> String {
+    serde_json::to_string(seqs).expect("integers serialise")
+}
+
+/// Removes the open marks of `seqs` inside `tx`.
+async fn close_actions(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, seqs: &[i64]) -> Result<()> {
+    let seqs = seq_list(seqs);
+    sqlx::query!(
+        "DELETE FROM audit_open_actions WHERE seq IN (SELECT value FROM json_each(?1))",
+        seqs
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }

@@ -413,6 +413,10 @@ pub trait Store: Send + Sync + 'static {
     async fn update_call(&self, call: &Call, expected: CallState) -> Result<()>;
     /// Newest first.
     async fn list_calls(&self, page: PageRequest) -> Result<Page<Call>>;
+    /// Calls not yet over (arriving, queued, offered or connected), oldest arrival first, at
+    /// most `limit` (clamped to 1..=[`OPEN_CALLS_MAX_LIMIT`]): what the call distributor
+    /// reconciles at start-up.
+    async fn open_calls(&self, limit: u32) -> Result<Vec<Call>>;
 
     async fn insert_inquiry(&self, inquiry: &Inquiry) -> Result<()>;
     async fn inquiry(&self, id: InquiryId) -> Result<Inquiry>;
@@ -607,6 +611,11 @@ pub trait Store: Send + Sync + 'static {
     /// already held (or repeated) is [`StoreError::Conflict`] on `seq`. Never updated or
     /// deleted afterwards.
     async fn append_audit(&self, entries: &[NewAuditRow]) -> Result<()>;
+    /// The entries of actions begun and not ended (appended with `opens`, not closed since),
+    /// in `seq` order, at most `limit` (clamped to 1..=[`AUDIT_MAX_LIMIT`]).
+    async fn open_audit_actions(&self, limit: u32) -> Result<Vec<AuditRow>>;
+    /// Marks the actions begun by these entries ended; a `seq` not open is ignored.
+    async fn close_audit_actions(&self, seqs: &[i64]) -> Result<()>;
     /// Entries with `seq > after_seq` in `seq` order, at most `limit` (clamped to
     /// 1..=[`AUDIT_MAX_LIMIT`]).
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>>;
@@ -626,6 +635,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every checkpoint, by size ascending.
     async fn audit_checkpoints(&self) -> Result<Vec<CheckpointRow>>;
 }
+
+/// The most open calls one read returns.
+pub const OPEN_CALLS_MAX_LIMIT: u32 = 10_000;
 
 /// The most audit entries one read returns.
 pub const AUDIT_MAX_LIMIT: u32 = 10_000;

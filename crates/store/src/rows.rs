@@ -481,6 +481,15 @@ pub struct AuditRow {
 pub struct NewAuditRow {
     pub row: AuditRow,
     pub subjects: Vec<String>,
+    /// The entry begins an action whose end is not yet known (a change about to be made): it
+    /// is marked open in the same commit, until [`Store::close_audit_actions`] or an entry
+    /// that `closes` it.
+    ///
+    /// [`Store::close_audit_actions`]: crate::Store::close_audit_actions
+    pub opens: bool,
+    /// The entry ends the action the entry with this `seq` began (its "failed" entry): the
+    /// mark is removed in the same commit.
+    pub closes: Option<i64>,
 }
 
 /// A signed tree head of the audit log.

@@ -50,6 +50,7 @@ macro_rules! story_tests {
             user_round_trip,
             call_life_and_compare_and_set,
             calls_list_newest_first,
+            open_calls_are_those_not_over_oldest_first,
             inquiry_round_trip,
             concurrent_updates_one_wins,
             source_records_round_trip_and_upsert,
@@ -68,6 +69,7 @@ macro_rules! story_tests {
             sessions_end_one_or_all,
             audit_log_appends_searches_and_refuses_duplicates,
             audit_checkpoints_in_size_order,
+            audit_actions_stay_open_until_closed,
             partner_keys_round_trip_and_revoke,
             partner_inquiries_round_trip_find_by_phone_and_page,
             source_records_are_found_by_every_identifier_they_carry,
@@ -827,6 +829,46 @@ pub async fn call_life_and_compare_and_set(s: &dyn Store) {
         s.update_call(&ghost, CallState::Arriving).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+pub async fn open_calls_are_those_not_over_oldest_first(s: &dyn Store) {
+    let mut open = Vec::new();
+    for (i, state) in [
+        CallState::Connected,
+        CallState::Ended,
+        CallState::Queued,
+        CallState::Abandoned,
+        CallState::Offered,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Inserted newest first, so the order returned is the arrival order, not insertion.
+        let at = T0 - Duration::seconds(i as i64);
+        let mut c = Call::arrive(
+            NewCall {
+                ani_raw: format!("+1202555011{i}"),
+                officer_id: None,
+            },
+            at,
+        );
+        for step in match state {
+            CallState::Queued => &[CallState::Queued][..],
+            CallState::Offered => &[CallState::Queued, CallState::Offered],
+            CallState::Connected => &[CallState::Queued, CallState::Offered, CallState::Connected],
+            CallState::Ended => &[CallState::Queued, CallState::Ended],
+            _ => &[CallState::Queued, CallState::Abandoned],
+        } {
+            c.transition(*step, at).unwrap();
+        }
+        s.insert_call(&c).await.unwrap();
+        if !state.is_final() {
+            open.push(c);
+        }
+    }
+    open.reverse();
+    assert_eq!(s.open_calls(100).await.unwrap(), open);
+    assert_eq!(s.open_calls(0).await.unwrap(), open[..1]);
 }
 
 pub async fn calls_list_newest_first(s: &dyn Store) {
@@ -2009,7 +2051,49 @@ fn audit_row(seq: i64, actor: &str, action: &str, subjects: &[&str]) -> crate::N
             leaf_hash: vec![seq as u8; 32],
         },
         subjects: subjects.iter().map(|s| s.to_string()).collect(),
+        opens: false,
+        closes: None,
     }
+}
+
+pub async fn audit_actions_stay_open_until_closed(s: &dyn Store) {
+    let mut first = vec![
+        audit_row(1, "ct.a", "POST /x", &[]),
+        audit_row(2, "ct.b", "POST /y", &[]),
+        audit_row(3, "ct.c", "GET /z", &[]),
+    ];
+    first[0].opens = true;
+    first[1].opens = true;
+    s.append_audit(&first).await.unwrap();
+    let open: Vec<i64> = s
+        .open_audit_actions(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(open, [1, 2]);
+    // The entry that ends action 1 removes its mark in the same commit.
+    let mut failed = audit_row(4, "ct.a", "POST /x", &[]);
+    failed.closes = Some(1);
+    s.append_audit(&[failed]).await.unwrap();
+    let open = s.open_audit_actions(100).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0], audit_row(2, "ct.b", "POST /y", &[]).row);
+    // A refused append marks nothing and closes nothing.
+    let mut dup = audit_row(2, "ct.d", "POST /w", &[]);
+    dup.closes = Some(2);
+    let mut opener = audit_row(5, "ct.d", "POST /w", &[]);
+    opener.opens = true;
+    assert!(matches!(
+        s.append_audit(&[opener, dup]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.open_audit_actions(100).await.unwrap().len(), 1);
+    // Closing by number ignores what is not open.
+    s.close_audit_actions(&[2, 3, 99]).await.unwrap();
+    assert!(s.open_audit_actions(100).await.unwrap().is_empty());
+    s.close_audit_actions(&[]).await.unwrap();
 }
 
 pub async fn audit_log_appends_searches_and_refuses_duplicates(s: &dyn Store) {

@@ -338,9 +338,17 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
         .into_response();
     }
     let action = format!("{method} {path}");
+    // A change's entry is written before it is made and stays open until its answer: one cut
+    // off (the client leaves, the server stops or crashes) gets its "failed" entry.
+    let mut open = None;
     if audit == Audit::Request {
         let entry = Entry::new(&action, principal.actor(), app.now_ms()).with_target(&target);
-        if let Err(e) = app.record(entry).await {
+        let written = if changes {
+            app.begin(entry).await.map(|a| open = Some(a))
+        } else {
+            app.record(entry).await.map(drop)
+        };
+        if let Err(e) = written {
             return e.into_response();
         }
     }
@@ -353,9 +361,19 @@ pub async fn guard(State(app): State<AppState>, mut req: Request, next: Next) ->
         let mut entry = Entry::new(&action, actor, app.now_ms()).with_target(&target);
         entry.outcome = Outcome::Failed;
         entry.note = Some(format!("answered {}", response.status().as_u16()));
-        if let Err(e) = app.record(entry).await {
-            tracing::error!(error = ?e, "could not audit a failed action");
+        let written = match open {
+            Some(a) => a.failed(entry).await.map(drop).map_err(|e| e.to_string()),
+            None => app
+                .record(entry)
+                .await
+                .map(drop)
+                .map_err(|e| e.body.message),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, "could not audit a failed action");
         }
+    } else if let Some(a) = open {
+        a.done();
     }
     response
 }

@@ -220,6 +220,17 @@ impl AppState {
         log.append(entry).await.map_err(audit_failed)
     }
 
+    /// Writes the entry that begins a change (before it is made), marked open until the
+    /// returned action is ended: one a crash cuts off gets its "failed" entry at the next
+    /// start, one whose request is abandoned gets it at once.
+    pub async fn begin(
+        &self,
+        entry: switchboard_audit::Entry,
+    ) -> Result<switchboard_audit_host::OpenAction, ApiError> {
+        let log = self.audit.as_ref().ok_or_else(audit_unavailable)?;
+        log.begin(entry).await.map_err(audit_failed)
+    }
+
     /// With a budget of `per_minute` partner requests per agency.
     pub fn with_partner_rate(mut self, per_minute: u32) -> Self {
         self.partner_limits = Arc::new(api::partner::RateLimits::new(per_minute));

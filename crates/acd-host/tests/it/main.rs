@@ -240,6 +240,78 @@ async fn feed_story(open: impl AsyncFn() -> Arc<dyn Store>) {
     assert!(feed.try_recv().is_err());
 }
 
+/// After a crash the call records are brought in step with the ACD when it opens: a call
+/// recorded but never logged is abandoned, a record the engine moved past follows it, a
+/// record answered but gone from the engine is ended; the calls still live are untouched.
+async fn reconcile_story(open: impl AsyncFn() -> Arc<dyn Store>) {
+    use switchboard_domain::{Call, NewCall, stored_precision};
+    let (_time, clock) = TestClock::new();
+    let store = open().await;
+    let host = AcdHost::open(store.clone(), config(), clock.clone())
+        .await
+        .unwrap();
+    set_state(&host, 1, Requested::LogIn).await;
+    let answered = host.arrive("+12025550123", INQUIRY, 0).await.unwrap();
+    host.submit(Event::AgentAnswered {
+        agent: AgentId(1),
+        call: answered.call,
+    })
+    .await
+    .unwrap();
+    let waiting = host.arrive("+12025550124", INQUIRY, 0).await.unwrap();
+    drop(host);
+    // What a kill between two writes leaves: ...
+    let now = stored_precision(time::OffsetDateTime::now_utc());
+    let record = |state: &[CallState]| {
+        let mut c = Call::arrive(
+            NewCall {
+                ani_raw: "+12025550125".into(),
+                officer_id: None,
+            },
+            now,
+        );
+        for s in state {
+            c.transition(*s, now).unwrap();
+        }
+        c
+    };
+    // ... a call recorded, never logged;
+    let unlogged = record(&[CallState::Queued]);
+    store.insert_call(&unlogged).await.unwrap();
+    // ... a call answered whose end never reached its record;
+    let unended = record(&[CallState::Queued, CallState::Offered, CallState::Connected]);
+    store.insert_call(&unended).await.unwrap();
+    // ... and a record left behind the engine (the answer logged, the record not updated).
+    let mut behind = store.call(answered.record.id).await.unwrap();
+    assert_eq!(behind.state, CallState::Connected);
+    behind.state = CallState::Queued;
+    behind.answered_at = None;
+    store
+        .update_call(&behind, CallState::Connected)
+        .await
+        .unwrap();
+
+    let host = AcdHost::open(store.clone(), config(), clock).await.unwrap();
+    let state = async |id| store.call(id).await.unwrap();
+    assert_eq!(state(unlogged.id).await.state, CallState::Abandoned);
+    assert!(state(unlogged.id).await.ended_at.is_some());
+    assert_eq!(state(unended.id).await.state, CallState::Ended);
+    let caught_up = state(answered.record.id).await;
+    assert_eq!(caught_up.state, CallState::Connected);
+    assert!(caught_up.answered_at.is_some());
+    assert_eq!(state(waiting.record.id).await.state, CallState::Queued);
+    assert_eq!(
+        seen(&host).await.0.len(),
+        2,
+        "the engine's calls are untouched"
+    );
+    assert_eq!(
+        host.reconcile_calls().await.unwrap(),
+        0,
+        "nothing left to do"
+    );
+}
+
 // ----- SQLite -----
 
 async fn sqlite(dir: &tempfile::TempDir) -> Arc<dyn Store> {
@@ -256,6 +328,12 @@ async fn sqlite_restart_keeps_calls_and_agents() {
 async fn sqlite_configuration_changes() {
     let dir = tempfile::tempdir().unwrap();
     config_story(async || sqlite(&dir).await).await;
+}
+
+#[tokio::test]
+async fn sqlite_call_records_are_reconciled_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    reconcile_story(async || sqlite(&dir).await).await;
 }
 
 #[tokio::test]
@@ -341,6 +419,12 @@ async fn postgres_restart_keeps_calls_and_agents() {
 async fn postgres_configuration_changes() {
     let db = PgDb::create().await;
     config_story(async || db.open().await).await;
+}
+
+#[tokio::test]
+async fn postgres_call_records_are_reconciled_at_start() {
+    let db = PgDb::create().await;
+    reconcile_story(async || db.open().await).await;
 }
 
 #[tokio::test]

@@ -508,3 +508,94 @@ async fn appends_on_postgres_verify() {
     .await
     .unwrap();
 }
+
+/// The open marks left in the store, by `seq`.
+async fn open_marks(store: &SqliteStore) -> Vec<i64> {
+    store
+        .open_audit_actions(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect()
+}
+
+/// Waits (bounded) until the open marks are `want`: ends not awaited land a moment later.
+async fn wait_for_marks(store: &SqliteStore, want: &[i64]) {
+    for _ in 0..200 {
+        if open_marks(store).await == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(open_marks(store).await, want);
+}
+
+async fn entries(store: &SqliteStore) -> Vec<Entry> {
+    store
+        .audit_after(0, 1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Entry::from_bytes(r.entry.as_bytes()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_action_begun_is_ended_and_one_a_crash_cut_off_fails_at_the_next_start() {
+    use switchboard_audit::Outcome;
+    use switchboard_audit_host::{CUT_OFF_BY_CLIENT, CUT_OFF_BY_STOP};
+    let fx = fx().await;
+    let log = fx.log(1_000).await;
+    let mut change = entry(1);
+    change.action = "POST /api/v1/agencies".into();
+
+    // Carried out: the mark goes and no entry is added.
+    let done = log.begin(change.clone()).await.unwrap();
+    assert_eq!(open_marks(&fx.store).await, [1]);
+    done.done();
+    wait_for_marks(&fx.store, &[]).await;
+    assert_eq!(log.size(), 1);
+
+    // Failed: its "failed" entry ends it in the same commit.
+    let failed = log.begin(change.clone()).await.unwrap();
+    let mut answer = change.clone();
+    answer.outcome = Outcome::Failed;
+    assert_eq!(failed.failed(answer).await.unwrap(), 3);
+    assert!(open_marks(&fx.store).await.is_empty());
+
+    // Abandoned (the request's future dropped): it writes its own "failed" entry.
+    let abandoned = log.begin(change.clone()).await.unwrap();
+    assert_eq!(abandoned.seq(), 4);
+    drop(abandoned);
+    wait_for_marks(&fx.store, &[]).await;
+    let e = entries(&fx.store).await.pop().unwrap();
+    assert_eq!((e.seq, e.outcome), (5, Outcome::Failed));
+    assert!(e.note.unwrap().starts_with(CUT_OFF_BY_CLIENT));
+
+    // Cut off by a crash: nothing ends it while the server runs ...
+    let crashed = log.begin(change.clone()).await.unwrap();
+    assert_eq!(crashed.seq(), 6);
+    std::mem::forget(crashed);
+    assert_eq!(open_marks(&fx.store).await, [6]);
+    // ... and the next start writes its "failed" entry, the actor's, naming the entry.
+    let started = fx.log(1_000).await;
+    assert!(open_marks(&fx.store).await.is_empty());
+    let all = entries(&fx.store).await;
+    assert_eq!(all.len(), 7);
+    let last = &all[6];
+    assert_eq!(last.outcome, Outcome::Failed);
+    assert_eq!((&last.action, &last.actor), (&change.action, &change.actor));
+    let note = last.note.clone().unwrap();
+    assert!(note.starts_with(CUT_OFF_BY_STOP), "{note}");
+    assert!(note.contains("(entry 6)"), "{note}");
+    // Opening again writes nothing more; the log verifies.
+    drop(started);
+    let again = fx.log(1_000).await;
+    assert_eq!(again.size(), 7);
+    match fx.verify().await {
+        Verification::Good(v) => assert_eq!(v.entries, 7),
+        Verification::Bad(e) => panic!("{e}"),
+    }
+    drop(log);
+}
