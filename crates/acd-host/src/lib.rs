@@ -231,6 +231,12 @@ impl AcdHost {
                 round += 1;
             }
             changed += round;
+            if full && round == 0 {
+                tracing::warn!(
+                    limit = switchboard_store::OPEN_CALLS_MAX_LIMIT,
+                    "the call distributor holds a page of calls or more; records after it are not checked"
+                );
+            }
             if !full || round == 0 {
                 break;
             }

@@ -256,6 +256,7 @@ fn cut_off(began: &Entry, seq: u64, at_ms: i64, why: &str) -> Entry {
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Request>,
+    store: Arc<dyn Store>,
     clock: Clock,
     shared: Arc<RwLock<Shared>>,
     origin: Arc<str>,
@@ -380,6 +381,7 @@ impl AuditLog {
         tokio::spawn(writer.run(rx));
         let log = Self {
             tx,
+            store,
             clock,
             shared,
             origin,
@@ -390,16 +392,18 @@ impl AuditLog {
         if let Err(e) = log.checkpoint().await {
             tracing::error!(error = %e, "could not sign the unsigned tail of the audit log at start");
         }
-        log.fail_cut_off_actions(store.as_ref()).await?;
         Ok(log)
     }
 
     /// Writes the "failed" entry of every action a stop of the server left open (begun, its
-    /// end never recorded), each ending its action in the same commit.
-    async fn fail_cut_off_actions(&self, store: &dyn Store) -> Result<(), AuditError> {
+    /// end never recorded), each ending its action in the same commit; how many. Only the
+    /// server calls it, as it starts: a command run beside a running server opens the same
+    /// log, and the server's actions in flight are not cut off.
+    pub async fn fail_cut_off_actions(&self) -> Result<usize, AuditError> {
         let mut failed = 0usize;
         loop {
-            let open = store
+            let open = self
+                .store
                 .open_audit_actions(1_000)
                 .await
                 .map_err(AuditError::Read)?;
@@ -436,7 +440,7 @@ impl AuditLog {
                 "actions cut off by the last stop of the server are recorded as failed in the audit log"
             );
         }
-        Ok(())
+        Ok(failed)
     }
 
     /// Appends one entry; returns its `seq` once it is durable.
@@ -592,7 +596,8 @@ struct Writer {
     acc: Accumulator,
     /// When the oldest unsigned entry was written.
     unsigned_since_ms: Option<i64>,
-    /// Actions carried out whose open marks are still to be removed.
+    /// Actions carried out whose open marks are still to be removed: with the next append's
+    /// commit, or on their own when nothing is appended.
     closes: Vec<i64>,
 }
 
@@ -625,10 +630,11 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
-            if !appends.is_empty() {
+            if appends.is_empty() {
+                self.close_marks().await;
+            } else {
                 self.write(appends).await;
             }
-            self.close_marks().await;
             let due = self.sign_if_due(!checkpoints.is_empty()).await;
             for reply in checkpoints {
                 let answer = match &due {
@@ -655,16 +661,9 @@ impl Writer {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(e) => {
-                    let signed = self
-                        .shared
-                        .read()
-                        .expect("audit state")
-                        .checkpoints
-                        .last()
-                        .map_or(0, |c| c.size);
                     tracing::error!(
                         error = %e,
-                        unsigned = self.acc.size() - signed,
+                        unsigned = self.acc.size() - self.signed_size(),
                         "stopping with audit entries no signed checkpoint covers; they are signed when the log is next opened"
                     );
                 }
@@ -718,8 +717,8 @@ impl Writer {
                         subjects,
                         opens: *mark == Mark::Opens,
                         closes: match mark {
-                            Mark::Closes(seq) => Some(*seq as i64),
-                            _ => None,
+                            Mark::Closes(seq) => vec![*seq as i64],
+                            _ => Vec::new(),
                         },
                         row: AuditRow {
                             seq: seq as i64,
@@ -734,8 +733,12 @@ impl Writer {
                 let last = start + rows.len() as u64;
                 seqs.push((first..=last).collect::<Vec<u64>>());
             }
+            // Marks of actions carried out go in the same commit (no write of their own).
+            let closes = self.closes.len();
+            rows[0].closes.extend_from_slice(&self.closes);
             match self.store.append_audit(&rows).await {
                 Ok(()) => {
+                    self.closes.drain(..closes);
                     {
                         let mut s = self.shared.write().expect("audit state");
                         for h in &hashes {
@@ -863,16 +866,20 @@ impl Writer {
         Ok(leaves.len())
     }
 
-    /// Signs and stores a checkpoint when entries are unsigned and one is due (or `force`).
-    async fn sign_if_due(&mut self, force: bool) -> Result<(), StoreError> {
-        let size = self.acc.size();
-        let signed = self
-            .shared
+    /// The size the newest checkpoint signs.
+    fn signed_size(&self) -> u64 {
+        self.shared
             .read()
             .expect("audit state")
             .checkpoints
             .last()
-            .map_or(0, |c| c.size);
+            .map_or(0, |c| c.size)
+    }
+
+    /// Signs and stores a checkpoint when entries are unsigned and one is due (or `force`).
+    async fn sign_if_due(&mut self, force: bool) -> Result<(), StoreError> {
+        let size = self.acc.size();
+        let signed = self.signed_size();
         if size == signed {
             return Ok(());
         }

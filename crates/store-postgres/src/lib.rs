@@ -2311,7 +2311,10 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         }
-        let closes: Vec<i64> = entries.iter().filter_map(|e| e.closes).collect();
+        let closes: Vec<i64> = entries
+            .iter()
+            .flat_map(|e| e.closes.iter().copied())
+            .collect();
         if !closes.is_empty() {
             sqlx::query!(
                 "DELETE FROM audit_open_actions WHERE seq = ANY($1::bigint[])",

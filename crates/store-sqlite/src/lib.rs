@@ -2349,7 +2349,10 @@ impl Store for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        let closes: Vec<i64> = entries.iter().filter_map(|e| e.closes).collect();
+        let closes: Vec<i64> = entries
+            .iter()
+            .flat_map(|e| e.closes.iter().copied())
+            .collect();
         if !closes.is_empty() {
             close_actions(&mut tx, &closes).await?;
         }

@@ -487,9 +487,9 @@ pub struct NewAuditRow {
     ///
     /// [`Store::close_audit_actions`]: crate::Store::close_audit_actions
     pub opens: bool,
-    /// The entry ends the action the entry with this `seq` began (its "failed" entry): the
-    /// mark is removed in the same commit.
-    pub closes: Option<i64>,
+    /// The actions whose open marks are removed in the same commit: the one this entry ends
+    /// (its "failed" entry), and any others the writer carries along.
+    pub closes: Vec<i64>,
 }
 
 /// A signed tree head of the audit log.

@@ -2052,7 +2052,7 @@ fn audit_row(seq: i64, actor: &str, action: &str, subjects: &[&str]) -> crate::N
         },
         subjects: subjects.iter().map(|s| s.to_string()).collect(),
         opens: false,
-        closes: None,
+        closes: Vec::new(),
     }
 }
 
@@ -2075,14 +2075,14 @@ pub async fn audit_actions_stay_open_until_closed(s: &dyn Store) {
     assert_eq!(open, [1, 2]);
     // The entry that ends action 1 removes its mark in the same commit.
     let mut failed = audit_row(4, "ct.a", "POST /x", &[]);
-    failed.closes = Some(1);
+    failed.closes = vec![1];
     s.append_audit(&[failed]).await.unwrap();
     let open = s.open_audit_actions(100).await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0], audit_row(2, "ct.b", "POST /y", &[]).row);
     // A refused append marks nothing and closes nothing.
     let mut dup = audit_row(2, "ct.d", "POST /w", &[]);
-    dup.closes = Some(2);
+    dup.closes = vec![2];
     let mut opener = audit_row(5, "ct.d", "POST /w", &[]);
     opener.opens = true;
     assert!(matches!(

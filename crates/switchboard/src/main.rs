@@ -753,6 +753,11 @@ async fn serve(
     let addr = listener.local_addr()?;
     let backend = store.backend();
     let audit = open_audit(store.clone(), config).await?;
+    // Only the server does this: a command run beside it opens the same log.
+    audit
+        .fail_cut_off_actions()
+        .await
+        .context("recording the actions the last stop cut off")?;
     let sealing = open_sealing(store.as_ref(), config).await?;
     let demo_users = match &demo {
         Some(_) => demo_accounts(store.as_ref(), &audit, &sealing).await?,

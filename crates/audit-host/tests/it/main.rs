@@ -578,8 +578,15 @@ async fn every_action_begun_is_ended_and_one_a_crash_cut_off_fails_at_the_next_s
     assert_eq!(crashed.seq(), 6);
     std::mem::forget(crashed);
     assert_eq!(open_marks(&fx.store).await, [6]);
-    // ... and the next start writes its "failed" entry, the actor's, naming the entry.
+    // A command opening the log beside the running server leaves it alone ...
+    let command = fx.log(1_000).await;
+    assert_eq!(open_marks(&fx.store).await, [6]);
+    assert_eq!(command.size(), 6);
+    drop(command);
+    // ... and the server's next start writes its "failed" entry, the actor's, naming the
+    // entry.
     let started = fx.log(1_000).await;
+    assert_eq!(started.fail_cut_off_actions().await.unwrap(), 1);
     assert!(open_marks(&fx.store).await.is_empty());
     let all = entries(&fx.store).await;
     assert_eq!(all.len(), 7);
@@ -592,6 +599,7 @@ async fn every_action_begun_is_ended_and_one_a_crash_cut_off_fails_at_the_next_s
     // Opening again writes nothing more; the log verifies.
     drop(started);
     let again = fx.log(1_000).await;
+    assert_eq!(again.fail_cut_off_actions().await.unwrap(), 0);
     assert_eq!(again.size(), 7);
     match fx.verify().await {
         Verification::Good(v) => assert_eq!(v.entries, 7),
